@@ -1,0 +1,136 @@
+"""The MuJoCo model of the robot: where it comes from, and whether it agrees with the spec.
+
+The model comes from the ``mujoco-menagerie`` package: it downloads and caches the model on first
+use, or reads a local copy laid out the same way when ``MENAGERIE_ROOT`` is set (CI points it at
+``shared/menagerie``). ``TWIST_G1_MODEL_DIR`` overrides both with a directory holding the entry
+XML files, for users with their own copy of the model.
+
+MuJoCo is imported lazily so that importing :mod:`twist_core` stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from twist_core.robot import RobotSpec, RobotSpecError
+
+if TYPE_CHECKING:
+    import mujoco
+
+MODEL_DIR_ENV = "TWIST_G1_MODEL_DIR"
+LIMIT_TOLERANCE = 1e-4
+
+
+def model_dir(spec: RobotSpec) -> Path:
+    """The directory holding the robot's MJCF files (downloaded by mujoco-menagerie if needed)."""
+    override = os.environ.get(MODEL_DIR_ENV)
+    if override:
+        path = Path(override)
+        if not path.is_dir():
+            raise RobotSpecError(f"{MODEL_DIR_ENV}={override} is not a directory")
+        return path
+    import mujoco_menagerie
+
+    try:
+        return Path(mujoco_menagerie.get(spec.model.menagerie_robot).path())
+    except mujoco_menagerie.MenagerieError as exc:
+        raise RobotSpecError(f"cannot obtain the {spec.model.menagerie_robot!r} model from mujoco-menagerie "
+                             f"(set MENAGERIE_ROOT to a local copy when offline): {exc}") from exc
+
+
+def model_xml(spec: RobotSpec, entry: str | None = None) -> Path:
+    """Path of an entry-point XML (default: the scene with a floor)."""
+    import mujoco_menagerie
+
+    entry = entry or spec.model.scene_entry
+    robot = mujoco_menagerie.get(spec.model.menagerie_robot)
+    path = model_dir(spec) / robot.entry(entry).file
+    if not path.is_file():
+        raise RobotSpecError(f"model file {path} does not exist")
+    return path
+
+
+@lru_cache(maxsize=8)
+def _compile(path: str) -> "mujoco.MjModel":
+    import mujoco
+
+    return mujoco.MjModel.from_xml_path(path)
+
+
+def load_model(spec: RobotSpec, entry: str | None = None) -> "mujoco.MjModel":
+    """Compile an entry point of the robot model. Callers that modify the model must copy it."""
+    return _compile(str(model_xml(spec, entry)))
+
+
+def _names(model: "mujoco.MjModel", obj: int, count: int) -> list[str]:
+    import mujoco
+
+    return [mujoco.mj_id2name(model, obj, i) for i in range(count)]
+
+
+def hinge_joint_names(model: "mujoco.MjModel") -> list[str]:
+    """Names of the model's hinge joints in qpos order."""
+    import mujoco
+
+    return [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, i)
+            for i in range(model.njnt) if model.jnt_type[i] == mujoco.mjtJoint.mjJNT_HINGE]
+
+
+def joint_qpos_addresses(spec: RobotSpec, model: "mujoco.MjModel") -> np.ndarray:
+    """qpos address of each spec joint, in motor order."""
+    return np.array([model.jnt_qposadr[model.joint(n).id] for n in spec.joint_names], dtype=np.int64)
+
+
+def joint_dof_addresses(spec: RobotSpec, model: "mujoco.MjModel") -> np.ndarray:
+    """qvel/qfrc address of each spec joint, in motor order."""
+    return np.array([model.jnt_dofadr[model.joint(n).id] for n in spec.joint_names], dtype=np.int64)
+
+
+def spec_model_mismatches(spec: RobotSpec, model: "mujoco.MjModel") -> list[str]:
+    """Every disagreement between the spec and the model, as readable lines (empty if none)."""
+    import mujoco
+
+    problems: list[str] = []
+    hinges = hinge_joint_names(model)
+    missing = [n for n in spec.joint_names if n not in hinges]
+    extra = [n for n in hinges if n not in spec.joint_names]
+    if missing:
+        problems.append(f"joints in the config but not in the model: {missing}")
+    if extra:
+        problems.append(f"hinge joints in the model but not in the config: {extra}")
+    for joint in spec.joints:
+        if joint.name in missing:
+            continue
+        jid = model.joint(joint.name).id
+        if model.jnt_limited[jid]:
+            lower, upper = model.jnt_range[jid]
+            if abs(lower - joint.lower) > LIMIT_TOLERANCE or abs(upper - joint.upper) > LIMIT_TOLERANCE:
+                problems.append(f"{joint.name}: config range [{joint.lower}, {joint.upper}] != "
+                                f"model range [{lower:.6g}, {upper:.6g}]")
+        else:
+            problems.append(f"{joint.name}: the model joint has no position limits")
+        if model.jnt_actfrclimited[jid]:
+            effort = float(np.max(np.abs(model.jnt_actfrcrange[jid])))
+            if abs(effort - joint.effort) > LIMIT_TOLERANCE:
+                problems.append(f"{joint.name}: config effort {joint.effort} != model effort limit {effort:.6g}")
+    bodies = set(_names(model, mujoco.mjtObj.mjOBJ_BODY, model.nbody))
+    wanted_bodies = {spec.model.root_body, spec.model.anchor_body, *spec.model.feet,
+                     *(k.body for k in spec.key_bodies)}
+    for body in sorted(wanted_bodies - bodies):
+        problems.append(f"body {body!r} named in the config is not in the model")
+    if spec.model.imu_site not in _names(model, mujoco.mjtObj.mjOBJ_SITE, model.nsite):
+        problems.append(f"IMU site {spec.model.imu_site!r} is not in the model")
+    return problems
+
+
+def check_spec_against_model(spec: RobotSpec, model: "mujoco.MjModel") -> None:
+    """Raise :class:`RobotSpecError` listing every spec/model disagreement."""
+    problems = spec_model_mismatches(spec, model)
+    if problems:
+        source = spec.source or "robot config"
+        raise RobotSpecError(f"{source} disagrees with the MuJoCo model:\n  - " + "\n  - ".join(problems))
