@@ -10,14 +10,15 @@ setup(
     packages=find_packages(exclude=["test"]),
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
-        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}", ["package.xml", "README.md"]),
         # The single robot config (the workspace-level config/g1.yaml links here).
         (f"share/{PACKAGE}/config", ["config/g1.yaml"]),
     ],
     install_requires=["setuptools", "numpy", "pyyaml", "mujoco", "mujoco-menagerie"],
+    extras_require={"test": ["pytest"]},
     zip_safe=True,
     maintainer="TWIST-G1 maintainers",
     maintainer_email="maintainers@twist-g1.dev",
-    description=__doc__,
+    description=" ".join(__doc__.split("\n\n", 1)[-1].split()),
     license="BSD-3-Clause",
 )

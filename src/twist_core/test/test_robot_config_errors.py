@@ -21,7 +21,8 @@ def data(config_text):
 def test_missing_joint_is_caught_against_the_model(tmp_path, data):
     """Dropping a joint (and its mirror, so the file is self-consistent) disagrees with the model."""
     data["joints"] = [j for j in data["joints"] if "elbow" not in j["name"]]
-    with pytest.raises(RobotSpecError, match=r"in the model but not in the config: \['left_elbow_joint', 'right_elbow_joint'\]"):
+    expected = r"in the model but not in the config: \['left_elbow_joint', 'right_elbow_joint'\]"
+    with pytest.raises(RobotSpecError, match=expected):
         load_robot_spec(_write(tmp_path, data))
 
 

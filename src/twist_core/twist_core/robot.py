@@ -389,8 +389,9 @@ def parse_robot_spec(data: Any, source: Path | None = None) -> RobotSpec:
 def _check_mirror(spec: RobotSpec, where: str) -> None:
     """Every left/right element has its counterpart, and the default pose is symmetric."""
     swap = spec.mirror_spec.swap
+    excluded = set(spec.joint_names) - set(spec.policy_joint_names)
     for kind, names in (("joint", spec.joint_names), ("key body", spec.key_body_names),
-                        ("foot", spec.model.feet), ("excluded joint", set(spec.joint_names) - set(spec.policy_joint_names))):
+                        ("foot", spec.model.feet), ("excluded joint", excluded)):
         missing = sorted(swap(n) for n in names if swap(n) not in names)
         if missing:
             raise RobotSpecError(f"{where}: mirror counterpart(s) of {kind}(s) missing: {missing}")

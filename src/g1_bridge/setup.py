@@ -1,0 +1,26 @@
+"""g1_bridge.
+
+The G1 bridge: MuJoCo simulation and the real robot (unitree_sdk2py) behind one safety state machine; robot
+description for rviz2.
+"""
+
+from setuptools import find_packages, setup
+
+PACKAGE = "g1_bridge"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml", "README.md"]),
+    ],
+    install_requires=["setuptools"],
+    extras_require={"test": ["pytest"]},
+    zip_safe=True,
+    maintainer="TWIST-G1 maintainers",
+    maintainer_email="maintainers@twist-g1.dev",
+    description=" ".join(__doc__.split("\n\n", 1)[-1].split()),
+    license="BSD-3-Clause",
+)

@@ -1,0 +1,26 @@
+"""twist_training.
+
+Offline training: motion data tools, CMG training, TWIST teacher (PPO) and student (PPO + distillation), ONNX
+export and evaluation.
+"""
+
+from setuptools import find_packages, setup
+
+PACKAGE = "twist_training"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml", "README.md"]),
+    ],
+    install_requires=["setuptools"],
+    extras_require={"test": ["pytest"]},
+    zip_safe=True,
+    maintainer="TWIST-G1 maintainers",
+    maintainer_email="maintainers@twist-g1.dev",
+    description=" ".join(__doc__.split("\n\n", 1)[-1].split()),
+    license="BSD-3-Clause",
+)
