@@ -1,0 +1,317 @@
+"""ROS 2 node `mujoco_bridge`: the G1 in MuJoCo behind the bridge safety state machine.
+
+Subscribes to ``joint_command`` (twist_msgs/JointCommand); publishes ``robot_state`` (twist_msgs/RobotState)
+once per control tick, ``joint_states``, ``imu``, ``odom``, ``/tf`` (when tf2_msgs is installed),
+``bridge_status`` at ``status_rate`` and, in lockstep, ``/clock``. Services: ``~/start``, ``~/go``,
+``~/damp`` (std_srvs/Trigger), ``~/gantry`` (std_srvs/SetBool), ``~/reset`` (twist_msgs/Reset).
+
+Clock modes:
+  * ``realtime``: physics runs in control-tick bursts paced by the wall clock; the status reports the
+    real-time factor.
+  * ``lockstep``: after publishing RobotState k the bridge waits until a JointCommand with
+    ``state_sequence == k`` arrives (or ``lockstep_timeout`` wall seconds pass), then advances exactly one
+    control tick. Deterministic for a given seed and command sequence. Stamps and ``/clock`` are sim time.
+
+QoS: commands and states are RELIABLE, KEEP_LAST 1 (the latest sample is the only useful one, and lockstep
+must not lose one); the status is RELIABLE + TRANSIENT_LOCAL so a late subscriber gets the current mode.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Imu, JointState
+from nav_msgs.msg import Odometry
+from std_srvs.srv import SetBool, Trigger
+from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
+from twist_msgs.srv import Reset
+
+from g1_bridge import messages
+from g1_bridge.sim import G1Sim, GantryConfig
+from twist_core.robot import load_robot_spec
+from twist_core.safety import Mode, SafetyConfig, SafetyStateMachine
+
+try:  # tf2_msgs is part of every ROS 2 install but not of the PyPI wheels
+    from tf2_msgs.msg import TFMessage
+except ImportError:  # pragma: no cover - depends on the installation
+    TFMessage = None
+
+CONTROL_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+STATUS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+CLOCK_MODES = {"realtime": BridgeStatus.CLOCK_MODE_REALTIME, "lockstep": BridgeStatus.CLOCK_MODE_LOCKSTEP}
+
+PARAMETERS = {
+    # name: (default, description)
+    "physics_rate": (500.0, "physics steps per second"),
+    "control_rate": (50.0, "RobotState publications (control ticks) per second; divides physics_rate"),
+    "clock_mode": ("realtime", "realtime (wall-clock paced) or lockstep (one tick per command)"),
+    "lockstep_timeout": (0.1, "lockstep: wall seconds to wait for the command of a tick before advancing anyway"),
+    "status_rate": (10.0, "bridge_status publications per second (wall clock)"),
+    "auto_start": (False, "request start (ramp to the default pose) right after launch"),
+    "ramp_time": (2.0, "seconds to ramp from the measured pose to the default pose"),
+    "command_deadline": (0.1, "seconds without a valid JointCommand in POLICY before damping"),
+    "max_tilt": (1.0, "pelvis roll/pitch bound [rad] before damping"),
+    "min_height": (0.35, "pelvis height bound [m] before damping"),
+    "joint_limit_margin": (0.1, "rad beyond a joint limit before damping (POLICY)"),
+    "saturation_time": (0.5, "seconds of continuous torque saturation before damping (POLICY)"),
+    "damping_kd": (8.0, "joint damping in DAMPING [N*m*s/rad]"),
+    "hold_kp_scale": (4.0, "RAMP/HOLD stiffness = config kp times this"),
+    "hold_kd_scale": (4.0, "RAMP/HOLD damping = config kd times this"),
+    "gantry_stiffness": (4000.0, "virtual gantry spring [N/m]"),
+    "gantry_damping": (400.0, "virtual gantry damper [N*s/m]"),
+    "gantry_height": (0.0, "virtual gantry anchor height [m]; 0: the standing height"),
+    "release_gantry_on_go": (True, "release the gantry when entering POLICY"),
+    "imu_gyro_noise": (0.0, "gyro noise standard deviation [rad/s]"),
+    "imu_accel_noise": (0.0, "accelerometer noise standard deviation [m/s^2]"),
+    "seed": (0, "seed of the sensor noise"),
+    "odom_frame": ("odom", "frame of /odom and the floating-base transform"),
+    "base_frame": ("pelvis", "the robot's root link"),
+}
+
+
+class MujocoBridge(Node):
+    """The MuJoCo bridge node; see the module docstring."""
+
+    def __init__(self, **overrides) -> None:
+        """Declare parameters, build the simulation and the ROS interfaces."""
+        super().__init__("mujoco_bridge", parameter_overrides=[
+            Parameter(k, value=v) for k, v in overrides.items()])
+        for name, (default, description) in PARAMETERS.items():
+            self.declare_parameter(name, default, _descriptor(description))
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        if p["clock_mode"] not in CLOCK_MODES:
+            raise ValueError(f"clock_mode must be one of {sorted(CLOCK_MODES)}, not {p['clock_mode']!r}")
+        substeps = p["physics_rate"] / p["control_rate"]
+        if p["control_rate"] <= 0 or abs(substeps - round(substeps)) > 1e-9 or round(substeps) < 1:
+            raise ValueError(f"physics_rate {p['physics_rate']} must be a multiple of control_rate {p['control_rate']}")
+        self.params = p
+        self.lockstep = p["clock_mode"] == "lockstep"
+        self.substeps = int(round(substeps))
+        self.spec = load_robot_spec()
+        gantry = GantryConfig(stiffness=p["gantry_stiffness"], damping=p["gantry_damping"],
+                              height=p["gantry_height"] or None)
+        self.sim = G1Sim(self.spec, p["physics_rate"], gantry, (p["imu_gyro_noise"], p["imu_accel_noise"]),
+                         p["seed"])
+        self.safety = SafetyStateMachine(self.spec, SafetyConfig(
+            ramp_time=p["ramp_time"], command_deadline=p["command_deadline"], max_tilt=p["max_tilt"],
+            min_height=p["min_height"], joint_limit_margin=p["joint_limit_margin"],
+            saturation_time=p["saturation_time"], damping_kd=p["damping_kd"],
+            hold_kp_scale=p["hold_kp_scale"], hold_kd_scale=p["hold_kd_scale"]))
+        self.sequence = 0
+        self.status_sequence = 0
+        self.commands_received = 0
+        self.commands_rejected = 0
+        self._answered = -1  # highest state sequence a command answered
+        self._rtf_mark = (time.monotonic(), self.sim.time)
+        self.real_time_factor = 0.0
+        self._last_logged_fault = None
+
+        self.state_pub = self.create_publisher(RobotState, "robot_state", CONTROL_QOS)
+        self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)
+        self.imu_pub = self.create_publisher(Imu, "imu", 10)
+        self.odom_pub = self.create_publisher(Odometry, "odom", 10)
+        self.tf_pub = self.create_publisher(TFMessage, "/tf", 10) if TFMessage is not None else None
+        self.status_pub = self.create_publisher(BridgeStatus, "bridge_status", STATUS_QOS)
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.lockstep else None
+        self.create_subscription(JointCommand, "joint_command", self._on_command, CONTROL_QOS)
+        self.create_service(Trigger, "~/start", self._on_start)
+        self.create_service(Trigger, "~/go", self._on_go)
+        self.create_service(Trigger, "~/damp", self._on_damp)
+        self.create_service(SetBool, "~/gantry", self._on_gantry)
+        self.create_service(Reset, "~/reset", self._on_reset)
+        self.create_timer(1.0 / p["status_rate"], self.publish_status)
+        if TFMessage is None:
+            self.get_logger().info("tf2_msgs is not installed: /tf is not published")
+        if p["auto_start"]:
+            self._on_start(Trigger.Request(), Trigger.Response())
+        self.get_logger().info(
+            f"MuJoCo G1 ready: {p['clock_mode']} clock, physics {p['physics_rate']:.0f} Hz, "
+            f"control {p['control_rate']:.0f} Hz, mode {self.safety.mode.name}")
+
+    # -- the control tick -----------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Check safety, publish the state of this tick, and hand the targets to the simulation."""
+        state = self.sim.state()
+        roll, pitch = state.roll_pitch
+        self.safety.update(state.time, state.q, state.dq, roll, pitch, state.height, state.saturated)
+        self._log_fault()
+        if self.safety.mode == Mode.POLICY and self.params["release_gantry_on_go"] and self.sim.gantry_engaged:
+            self.sim.set_gantry(False)
+        stamp = self._stamp(state.time)
+        msg = messages.robot_state_message(self.spec, stamp, self.sequence, self.safety.mode,
+                                           self.spec.model.imu_site, state, privileged=True)
+        self.state_pub.publish(msg)
+        self.joint_state_pub.publish(messages.joint_state_message(msg))
+        self.imu_pub.publish(messages.imu_message(msg))
+        frames = (self.params["odom_frame"], self.params["base_frame"])
+        self.odom_pub.publish(messages.odometry_message(msg, *frames))
+        if self.tf_pub is not None:
+            self.tf_pub.publish(TFMessage(transforms=[messages.base_transform(msg, *frames)]))
+        if self.clock_pub is not None:
+            self.clock_pub.publish(Clock(clock=stamp))
+
+    def advance(self) -> None:
+        """Apply the current targets for one control tick of physics."""
+        self.sim.set_targets(self.safety.targets(self.sim.time))
+        self.sim.step(self.substeps)
+        self.sequence += 1
+
+    def run(self) -> None:
+        """Run until shutdown: lockstep or real-time."""
+        period = 1.0 / self.params["control_rate"]
+        next_tick = time.monotonic()
+        while rclpy.ok():
+            self.tick()
+            if self.lockstep:
+                deadline = time.monotonic() + self.params["lockstep_timeout"]
+                while rclpy.ok() and self._answered < self.sequence and time.monotonic() < deadline:
+                    rclpy.spin_once(self, timeout_sec=max(0.0, deadline - time.monotonic()))
+            else:
+                next_tick += period
+                while rclpy.ok() and time.monotonic() < next_tick:
+                    rclpy.spin_once(self, timeout_sec=max(0.0, next_tick - time.monotonic()))
+                if time.monotonic() - next_tick > 5 * period:  # overrun: do not try to catch up
+                    next_tick = time.monotonic()
+            self.advance()
+
+    # -- inputs -----------------------------------------------------------------------------------------
+    def _on_command(self, msg: JointCommand) -> None:
+        self.commands_received += 1
+        targets, error = messages.command_error_or_targets(self.spec, msg)
+        if error is not None:
+            self.commands_rejected += 1
+            self.get_logger().error(f"rejected JointCommand {msg.sequence}: {error}", throttle_duration_sec=1.0)
+        self.safety.on_command(self.sim.time, targets, error, damp_requested=msg.mode == JointCommand.MODE_DAMP)
+        self._log_fault()
+        if msg.state_sequence == self.sequence:
+            self._answered = self.sequence
+
+    def _on_start(self, _request, response):
+        response.success, response.message = self.safety.start(self.sim.time, self.sim.state().q)
+        return self._report("start", response)
+
+    def _on_go(self, _request, response):
+        response.success, response.message = self.safety.go(self.sim.time)
+        return self._report("go", response)
+
+    def _on_damp(self, _request, response):
+        response.success, response.message = self.safety.damp("damping requested by service")
+        return self._report("damp", response)
+
+    def _on_gantry(self, request, response):
+        self.sim.set_gantry(request.data)
+        response.success = True
+        response.message = "gantry engaged" if request.data else "gantry released"
+        return self._report("gantry", response)
+
+    def _on_reset(self, request, response):
+        try:
+            if request.use_frame:
+                frame = request.frame
+                q = self.spec.default_pose.copy()
+                q[self.spec.indices_of(request.joint_names)] = frame.joint_positions
+                pose = frame.root_pose
+                self.sim.reset(q=q, base_pos=[pose.position.x, pose.position.y, pose.position.z],
+                               base_quat_wxyz=[pose.orientation.w, pose.orientation.x, pose.orientation.y,
+                                               pose.orientation.z])
+            else:
+                self.sim.reset()
+        except (ValueError, IndexError) as exc:
+            response.success, response.message = False, f"reset refused: {exc}"
+            return self._report("reset", response)
+        self.safety.reset()
+        self.sequence = 0
+        self._answered = -1
+        self._rtf_mark = (time.monotonic(), self.sim.time)
+        response.success, response.message = True, "reset: ZERO_TORQUE, gantry engaged"
+        return self._report("reset", response)
+
+    def _report(self, what: str, response):
+        log = self.get_logger().info if response.success else self.get_logger().warning
+        log(f"{what}: {response.message} (mode {self.safety.mode.name})")
+        self.publish_status()
+        return response
+
+    # -- status -----------------------------------------------------------------------------------------
+    def publish_status(self) -> None:
+        """Publish BridgeStatus (also on every mode change)."""
+        wall, sim_time = time.monotonic(), self.sim.time
+        if wall - self._rtf_mark[0] > 0.5:
+            self.real_time_factor = (sim_time - self._rtf_mark[1]) / (wall - self._rtf_mark[0])
+            self._rtf_mark = (wall, sim_time)
+        msg = BridgeStatus()
+        msg.header.stamp = self._stamp(sim_time)
+        msg.sequence = self.status_sequence
+        msg.mode = int(self.safety.mode)
+        msg.fault = int(self.safety.fault)
+        msg.fault_message = self.safety.fault_message
+        msg.clock_mode = CLOCK_MODES[self.params["clock_mode"]]
+        msg.backend = "mujoco"
+        msg.gantry_engaged = self.sim.gantry_engaged
+        msg.control_ticks = self.sequence
+        msg.commands_received = self.commands_received
+        msg.commands_rejected = self.commands_rejected
+        age = self.safety.command_age(sim_time)
+        msg.command_age = float(age) if np.isfinite(age) else -1.0
+        msg.real_time_factor = float(self.real_time_factor)
+        self.status_pub.publish(msg)
+        self.status_sequence += 1
+
+    def _log_fault(self) -> None:
+        if self.safety.fault != self._last_logged_fault:
+            self._last_logged_fault = self.safety.fault
+            if self.safety.mode == Mode.DAMPING:
+                self.get_logger().error(f"DAMPING: {self.safety.fault.name}: {self.safety.fault_message}")
+                self.publish_status()
+
+    def _stamp(self, sim_time: float):
+        return messages.stamp_from_seconds(sim_time) if self.lockstep else self.get_clock().now().to_msg()
+
+
+def _descriptor(description: str):
+    from rcl_interfaces.msg import ParameterDescriptor
+
+    return ParameterDescriptor(description=description)
+
+
+def usage() -> str:
+    """The --help text: how to run the node and every parameter with its default."""
+    lines = [__doc__, "Usage: ros2 run g1_bridge mujoco_bridge [--ros-args -p NAME:=VALUE ...]", "", "Parameters:"]
+    lines += [f"  {name:<22} {default!r:<12} {text}" for name, (default, text) in PARAMETERS.items()]
+    return "\n".join(lines)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point: ros2 run g1_bridge mujoco_bridge --ros-args -p clock_mode:=lockstep ..."""
+    argv = sys.argv if args is None else args
+    if "--help" in argv or "-h" in argv:
+        print(usage())
+        return
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = MujocoBridge()
+        node.run()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception as exc:  # noqa: BLE001 - log any start-up error clearly before exiting
+        if node is None:
+            print(f"mujoco_bridge: cannot start: {exc}", file=sys.stderr)
+            sys.exit(1)
+        raise
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
