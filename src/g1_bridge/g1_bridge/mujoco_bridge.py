@@ -235,8 +235,11 @@ class MujocoBridge(Node):
         return self._report("reset", response)
 
     def _report(self, what: str, response):
-        log = self.get_logger().info if response.success else self.get_logger().warning
-        log(f"{what}: {response.message} (mode {self.safety.mode.name})")
+        text = f"{what}: {response.message} (mode {self.safety.mode.name})"
+        if response.success:  # rclpy refuses two severities from one call site
+            self.get_logger().info(text)
+        else:
+            self.get_logger().warning(text)
         self.publish_status()
         return response
 

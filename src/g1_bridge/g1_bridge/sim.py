@@ -184,7 +184,7 @@ class G1Sim:
         ang_vel_body = d.qvel[3:6].copy()  # free joint: angular velocity in the body frame
         lin_vel_world = d.qvel[:3].copy()
         gyro = rot_site.T @ (rot_base @ ang_vel_body)
-        accel = rot_site.T @ (self._site_linear_acceleration() + np.array([0.0, 0.0, 9.81]))
+        accel = rot_site.T @ self._site_linear_acceleration()
         gyro_noise, accel_noise = self.imu_noise
         if gyro_noise > 0:
             gyro = gyro + self._rng.normal(0.0, gyro_noise, 3)
@@ -197,7 +197,7 @@ class G1Sim:
             base_ang_vel_body=ang_vel_body, saturated=self._saturated)
 
     def _site_linear_acceleration(self) -> np.ndarray:
-        """World-frame linear acceleration of the IMU site (from the last step's qacc)."""
+        """World-frame proper acceleration of the IMU site (gravity included, as an accelerometer reads)."""
         acc = np.zeros(6)
         mujoco.mj_objectAcceleration(self.model, self.data, mujoco.mjtObj.mjOBJ_SITE, self._imu, acc, 0)
         return acc[3:]

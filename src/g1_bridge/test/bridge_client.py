@@ -1,0 +1,106 @@
+"""A test-side "policy": starts the bridge in another process and talks to it over DDS."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import rclpy
+from rclpy.node import Node
+from std_srvs.srv import Trigger
+from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
+
+from g1_bridge.mujoco_bridge import CONTROL_QOS, STATUS_QOS
+
+
+def start_bridge(**params) -> subprocess.Popen:
+    """Run `python -m g1_bridge.mujoco_bridge` with ROS parameters, as a user would."""
+    args = [sys.executable, "-m", "g1_bridge.mujoco_bridge", "--ros-args"]
+    for key, value in params.items():
+        args += ["-p", f"{key}:={str(value).lower() if isinstance(value, bool) else value}"]
+    return subprocess.Popen(args)
+
+
+def stop_bridge(process: subprocess.Popen) -> None:
+    """Ctrl-C the bridge and wait for it."""
+    process.send_signal(subprocess.signal.SIGINT)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+class BridgeClient(Node):
+    """Answers every RobotState with a JointCommand while ``answering``; records what it sees."""
+
+    def __init__(self, spec, gain_scale: float = 4.0) -> None:
+        """Publishers, subscriptions and service clients for one bridge."""
+        super().__init__("bridge_test_client")
+        self.spec = spec
+        self.gain_scale = gain_scale
+        self.answering = True
+        self.poison: float | None = None  # a value to put in the next command's position
+        self.states: list[RobotState] = []
+        self.status: BridgeStatus | None = None
+        self.command_pub = self.create_publisher(JointCommand, "joint_command", CONTROL_QOS)
+        self.create_subscription(RobotState, "robot_state", self._on_state, CONTROL_QOS)
+        self.create_subscription(BridgeStatus, "bridge_status", self._on_status, STATUS_QOS)
+        self.triggers = {name: self.create_client(Trigger, f"/mujoco_bridge/{name}")
+                         for name in ("start", "go", "damp")}
+        self.sequence = 0
+
+    def _on_status(self, msg: BridgeStatus) -> None:
+        self.status = msg
+
+    def _on_state(self, msg: RobotState) -> None:
+        self.states.append(msg)
+        if not self.answering:
+            return
+        cmd = JointCommand()
+        cmd.header.stamp = msg.header.stamp
+        cmd.sequence = self.sequence
+        cmd.state_sequence = msg.sequence
+        cmd.joint_names = list(self.spec.policy_joint_names)
+        position = self.spec.to_policy(self.spec.default_pose).copy()
+        if self.poison is not None:
+            position[0] = self.poison
+        cmd.position = position.tolist()
+        cmd.velocity = [0.0] * 23
+        cmd.kp = (self.gain_scale * self.spec.to_policy(self.spec.kp)).tolist()
+        cmd.kd = (self.gain_scale * self.spec.to_policy(self.spec.kd)).tolist()
+        cmd.effort = [0.0] * 23
+        self.command_pub.publish(cmd)
+        self.sequence += 1
+
+    def spin_until(self, condition, timeout: float) -> bool:
+        """Spin until ``condition()`` or timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            rclpy.spin_once(self, timeout_sec=0.01)
+        return condition()
+
+    def call(self, name: str, timeout: float = 20.0) -> Trigger.Response:
+        """Call one of the bridge's Trigger services."""
+        client = self.triggers[name]
+        assert self.spin_until(client.service_is_ready, timeout), f"service {name} not available"
+        future = client.call_async(Trigger.Request())
+        assert self.spin_until(future.done, timeout), f"no answer from {name}"
+        return future.result()
+
+    def mode(self) -> int | None:
+        """Mode of the latest RobotState."""
+        return self.states[-1].mode if self.states else None
+
+
+def stamp_seconds(msg) -> float:
+    """Header stamp in seconds."""
+    return msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+
+
+def sequences(states) -> np.ndarray:
+    """Sequence numbers of RobotStates."""
+    return np.array([s.sequence for s in states])

@@ -1,0 +1,106 @@
+"""The mujoco_bridge node in its own process, driven over real DDS (loopback) like a policy node would."""
+
+import numpy as np
+import pytest
+import rclpy
+
+from bridge_client import BridgeClient, sequences, stamp_seconds, start_bridge, stop_bridge
+from twist_msgs.msg import BridgeStatus
+
+DISCOVERY_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def ros():
+    """rclpy for this test process."""
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+@pytest.fixture()
+def lockstep(ros, spec):
+    """A lockstep bridge that starts ramping at launch, and a client answering every state."""
+    client = BridgeClient(spec)
+    process = start_bridge(clock_mode="lockstep", auto_start=True, ramp_time=0.5, lockstep_timeout=0.2)
+    try:
+        yield client
+    finally:
+        client.destroy_node()
+        stop_bridge(process)
+
+
+def _reach_policy(client):
+    assert client.spin_until(lambda: client.mode() == BridgeStatus.MODE_HOLD, DISCOVERY_S), "bridge never in HOLD"
+    response = client.call("go")
+    assert response.success, response.message
+    assert client.spin_until(lambda: client.mode() == BridgeStatus.MODE_POLICY, 10.0)
+
+
+def test_lockstep_20_seconds_without_a_missed_tick_then_watchdog(lockstep, spec):
+    """1000 ticks (20 s of sim time) in POLICY: every state arrives, in order, 20 ms apart, each answered.
+
+    Then the command stream stops: DAMPING (COMMAND_STALE) follows within deadline + one tick of sim time.
+    """
+    client = lockstep
+    _reach_policy(client)
+    first = len(client.states)
+    assert client.spin_until(lambda: len(client.states) >= first + 1000, 120.0)
+    window = client.states[first:first + 1000]
+    assert np.all(np.diff(sequences(window)) == 1), "missed or repeated RobotState"
+    np.testing.assert_allclose(np.diff([stamp_seconds(s) for s in window]), 0.02, atol=1e-6)
+    assert all(s.mode == BridgeStatus.MODE_POLICY for s in window)
+    assert window[-1].base_pose.position.z > 0.6, "the robot fell while tracking the hold command"
+    assert client.status is not None and client.status.commands_rejected == 0
+
+    client.answering = False
+    last_answered = client.states[-1]
+    assert client.spin_until(lambda: client.mode() == BridgeStatus.MODE_DAMPING, 20.0)
+    damping = client.states[-1]
+    elapsed = stamp_seconds(damping) - stamp_seconds(last_answered)
+    assert 0.1 < elapsed <= 0.1 + 0.02 + 1e-6
+    assert client.spin_until(lambda: client.status.fault == BridgeStatus.FAULT_COMMAND_STALE, 5.0)
+    assert "deadline" in client.status.fault_message
+
+
+def test_nan_command_damps(lockstep):
+    """A JointCommand with NaN in POLICY forces DAMPING with FAULT_NON_FINITE, and the status says why."""
+    client = lockstep
+    _reach_policy(client)
+    client.poison = float("nan")
+    assert client.spin_until(lambda: client.mode() == BridgeStatus.MODE_DAMPING, 10.0)
+    assert client.spin_until(lambda: client.status.fault == BridgeStatus.FAULT_NON_FINITE, 5.0)
+    assert "non-finite position" in client.status.fault_message
+    assert client.status.commands_rejected >= 1
+
+
+def test_go_refused_before_hold_and_damp_service(lockstep):
+    """go is refused while ramping; damp works from any mode and start recovers from it."""
+    client = lockstep
+    assert client.spin_until(lambda: client.mode() == BridgeStatus.MODE_RAMP, DISCOVERY_S)
+    response = client.call("go")
+    assert not response.success and "only possible from HOLD" in response.message
+    assert client.call("damp").success
+    assert client.spin_until(lambda: client.mode() == BridgeStatus.MODE_DAMPING, 5.0)
+    assert client.call("start").success
+    assert client.spin_until(lambda: client.mode() == BridgeStatus.MODE_HOLD, 10.0)
+
+
+def test_realtime_mode_publishes_at_50_hz(ros, spec):
+    """In real time the states come at 50 Hz of wall clock with no gap, and the status reports RTF ~1."""
+    client = BridgeClient(spec)
+    client.answering = False
+    process = start_bridge(clock_mode="realtime", auto_start=True)
+    try:
+        assert client.spin_until(lambda: len(client.states) > 0, DISCOVERY_S)
+        first = len(client.states)
+        assert client.spin_until(lambda: len(client.states) >= first + 150, 10.0)
+        window = client.states[first:first + 150]
+        assert np.all(np.diff(sequences(window)) == 1)
+        rate = 149 / (stamp_seconds(window[-1]) - stamp_seconds(window[0]))
+        assert rate == pytest.approx(50.0, rel=0.05)
+        assert client.status.clock_mode == BridgeStatus.CLOCK_MODE_REALTIME
+        assert client.status.real_time_factor == pytest.approx(1.0, abs=0.1)
+    finally:
+        client.destroy_node()
+        stop_bridge(process)
