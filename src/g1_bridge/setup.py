@@ -19,7 +19,10 @@ setup(
     install_requires=["setuptools", "numpy", "mujoco"],
     extras_require={"test": ["pytest"]},
     zip_safe=True,
-    entry_points={"console_scripts": ["mujoco_bridge = g1_bridge.mujoco_bridge:main"]},
+    entry_points={"console_scripts": [
+        "mujoco_bridge = g1_bridge.mujoco_bridge:main",
+        "g1_urdf = g1_bridge.urdf:main",
+    ]},
     maintainer="TWIST-G1 maintainers",
     maintainer_email="maintainers@twist-g1.dev",
     description=" ".join(__doc__.split("\n\n", 1)[-1].split()),

@@ -97,4 +97,3 @@ def base_transform(state_msg: RobotState, odom_frame: str, base_frame: str) -> T
     tf.transform.translation = Vector3(x=p.x, y=p.y, z=p.z)
     tf.transform.rotation = state_msg.base_pose.orientation
     return tf
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import rclpy
@@ -15,9 +16,12 @@ from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
 from g1_bridge.mujoco_bridge import CONTROL_QOS, STATUS_QOS
 
 
+PARAMS_FILE = Path(__file__).resolve().parents[3] / "config" / "mujoco_bridge.yaml"
+
+
 def start_bridge(**params) -> subprocess.Popen:
-    """Run `python -m g1_bridge.mujoco_bridge` with ROS parameters, as a user would."""
-    args = [sys.executable, "-m", "g1_bridge.mujoco_bridge", "--ros-args"]
+    """Run `python -m g1_bridge.mujoco_bridge` with the workspace's params file and overrides, as a user would."""
+    args = [sys.executable, "-m", "g1_bridge.mujoco_bridge", "--ros-args", "--params-file", str(PARAMS_FILE)]
     for key, value in params.items():
         args += ["-p", f"{key}:={str(value).lower() if isinstance(value, bool) else value}"]
     return subprocess.Popen(args)

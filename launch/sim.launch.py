@@ -1,0 +1,39 @@
+"""MuJoCo simulation of the G1: bridge, robot_state_publisher (robot and reference ghost) and rviz2.
+
+    ros2 launch launch/sim.launch.py [clock_mode:=realtime|lockstep] [auto_start:=false] [rviz:=true]
+
+Then: ros2 service call /mujoco_bridge/start std_srvs/srv/Trigger   (ramp to the default pose)
+The node graph is g1_bridge.launch_graph.sim_graph (tested without ros2 launch).
+"""
+
+from pathlib import Path
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from g1_bridge.launch_graph import sim_graph
+from g1_bridge.urdf import build_urdf
+from twist_core.robot import load_robot_spec
+
+
+CONFIG = Path(__file__).resolve().parents[1] / "config"
+
+
+def _nodes(context):
+    arg = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
+    graph = sim_graph(build_urdf(load_robot_spec()), CONFIG, clock_mode=arg("clock_mode"),
+                      auto_start=arg("auto_start").lower() == "true", rviz=arg("rviz").lower() == "true")
+    return [Node(package=n.package, executable=n.executable, name=n.name, namespace=n.namespace or None,
+                 parameters=list(n.parameters), arguments=list(n.arguments), output="screen") for n in graph]
+
+
+def generate_launch_description():
+    """Declare the arguments and build the graph when they are known."""
+    return LaunchDescription([
+        DeclareLaunchArgument("clock_mode", default_value="realtime", description="realtime or lockstep"),
+        DeclareLaunchArgument("auto_start", default_value="false", description="ramp to the default pose at once"),
+        DeclareLaunchArgument("rviz", default_value="true", description="start rviz2 with config/g1.rviz"),
+        OpaqueFunction(function=_nodes),
+    ])

@@ -1,0 +1,58 @@
+"""The simulation's node graph, parameter file and rviz config, checked without ros2 launch."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from g1_bridge.launch_graph import sim_graph
+from g1_bridge.mujoco_bridge import PARAMETERS
+
+CONFIG = Path(__file__).resolve().parents[3] / "config"
+LAUNCH = Path(__file__).resolve().parents[3] / "launch" / "sim.launch.py"
+
+
+def test_params_file_sets_every_parameter_with_its_default():
+    """config/mujoco_bridge.yaml names exactly the node's parameters, with the code's defaults."""
+    params = yaml.safe_load((CONFIG / "mujoco_bridge.yaml").read_text())["mujoco_bridge"]["ros__parameters"]
+    assert params == {name: default for name, (default, _) in PARAMETERS.items()}
+
+
+def test_sim_graph():
+    """Bridge with params file and overrides, robot and ghost state publishers, rviz with its config."""
+    nodes = {(n.namespace, n.name): n for n in sim_graph("<robot/>", CONFIG, clock_mode="lockstep", auto_start=True)}
+    bridge = nodes[("", "mujoco_bridge")]
+    assert bridge.parameters[0] == str(CONFIG / "mujoco_bridge.yaml")
+    assert bridge.parameters[1] == {"clock_mode": "lockstep", "auto_start": True}
+    robot = nodes[("", "robot_state_publisher")].parameters[0]
+    ghost = nodes[("reference", "robot_state_publisher")].parameters[0]
+    assert robot["robot_description"] == ghost["robot_description"] == "<robot/>"
+    assert ghost["frame_prefix"] == "reference/" and robot.get("frame_prefix") is None
+    assert robot["use_sim_time"] is True  # lockstep publishes /clock
+    rviz = nodes[("", "rviz2")]
+    assert rviz.arguments == ("-d", str(CONFIG / "g1.rviz"))
+    assert all(Path(p).is_file() for n in nodes.values() for p in n.parameters if isinstance(p, str))
+
+
+def test_sim_graph_options():
+    """rviz can be left out; an unknown clock mode is refused."""
+    assert "rviz2" not in [n.name for n in sim_graph("<robot/>", CONFIG, rviz=False)]
+    with pytest.raises(ValueError, match="clock_mode"):
+        sim_graph("<robot/>", CONFIG, clock_mode="fast")
+
+
+def test_rviz_config_shows_robot_and_ghost():
+    """The rviz config has the robot, the reference ghost (TF prefix 'reference') and the odom frame."""
+    rviz = yaml.safe_load((CONFIG / "g1.rviz").read_text())["Visualization Manager"]
+    models = {d["Name"]: d for d in rviz["Displays"] if d["Class"] == "rviz_default_plugins/RobotModel"}
+    assert models["G1"]["Description Topic"]["Value"] == "/robot_description"
+    assert models["Reference ghost"]["Description Topic"]["Value"] == "/reference/robot_description"
+    assert models["Reference ghost"]["TF Prefix"] == "reference"
+    assert rviz["Global Options"]["Fixed Frame"] == "odom"
+
+
+def test_launch_file_uses_the_graph():
+    """The launch file builds its nodes from sim_graph and the generated URDF (it cannot run here)."""
+    text = LAUNCH.read_text()
+    assert "sim_graph(build_urdf(load_robot_spec())" in text
+    compile(text, str(LAUNCH), "exec")
