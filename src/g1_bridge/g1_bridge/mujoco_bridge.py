@@ -113,6 +113,7 @@ class MujocoBridge(Node):
         self._rtf_mark = (time.monotonic(), self.sim.time)
         self.real_time_factor = 0.0
         self._last_logged_fault = None
+        self._reset_pending = False
 
         self.state_pub = self.create_publisher(RobotState, "robot_state", CONTROL_QOS)
         self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)
@@ -180,6 +181,9 @@ class MujocoBridge(Node):
                     rclpy.spin_once(self, timeout_sec=max(0.0, next_tick - time.monotonic()))
                 if time.monotonic() - next_tick > 5 * period:  # overrun: do not try to catch up
                     next_tick = time.monotonic()
+            if self._reset_pending:  # a reset happened while waiting: publish its state 0 first
+                self._reset_pending = False
+                continue
             self.advance()
 
     # -- inputs -----------------------------------------------------------------------------------------
@@ -230,6 +234,7 @@ class MujocoBridge(Node):
         self.safety.reset()
         self.sequence = 0
         self._answered = -1
+        self._reset_pending = True
         self._rtf_mark = (time.monotonic(), self.sim.time)
         response.success, response.message = True, "reset: ZERO_TORQUE, gantry engaged"
         return self._report("reset", response)

@@ -12,6 +12,7 @@ import rclpy
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
+from twist_msgs.srv import Reset
 
 from g1_bridge.mujoco_bridge import CONTROL_QOS, STATUS_QOS
 
@@ -53,6 +54,7 @@ class BridgeClient(Node):
         self.create_subscription(BridgeStatus, "bridge_status", self._on_status, STATUS_QOS)
         self.triggers = {name: self.create_client(Trigger, f"/mujoco_bridge/{name}")
                          for name in ("start", "go", "damp")}
+        self.reset_client = self.create_client(Reset, "/mujoco_bridge/reset")
         self.sequence = 0
 
     def _on_status(self, msg: BridgeStatus) -> None:
@@ -87,11 +89,11 @@ class BridgeClient(Node):
             rclpy.spin_once(self, timeout_sec=0.01)
         return condition()
 
-    def call(self, name: str, timeout: float = 20.0) -> Trigger.Response:
-        """Call one of the bridge's Trigger services."""
-        client = self.triggers[name]
+    def call(self, name: str, timeout: float = 20.0, request=None):
+        """Call one of the bridge's services (Trigger ones by name, or "reset" with a Reset request)."""
+        client = self.reset_client if name == "reset" else self.triggers[name]
         assert self.spin_until(client.service_is_ready, timeout), f"service {name} not available"
-        future = client.call_async(Trigger.Request())
+        future = client.call_async(request if request is not None else Trigger.Request())
         assert self.spin_until(future.done, timeout), f"no answer from {name}"
         return future.result()
 

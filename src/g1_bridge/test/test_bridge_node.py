@@ -6,6 +6,7 @@ import rclpy
 
 from bridge_client import BridgeClient, sequences, stamp_seconds, start_bridge, stop_bridge
 from twist_msgs.msg import BridgeStatus
+from twist_msgs.srv import Reset
 
 DISCOVERY_S = 30.0
 
@@ -84,6 +85,32 @@ def test_go_refused_before_hold_and_damp_service(lockstep):
     assert client.spin_until(lambda: client.mode() == BridgeStatus.MODE_DAMPING, 5.0)
     assert client.call("start").success
     assert client.spin_until(lambda: client.mode() == BridgeStatus.MODE_HOLD, 10.0)
+
+
+def test_reset_to_a_given_frame(lockstep, spec):
+    """~/reset with a frame puts the robot in that pose, in ZERO_TORQUE with the gantry, at sequence 0."""
+    client = lockstep
+    _reach_policy(client)
+    request = Reset.Request(use_frame=True, joint_names=["left_elbow_joint", "waist_yaw_joint"])
+    request.frame.joint_positions = [0.5, 0.3]
+    request.frame.root_pose.position.z = 0.9
+    request.frame.root_pose.orientation.w = 1.0
+    client.answering = False
+    response = client.call("reset", request=request)
+    assert response.success, response.message
+    client.states.clear()
+    client.answering = True
+    assert client.spin_until(lambda: len(client.states) > 0, 10.0)
+    first = client.states[0]
+    assert first.sequence == 0 and first.mode == BridgeStatus.MODE_ZERO_TORQUE
+    position = dict(zip(first.joint_names, first.position))
+    assert position["left_elbow_joint"] == pytest.approx(0.5, abs=0.05)
+    assert position["waist_yaw_joint"] == pytest.approx(0.3, abs=0.05)
+    assert position["right_knee_joint"] == pytest.approx(spec.default_pose[9], abs=0.05)
+    bad = Reset.Request(use_frame=True, joint_names=["no_such_joint"])
+    bad.frame.joint_positions = [0.0]
+    response = client.call("reset", request=bad)
+    assert not response.success and "unknown joint" in response.message
 
 
 def test_realtime_mode_publishes_at_50_hz(ros, spec):
