@@ -3,3 +3,9 @@
 The G1 bridge: MuJoCo simulation and the real robot (unitree_sdk2py) behind one safety state machine; robot
 description for rviz2.
 """
+
+import os
+
+# Offscreen rendering (video recording) needs an OpenGL platform chosen before MuJoCo is imported; EGL works
+# headless, with or without a GPU. Set MUJOCO_GL yourself to override.
+os.environ.setdefault("MUJOCO_GL", "egl")

@@ -34,7 +34,7 @@ from std_srvs.srv import SetBool, Trigger
 from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
 from twist_msgs.srv import Reset
 
-from g1_bridge import messages
+from g1_bridge import messages, video
 from g1_bridge.sim import G1Sim, GantryConfig
 from twist_core.robot import load_robot_spec
 from twist_core.safety import Mode, SafetyConfig, SafetyStateMachine
@@ -72,6 +72,8 @@ PARAMETERS = {
     "imu_gyro_noise": (0.0, "gyro noise standard deviation [rad/s]"),
     "imu_accel_noise": (0.0, "accelerometer noise standard deviation [m/s^2]"),
     "seed": (0, "seed of the sensor noise"),
+    "record_video": ("", "mp4 file to record (offscreen rendering, 30 fps of sim time); empty: no video"),
+    "viewer": (False, "open the MuJoCo viewer window (needs a display)"),
     "odom_frame": ("odom", "frame of /odom and the floating-base transform"),
     "base_frame": ("pelvis", "the robot's root link"),
 }
@@ -131,6 +133,14 @@ class MujocoBridge(Node):
         self.create_timer(1.0 / p["status_rate"], self.publish_status)
         if TFMessage is None:
             self.get_logger().info("tf2_msgs is not installed: /tf is not published")
+        self.recorder = self.viewer = None
+        if p["record_video"]:
+            self.recorder, text = video.open_recorder(self.sim.model, p["record_video"],
+                                                      track_body=self.sim.model.body(self.spec.model.root_body).id)
+            self._log(self.recorder is not None, text)
+        if p["viewer"]:
+            self.viewer, text = video.open_viewer(self.sim.model, self.sim.data)
+            self._log(self.viewer is not None, text)
         if p["auto_start"]:
             self._on_start(Trigger.Request(), Trigger.Response())
         self.get_logger().info(
@@ -164,6 +174,20 @@ class MujocoBridge(Node):
         self.sim.set_targets(self.safety.targets(self.sim.time))
         self.sim.step(self.substeps)
         self.sequence += 1
+        if self.recorder is not None:
+            self.recorder.maybe_capture(self.sim.data)
+        if self.viewer is not None and self.viewer.is_running():
+            self.viewer.sync()
+
+    def close(self) -> None:
+        """Finish the video file and close the viewer."""
+        if self.recorder is not None:
+            self.recorder.close()
+            self.get_logger().info(f"wrote {self.recorder.frames} frames to {self.recorder.path}")
+            self.recorder = None
+        if self.viewer is not None:
+            self.viewer.close()
+            self.viewer = None
 
     def run(self) -> None:
         """Run until shutdown: lockstep or real-time."""
@@ -240,13 +264,15 @@ class MujocoBridge(Node):
         return self._report("reset", response)
 
     def _report(self, what: str, response):
-        text = f"{what}: {response.message} (mode {self.safety.mode.name})"
-        if response.success:  # rclpy refuses two severities from one call site
+        self._log(response.success, f"{what}: {response.message} (mode {self.safety.mode.name})")
+        self.publish_status()
+        return response
+
+    def _log(self, ok: bool, text: str) -> None:
+        if ok:  # two lines: rclpy refuses two severities from one call site
             self.get_logger().info(text)
         else:
             self.get_logger().warning(text)
-        self.publish_status()
-        return response
 
     # -- status -----------------------------------------------------------------------------------------
     def publish_status(self) -> None:
@@ -317,6 +343,7 @@ def main(args: list[str] | None = None) -> None:
         raise
     finally:
         if node is not None:
+            node.close()
             node.destroy_node()
         rclpy.try_shutdown()
 

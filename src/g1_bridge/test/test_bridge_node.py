@@ -131,3 +131,20 @@ def test_realtime_mode_publishes_at_50_hz(ros, spec):
     finally:
         client.destroy_node()
         stop_bridge(process)
+
+
+def test_record_video_from_the_node(ros, spec, tmp_path):
+    """record_video writes an mp4 that holds the frames of the simulated time, finished on Ctrl-C."""
+    import imageio
+
+    client = BridgeClient(spec)
+    video = tmp_path / "bridge.mp4"
+    process = start_bridge(clock_mode="lockstep", auto_start=True, record_video=str(video))
+    try:
+        assert client.spin_until(lambda: len(client.states) >= 16, DISCOVERY_S + 30.0)
+    finally:
+        client.destroy_node()
+        stop_bridge(process)
+    frames = imageio.mimread(str(video))
+    ticks = client.states[-1].sequence
+    assert abs(len(frames) - ticks * 0.02 * 30) <= 2  # 30 fps of sim time
