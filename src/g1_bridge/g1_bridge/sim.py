@@ -1,9 +1,13 @@
-"""MuJoCo simulation of the G1 for the bridge: explicit PD every physics step, a virtual gantry, sensors.
+"""MuJoCo simulation of the G1 for the bridge: PD every physics step, a virtual gantry, sensors.
 
-The menagerie model's position actuators are turned into torque motors (gain 1, no bias, control range equal
-to the effort limits of ``config/g1.yaml``) and the joint armature is set from the config, so the torque
-this module computes is exactly the torque applied. PD is evaluated at every physics step from the latest
-cached :class:`~twist_core.safety.JointTargets`, never only when a command arrives.
+Each joint's actuator is an affine MuJoCo actuator whose parameters are set from the latest cached
+:class:`~twist_core.safety.JointTargets`, so that at **every physics step** MuJoCo applies
+
+    tau = clip(effort + kp (position - q) + kd (velocity - dq), -effort_limit, effort_limit)
+
+with the effort limits and armature of ``config/g1.yaml``. MuJoCo's ``implicitfast`` integrator treats the
+``-kd dq`` term implicitly. This matters: evaluated explicitly at 500 Hz, kd = 8 (damping mode) on a wrist
+(armature 0.0036 kg m^2) is numerically unstable and makes the joint oscillate at its torque limit.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ class G1Sim:
             seed: seed of the noise generator.
         """
         self.spec = spec
-        self.model = _torque_model(spec, load_model(spec, spec.model.scene_entry), physics_rate)
+        self.model = _pd_model(spec, load_model(spec, spec.model.scene_entry), physics_rate)
         self.data = mujoco.MjData(self.model)
         self.gantry_config = gantry or GantryConfig()
         self.gantry_engaged = True
@@ -85,8 +89,7 @@ class G1Sim:
         self._act = joint_actuators(spec, self.model)
         self._root = self.model.body(spec.model.root_body).id
         self._imu = self.model.site(spec.model.imu_site).id
-        self._limits = np.array(spec.effort_limits)
-        self._targets = JointTargets(*(np.zeros(spec.num_joints) for _ in range(5)))
+        self._at_limit = np.array(spec.effort_limits) * (1.0 - 1e-9)
         self._tau = np.zeros(spec.num_joints)
         self._saturated = False
         self._anchor = np.zeros(3)
@@ -116,7 +119,7 @@ class G1Sim:
         self.data.qpos[self._qadr] = q
         if dq is not None:
             self.data.qvel[self._dadr] = dq
-        self._targets = JointTargets(*(np.zeros(self.spec.num_joints) for _ in range(5)))
+        self.set_targets(JointTargets(*(np.zeros(self.spec.num_joints) for _ in range(5))))
         self._tau[:] = 0.0
         self.gantry_engaged = True
         anchor_height = self.gantry_config.height or self.standing_height
@@ -137,8 +140,13 @@ class G1Sim:
 
     # -- control ------------------------------------------------------------------------------------
     def set_targets(self, targets: JointTargets) -> None:
-        """Cache the PD targets used by every following physics step."""
-        self._targets = targets
+        """Set the PD law applied at every following physics step (see the module docstring)."""
+        act = self._act
+        self.model.actuator_gainprm[act, 0] = targets.kp
+        self.model.actuator_biasprm[act, 0] = targets.effort + targets.kd * targets.velocity
+        self.model.actuator_biasprm[act, 1] = -targets.kp
+        self.model.actuator_biasprm[act, 2] = -targets.kd
+        self.data.ctrl[act] = targets.position
 
     def set_gantry(self, engaged: bool) -> None:
         """Engage (anchored above the pelvis' current x, y) or release the virtual gantry."""
@@ -151,15 +159,10 @@ class G1Sim:
         """Advance ``n`` physics steps, evaluating PD (and the gantry) before each."""
         saturated = False
         for _ in range(n):
-            q = self.data.qpos[self._qadr]
-            dq = self.data.qvel[self._dadr]
-            raw = self._targets.effort + self._targets.kp * (self._targets.position - q) \
-                + self._targets.kd * (self._targets.velocity - dq)
-            self._tau = np.clip(raw, -self._limits, self._limits)
-            saturated = saturated or bool(np.any(np.abs(raw) > self._limits))
-            self.data.ctrl[self._act] = self._tau
             self.data.xfrc_applied[self._root] = self._gantry_wrench() if self.gantry_engaged else 0.0
             mujoco.mj_step(self.model, self.data)
+            saturated = saturated or bool(np.any(np.abs(self.data.actuator_force[self._act]) >= self._at_limit))
+        self._tau = self.data.actuator_force[self._act].copy()
         self._saturated = saturated
 
     def _gantry_wrench(self) -> np.ndarray:
@@ -213,15 +216,23 @@ def joint_actuators(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
     return np.array([by_joint[model.joint(n).id] for n in spec.joint_names], dtype=np.int64)
 
 
-def _torque_model(spec: RobotSpec, base: mujoco.MjModel, physics_rate: float) -> mujoco.MjModel:
-    """A copy of ``base`` with torque motors, config armature and the requested timestep."""
+def _pd_model(spec: RobotSpec, base: mujoco.MjModel, physics_rate: float) -> mujoco.MjModel:
+    """A copy of ``base`` set up for the bridge's PD law.
+
+    Affine actuators limited to the config efforts, the config armature, the requested timestep and the
+    implicitfast integrator.
+    """
     model = copy.deepcopy(base)
     model.opt.timestep = 1.0 / physics_rate
+    model.opt.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     for joint, act in zip(spec.joints, joint_actuators(spec, model)):
+        model.actuator_dyntype[act] = mujoco.mjtDyn.mjDYN_NONE
+        model.actuator_gaintype[act] = mujoco.mjtGain.mjGAIN_FIXED
+        model.actuator_biastype[act] = mujoco.mjtBias.mjBIAS_AFFINE
         model.actuator_gainprm[act, :] = 0.0
-        model.actuator_gainprm[act, 0] = 1.0
         model.actuator_biasprm[act, :] = 0.0
-        model.actuator_ctrllimited[act] = 1
-        model.actuator_ctrlrange[act] = [-joint.effort, joint.effort]
+        model.actuator_ctrllimited[act] = 0
+        model.actuator_forcelimited[act] = 1
+        model.actuator_forcerange[act] = [-joint.effort, joint.effort]
         model.dof_armature[model.jnt_dofadr[model.joint(joint.name).id]] = joint.armature
     return model

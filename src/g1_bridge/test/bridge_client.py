@@ -47,6 +47,8 @@ class BridgeClient(Node):
         self.gain_scale = gain_scale
         self.answering = True
         self.poison: float | None = None  # a value to put in the next command's position
+        self.wiggle = False  # arm motions that depend only on the state sequence
+        self.hold_back: int | None = None  # leave the state with this sequence unanswered (see answer())
         self.states: list[RobotState] = []
         self.status: BridgeStatus | None = None
         self.command_pub = self.create_publisher(JointCommand, "joint_command", CONTROL_QOS)
@@ -62,8 +64,11 @@ class BridgeClient(Node):
 
     def _on_state(self, msg: RobotState) -> None:
         self.states.append(msg)
-        if not self.answering:
-            return
+        if self.answering and msg.sequence != self.hold_back:
+            self.answer(msg)
+
+    def answer(self, msg: RobotState) -> None:
+        """Publish the JointCommand for state ``msg``."""
         cmd = JointCommand()
         cmd.header.stamp = msg.header.stamp
         cmd.sequence = self.sequence
@@ -72,6 +77,8 @@ class BridgeClient(Node):
         position = self.spec.to_policy(self.spec.default_pose).copy()
         if self.poison is not None:
             position[0] = self.poison
+        if self.wiggle:
+            position[15:] += 0.3 * np.sin(0.2 * msg.sequence + np.arange(8))  # the 8 arm joints
         cmd.position = position.tolist()
         cmd.velocity = [0.0] * 23
         cmd.kp = (self.gain_scale * self.spec.to_policy(self.spec.kp)).tolist()

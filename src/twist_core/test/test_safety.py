@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from twist_core.safety import (CommandError, Fault, Mode, SafetyConfig, SafetyStateMachine, hold_targets,
+from twist_core.safety import (CommandError, Fault, Mode, SafetyConfig, SafetyStateMachine,
                                roll_pitch_from_quaternion, validate_command)
 
 TICK = 0.02
@@ -150,13 +150,6 @@ def test_damp_request_from_policy_node(machine, spec):
     """A JointCommand in MODE_DAMP is an operator fault."""
     machine.on_command(0.0, None, damp_requested=True)
     assert machine.mode == Mode.DAMPING and machine.fault == Fault.OPERATOR
-
-
-def test_torque_is_clipped(spec):
-    """PD torque never exceeds the effort limits."""
-    targets = hold_targets(spec, spec.upper_limits, 100.0, 1.0)
-    tau = targets.torque(spec.lower_limits, np.zeros(29), spec.effort_limits)
-    np.testing.assert_allclose(np.abs(tau), spec.effort_limits)
 
 
 def test_roll_pitch_from_quaternion():

@@ -63,11 +63,6 @@ class JointTargets:
     kd: np.ndarray
     effort: np.ndarray
 
-    def torque(self, q: np.ndarray, dq: np.ndarray, limits: np.ndarray) -> np.ndarray:
-        """PD torque for the measured q, dq, clipped to +-limits."""
-        tau = self.effort + self.kp * (self.position - q) + self.kd * (self.velocity - dq)
-        return np.clip(tau, -limits, limits)
-
 
 @dataclasses.dataclass(frozen=True)
 class SafetyConfig:
