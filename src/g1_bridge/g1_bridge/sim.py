@@ -18,7 +18,7 @@ import dataclasses
 import mujoco
 import numpy as np
 
-from twist_core.model import joint_dof_addresses, joint_qpos_addresses, load_model
+from twist_core.model import joint_dof_addresses, joint_qpos_addresses, load_model, standing_height
 from twist_core.robot import RobotSpec
 from twist_core.safety import JointTargets, roll_pitch_from_quaternion
 
@@ -93,7 +93,7 @@ class G1Sim:
         self._tau = np.zeros(spec.num_joints)
         self._saturated = False
         self._anchor = np.zeros(3)
-        self.standing_height = self._standing_height(spec.default_pose)
+        self.standing_height = standing_height(self.spec, spec.default_pose)
         self.reset()
 
     @property
@@ -113,7 +113,7 @@ class G1Sim:
         mujoco.mj_resetData(self.model, self.data)
         self._rng = np.random.default_rng(self._seed)
         q = self.spec.default_pose if q is None else np.asarray(q, dtype=np.float64)
-        height = self._standing_height(q) if base_pos is None else None
+        height = standing_height(self.spec, q) if base_pos is None else None
         self.data.qpos[:3] = [0.0, 0.0, height] if base_pos is None else base_pos
         self.data.qpos[3:7] = [1.0, 0.0, 0.0, 0.0] if base_quat_wxyz is None else base_quat_wxyz
         self.data.qpos[self._qadr] = q
@@ -125,18 +125,6 @@ class G1Sim:
         anchor_height = self.gantry_config.height or self.standing_height
         self._anchor = np.array([self.data.qpos[0], self.data.qpos[1], anchor_height])
         mujoco.mj_forward(self.model, self.data)
-
-    def _standing_height(self, q: np.ndarray) -> float:
-        """Pelvis height that puts the lowest foot geom on the floor for joint positions ``q``."""
-        data = mujoco.MjData(self.model)
-        data.qpos[:7] = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
-        data.qpos[self._qadr] = q
-        mujoco.mj_kinematics(self.model, data)
-        feet = {self.model.body(b).id for b in self.spec.model.feet}
-        lowest = min(data.geom_xpos[g][2] - self.model.geom_size[g][0]
-                     for g in range(self.model.ngeom) if self.model.geom_bodyid[g] in feet
-                     and self.model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE)
-        return float(-lowest)
 
     # -- control ------------------------------------------------------------------------------------
     def set_targets(self, targets: JointTargets) -> None:

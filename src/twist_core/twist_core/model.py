@@ -134,3 +134,49 @@ def check_spec_against_model(spec: RobotSpec, model: "mujoco.MjModel") -> None:
     if problems:
         source = spec.source or "robot config"
         raise RobotSpecError(f"{source} disagrees with the MuJoCo model:\n  - " + "\n  - ".join(problems))
+
+
+def _kinematics_data(spec: RobotSpec) -> tuple["mujoco.MjModel", "mujoco.MjData", np.ndarray]:
+    import mujoco
+
+    model = load_model(spec, spec.model.robot_entry)
+    return model, mujoco.MjData(model), joint_qpos_addresses(spec, model)
+
+
+def key_body_positions(spec: RobotSpec, root_pos: np.ndarray, root_quat: np.ndarray,
+                       joint_pos: np.ndarray) -> np.ndarray:
+    """World positions (T, K, 3) of the config's key-body points by MuJoCo forward kinematics.
+
+    ``root_quat`` is (w, x, y, z); ``joint_pos`` is in motor order.
+    """
+    import mujoco
+
+    model, data, qadr = _kinematics_data(spec)
+    bodies = np.array([model.body(k.body).id for k in spec.key_bodies])
+    offsets = np.array([k.offset for k in spec.key_bodies])
+    root_pos, root_quat, joint_pos = (np.atleast_2d(np.asarray(a, dtype=np.float64))
+                                      for a in (root_pos, root_quat, joint_pos))
+    out = np.empty((len(joint_pos), len(bodies), 3))
+    for t in range(len(joint_pos)):
+        data.qpos[:3] = root_pos[t]
+        data.qpos[3:7] = root_quat[t]
+        data.qpos[qadr] = joint_pos[t]
+        mujoco.mj_kinematics(model, data)
+        out[t] = data.xpos[bodies] + np.einsum("kij,kj->ki", data.xmat[bodies].reshape(-1, 3, 3), offsets)
+    return out
+
+
+def standing_height(spec: RobotSpec, joint_pos: np.ndarray) -> float:
+    """Pelvis height that puts the lowest foot collision sphere on the floor (z = 0) for ``joint_pos``."""
+    import mujoco
+
+    model, data, qadr = _kinematics_data(spec)
+    data.qpos[:7] = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+    data.qpos[qadr] = joint_pos
+    mujoco.mj_kinematics(model, data)
+    feet = {model.body(b).id for b in spec.model.feet}
+    spheres = [g for g in range(model.ngeom)
+               if model.geom_bodyid[g] in feet and model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE]
+    if not spheres:
+        raise RobotSpecError(f"no collision spheres on the feet {spec.model.feet} to stand on")
+    return float(-min(data.geom_xpos[g][2] - model.geom_size[g][0] for g in spheres))

@@ -1,0 +1,221 @@
+"""Readers and writers of the motion formats users have, converting to and from the canonical :class:`Motion`.
+
+| format | file | root | joints | notes |
+|---|---|---|---|---|
+| ``canonical`` | ``.npz`` with ``twist_motion_version`` | wxyz | 29, motor order | :mod:`twist_core.motion` |
+| ``amass_g1`` | ``.npz``: ``fps``, ``dof_names``, ``body_names``, ``dof_positions``, ``dof_velocities``, ``body_positions``, ``body_rotations`` (wxyz), ``body_linear_velocities``, ``body_angular_velocities`` | the ``pelvis`` body | 29, by name | AMASS retargeted to the G1 |
+| ``twist`` | ``.pkl`` dict: ``fps``, ``root_pos``, ``root_rot`` (**xyzw**), ``dof_pos`` (T, 23), ``local_body_pos``, ``link_body_list`` | | 23 (TWIST-23); wrists take the default pose | TWIST |
+| ``gmr`` | the same ``.pkl`` keys with ``dof_pos`` (T, 29); ``local_body_pos`` may be None | | 29, motor order | GMR retargeting |
+| ``mjlab`` | ``.npz``: ``fps``, ``joint_pos``, ``joint_vel``, ``body_pos_w``, ``body_quat_w`` (wxyz), ``body_lin_vel_w``, ``body_ang_vel_w`` | body 0 | 29, motor order | mjlab / BeyondMimic |
+
+Every reader validates loudly (shapes, fps, joint count and names, quaternion norm, NaN) and raises
+:class:`~twist_core.motion.MotionError` naming the file and the problem. Key bodies are always recomputed by
+forward kinematics of the G1 model, so a file's own body lists (whose order differs between tools) are not
+trusted. ``.pkl`` files are Python pickles: load only files you trust.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from twist_core.motion import (Motion, MotionError, build_motion, fps_consistency_warning, is_canonical_file,
+                               load_motion, save_motion)
+from twist_core.robot import RobotSpec
+
+FORMATS = ("canonical", "amass_g1", "twist", "gmr", "mjlab")
+_AMASS_KEYS = ("fps", "dof_names", "body_names", "dof_positions", "dof_velocities", "body_positions",
+               "body_rotations", "body_linear_velocities", "body_angular_velocities")
+_MJLAB_KEYS = ("fps", "joint_pos", "joint_vel", "body_pos_w", "body_quat_w", "body_lin_vel_w", "body_ang_vel_w")
+_PKL_KEYS = ("fps", "root_pos", "root_rot", "dof_pos")
+
+
+def _npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise MotionError(f"{path}: cannot read as .npz: {exc}") from None
+
+
+def _pkl(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            data = pickle.load(f)  # noqa: S301 - documented: trusted files only
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ModuleNotFoundError) as exc:
+        raise MotionError(f"{path}: cannot read as a pickle: {exc}") from None
+    if not isinstance(data, dict):
+        raise MotionError(f"{path}: expected a dict in the pickle, got {type(data).__name__}")
+    return data
+
+
+def _require(data: dict, keys: tuple[str, ...], path: Path, what: str) -> None:
+    missing = [k for k in keys if k not in data or data[k] is None]
+    if missing:
+        raise MotionError(f"{path}: not a {what} file, missing {missing}")
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of a motion file, from its content (raises MotionError if unknown)."""
+    path = Path(path)
+    if path.suffix == ".pkl":
+        data = _pkl(path)
+        _require(data, _PKL_KEYS, path, "TWIST/GMR .pkl")
+        width = np.asarray(data["dof_pos"]).shape[-1]
+        return {23: "twist", 29: "gmr"}.get(width) or _fail(f"{path}: dof_pos has {width} joints, not 23 or 29")
+    if is_canonical_file(path):
+        return "canonical"
+    keys = set(_npz(path))
+    if {"dof_positions", "body_rotations"} <= keys:
+        return "amass_g1"
+    if {"joint_pos", "body_quat_w"} <= keys:
+        return "mjlab"
+    raise MotionError(f"{path}: unknown motion format (keys {sorted(keys)})")
+
+
+def _fail(message: str):
+    raise MotionError(message)
+
+
+def _joint_order(names: list[str], spec: RobotSpec, path: Path) -> np.ndarray:
+    """Column index in the file of each spec joint (names with or without the ``_joint`` suffix)."""
+    canonical = [n if n.endswith("_joint") else n + "_joint" for n in names]
+    missing = [n for n in spec.joint_names if n not in canonical]
+    if missing or len(names) != spec.num_joints:
+        raise MotionError(f"{path}: {len(names)} joints in the file; missing {missing}")
+    return np.array([canonical.index(n) for n in spec.joint_names])
+
+
+def _warn_fps(path: Path, fps: float, joint_pos: np.ndarray, joint_vel: np.ndarray | None) -> None:
+    if joint_vel is not None:
+        message = fps_consistency_warning(fps, joint_pos, joint_vel)
+        if message:
+            warnings.warn(f"{path}: {message}", stacklevel=3)
+
+
+def read_amass_g1(path: Path, spec: RobotSpec) -> Motion:
+    """AMASS retargeted to the G1 (``.npz``; joints matched by name, root = the ``pelvis`` body)."""
+    data = _npz(path)
+    _require(data, _AMASS_KEYS, path, "AMASS-G1")
+    order = _joint_order([str(n) for n in data["dof_names"]], spec, path)
+    bodies = [str(n) for n in data["body_names"]]
+    if spec.model.root_body not in bodies:
+        raise MotionError(f"{path}: no {spec.model.root_body!r} in body_names")
+    root = bodies.index(spec.model.root_body)
+    fps = float(np.asarray(data["fps"]).reshape(-1)[0])
+    joint_pos = np.asarray(data["dof_positions"], dtype=np.float64)[:, order]
+    joint_vel = np.asarray(data["dof_velocities"], dtype=np.float64)[:, order]
+    _warn_fps(path, fps, joint_pos, joint_vel)
+    return build_motion(spec, fps, data["body_positions"][:, root], data["body_rotations"][:, root], joint_pos,
+                        metadata={"source": str(path), "format": "amass_g1", "source_fps": fps})
+
+
+def read_twist_pkl(path: Path, spec: RobotSpec) -> Motion:
+    """TWIST (23 joints) or GMR (29 joints) ``.pkl``; the root quaternion is stored xyzw."""
+    data = _pkl(path)
+    _require(data, _PKL_KEYS, path, "TWIST/GMR .pkl")
+    dof = np.asarray(data["dof_pos"], dtype=np.float64)
+    if dof.ndim != 2 or dof.shape[1] not in (spec.num_policy_joints, spec.num_joints):
+        raise MotionError(f"{path}: dof_pos has shape {dof.shape}; expected (T, 23) or (T, 29)")
+    fmt = "twist" if dof.shape[1] == spec.num_policy_joints else "gmr"
+    joint_pos = spec.from_policy(dof) if fmt == "twist" else dof
+    root_rot = np.asarray(data["root_rot"], dtype=np.float64)
+    if root_rot.ndim != 2 or root_rot.shape[1] != 4:
+        raise MotionError(f"{path}: root_rot has shape {root_rot.shape}; expected (T, 4) xyzw")
+    return build_motion(spec, data["fps"], data["root_pos"], root_rot[:, [3, 0, 1, 2]], joint_pos,
+                        metadata={"source": str(path), "format": fmt, "source_fps": float(data["fps"])})
+
+
+def read_mjlab_npz(path: Path, spec: RobotSpec) -> Motion:
+    """mjlab ``.npz`` (joints in motor order, root = body 0)."""
+    data = _npz(path)
+    _require(data, _MJLAB_KEYS, path, "mjlab")
+    fps = float(np.asarray(data["fps"]).reshape(-1)[0])
+    joint_pos = np.asarray(data["joint_pos"], dtype=np.float64)
+    if joint_pos.ndim != 2 or joint_pos.shape[1] != spec.num_joints:
+        raise MotionError(f"{path}: joint_pos has shape {joint_pos.shape}; expected (T, {spec.num_joints})")
+    _warn_fps(path, fps, joint_pos, np.asarray(data["joint_vel"], dtype=np.float64))
+    return build_motion(spec, fps, data["body_pos_w"][:, 0], data["body_quat_w"][:, 0], joint_pos,
+                        metadata={"source": str(path), "format": "mjlab", "source_fps": fps})
+
+
+READERS: dict[str, Callable[[Path, RobotSpec], Motion]] = {
+    "canonical": lambda path, spec: load_motion(path, spec),
+    "amass_g1": read_amass_g1,
+    "twist": read_twist_pkl,
+    "gmr": read_twist_pkl,
+    "mjlab": read_mjlab_npz,
+}
+
+
+def read_motion(path: str | Path, spec: RobotSpec, fmt: str | None = None) -> Motion:
+    """Read any supported motion file into a canonical Motion (format detected unless given)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MotionError(f"{path}: no such file")
+    fmt = fmt or detect_format(path)
+    if fmt not in READERS:
+        raise MotionError(f"unknown format {fmt!r}; known: {FORMATS}")
+    return READERS[fmt](path, spec)
+
+
+# -- writers (export, and the round-trip tests) -----------------------------------------------------------
+def _bodies_world(motion: Motion) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Root + key bodies as a body list: positions, orientations (root's for all), velocities."""
+    n, k = motion.num_frames, len(motion.key_body_names)
+    pos = np.concatenate([motion.root_pos[:, None], motion.key_body_pos], axis=1)
+    quat = np.repeat(motion.root_quat[:, None], k + 1, axis=1)
+    lin = np.concatenate([motion.root_lin_vel[:, None], np.gradient(motion.key_body_pos, 1 / motion.fps, axis=0)],
+                         axis=1)
+    ang = np.repeat(motion.root_ang_vel[:, None], k + 1, axis=1)
+    assert pos.shape == (n, k + 1, 3)
+    return pos, quat, lin, ang
+
+
+def write_amass_g1(motion: Motion, path: Path, spec: RobotSpec) -> None:
+    """AMASS-G1 ``.npz``: the pelvis plus the key bodies (only the pelvis entry has its own orientation)."""
+    pos, quat, lin, ang = _bodies_world(motion)
+    np.savez(path, fps=np.array([motion.fps]), dof_names=np.array(spec.joint_names),
+             body_names=np.array([spec.model.root_body, *motion.key_body_names]), dof_positions=motion.joint_pos,
+             dof_velocities=motion.joint_vel, body_positions=pos, body_rotations=quat,
+             body_linear_velocities=lin, body_angular_velocities=ang)
+
+
+def write_twist_pkl(motion: Motion, path: Path, spec: RobotSpec, joints: int = 23) -> None:
+    """TWIST (23 joints) or GMR (29 joints) ``.pkl``; local body positions relative to the root."""
+    dof = spec.to_policy(motion.joint_pos) if joints == spec.num_policy_joints else motion.joint_pos
+    with open(path, "wb") as f:
+        pickle.dump({"fps": motion.fps, "root_pos": motion.root_pos, "root_rot": motion.root_quat[:, [1, 2, 3, 0]],
+                     "dof_pos": dof, "local_body_pos": motion.key_body_pos_local(),
+                     "link_body_list": list(motion.key_body_names)}, f)
+
+
+def write_mjlab_npz(motion: Motion, path: Path, spec: RobotSpec) -> None:
+    """mjlab ``.npz`` with the pelvis as body 0 followed by the key bodies."""
+    pos, quat, lin, ang = _bodies_world(motion)
+    np.savez(path, fps=np.array([motion.fps]), joint_pos=motion.joint_pos, joint_vel=motion.joint_vel,
+             body_pos_w=pos, body_quat_w=quat, body_lin_vel_w=lin, body_ang_vel_w=ang)
+
+
+WRITERS: dict[str, Callable[[Motion, Path, RobotSpec], None]] = {
+    "canonical": lambda motion, path, spec: save_motion(motion, path),
+    "amass_g1": write_amass_g1,
+    "twist": write_twist_pkl,
+    "gmr": lambda motion, path, spec: write_twist_pkl(motion, path, spec, joints=spec.num_joints),
+    "mjlab": write_mjlab_npz,
+}
+
+
+def write_motion(motion: Motion, path: str | Path, spec: RobotSpec, fmt: str = "canonical") -> Path:
+    """Write a Motion in one of the supported formats."""
+    if fmt not in WRITERS:
+        raise MotionError(f"unknown format {fmt!r}; known: {FORMATS}")
+    path = Path(path)
+    WRITERS[fmt](motion, path, spec)
+    return path
+
