@@ -14,9 +14,10 @@ setup(
         # The single robot config (the workspace-level config/g1.yaml links here).
         (f"share/{PACKAGE}/config", ["config/g1.yaml"]),
     ],
-    install_requires=["setuptools", "numpy", "pyyaml", "mujoco", "mujoco-menagerie"],
+    install_requires=["setuptools", "numpy", "pyyaml", "mujoco", "mujoco-menagerie", "matplotlib"],
     extras_require={"test": ["pytest"]},
     zip_safe=True,
+    entry_points={"console_scripts": ["motion-tool = twist_core.motion_tool:main"]},
     maintainer="TWIST-G1 maintainers",
     maintainer_email="maintainers@twist-g1.dev",
     description=" ".join(__doc__.split("\n\n", 1)[-1].split()),

@@ -63,6 +63,8 @@ def _require(data: dict, keys: tuple[str, ...], path: Path, what: str) -> None:
 def detect_format(path: str | Path) -> str:
     """The format of a motion file, from its content (raises MotionError if unknown)."""
     path = Path(path)
+    if not path.is_file():
+        raise MotionError(f"{path}: no such file")
     if path.suffix == ".pkl":
         data = _pkl(path)
         _require(data, _PKL_KEYS, path, "TWIST/GMR .pkl")
