@@ -120,8 +120,8 @@ def build_motion(spec: RobotSpec, fps: float, root_pos: np.ndarray, root_quat: n
     joint_pos = _array(joint_pos, "joint_pos", (n, spec.num_joints))
     if command is not None:
         command = _array(command, "command", (n, 3))
-    derived_joint_vel, root_lin_vel, root_ang_vel = derive_velocities(fps, root_pos, root_quat, joint_pos,
-                                                                       smooth_window)
+    derived = derive_velocities(fps, root_pos, root_quat, joint_pos, smooth_window)
+    derived_joint_vel, root_lin_vel, root_ang_vel = derived
     joint_vel = derived_joint_vel if joint_vel is None else _array(joint_vel, "joint_vel", (n, spec.num_joints))
     return Motion(fps=fps, joint_names=spec.joint_names, root_pos=root_pos, root_quat=root_quat,
                   joint_pos=joint_pos, joint_vel=joint_vel, root_lin_vel=root_lin_vel, root_ang_vel=root_ang_vel,
@@ -213,8 +213,11 @@ def fps_consistency_warning(fps: float, joint_pos: np.ndarray, joint_vel: np.nda
 # Resampling and the root of generated (CMG) motions
 # ---------------------------------------------------------------------------------------------------------
 def resample(motion: Motion, spec: RobotSpec, fps: float = STANDARD_FPS, smooth_window: int = 1) -> Motion:
-    """The motion at ``fps``: positions linearly interpolated, the root quaternion by slerp, velocities
-    recomputed from the resampled positions, key bodies by forward kinematics."""
+    """The motion at ``fps``.
+
+    Positions are linearly interpolated, the root quaternion by slerp; velocities are recomputed from the
+    resampled positions and key bodies by forward kinematics.
+    """
     fps = _positive_fps(fps)
     times = np.arange(motion.num_frames) / motion.fps
     new_times = np.arange(0.0, times[-1] + 1e-9, 1.0 / fps)
@@ -234,8 +237,10 @@ def resample(motion: Motion, spec: RobotSpec, fps: float = STANDARD_FPS, smooth_
 
 def root_from_command(command: np.ndarray, fps: float, height: float,
                       start_pos: np.ndarray | None = None, start_yaw: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Root positions and yaw-only quaternions integrating a velocity command (vx, vy in the heading frame,
-    yaw rate) at constant ``height``; roll and pitch are zero."""
+    """Root positions and yaw-only quaternions integrating a velocity command.
+
+    The command is (vx, vy in the heading frame, yaw rate); the height is constant, roll and pitch are zero.
+    """
     command = np.asarray(command, dtype=np.float64)
     dt = 1.0 / fps
     yaw = start_yaw + np.concatenate([[0.0], np.cumsum(command[:-1, 2]) * dt])
@@ -249,8 +254,11 @@ def root_from_command(command: np.ndarray, fps: float, height: float,
 
 def motion_from_generated_joints(spec: RobotSpec, fps: float, joint_pos: np.ndarray, joint_vel: np.ndarray,
                                  command: np.ndarray, metadata: dict[str, Any] | None = None) -> Motion:
-    """A complete motion from generated joints (e.g. CMG output): the root is synthesized from the command,
-    at the standing height of the default pose; key bodies by forward kinematics."""
+    """A complete motion from generated joints (e.g. CMG output).
+
+    The root is synthesized from the command at the standing height of the default pose; key bodies come from
+    forward kinematics.
+    """
     from twist_core.model import standing_height
 
     command = _array(command, "command", (None, 3))

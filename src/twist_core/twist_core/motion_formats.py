@@ -1,12 +1,16 @@
 """Readers and writers of the motion formats users have, converting to and from the canonical :class:`Motion`.
 
-| format | file | root | joints | notes |
-|---|---|---|---|---|
-| ``canonical`` | ``.npz`` with ``twist_motion_version`` | wxyz | 29, motor order | :mod:`twist_core.motion` |
-| ``amass_g1`` | ``.npz``: ``fps``, ``dof_names``, ``body_names``, ``dof_positions``, ``dof_velocities``, ``body_positions``, ``body_rotations`` (wxyz), ``body_linear_velocities``, ``body_angular_velocities`` | the ``pelvis`` body | 29, by name | AMASS retargeted to the G1 |
-| ``twist`` | ``.pkl`` dict: ``fps``, ``root_pos``, ``root_rot`` (**xyzw**), ``dof_pos`` (T, 23), ``local_body_pos``, ``link_body_list`` | | 23 (TWIST-23); wrists take the default pose | TWIST |
-| ``gmr`` | the same ``.pkl`` keys with ``dof_pos`` (T, 29); ``local_body_pos`` may be None | | 29, motor order | GMR retargeting |
-| ``mjlab`` | ``.npz``: ``fps``, ``joint_pos``, ``joint_vel``, ``body_pos_w``, ``body_quat_w`` (wxyz), ``body_lin_vel_w``, ``body_ang_vel_w`` | body 0 | 29, motor order | mjlab / BeyondMimic |
+Formats (the root is the pelvis; quaternions are converted to wxyz):
+
+* ``canonical``: ``.npz`` with ``twist_motion_version`` (see :mod:`twist_core.motion`).
+* ``amass_g1``: AMASS retargeted to the G1, ``.npz`` with ``fps``, ``dof_names``, ``body_names``,
+  ``dof_positions``, ``dof_velocities``, ``body_positions``, ``body_rotations`` (wxyz),
+  ``body_linear_velocities``, ``body_angular_velocities``; joints matched by name, root = the ``pelvis`` body.
+* ``twist``: TWIST ``.pkl`` dict with ``fps``, ``root_pos``, ``root_rot`` (**xyzw**), ``dof_pos`` (T, 23),
+  ``local_body_pos``, ``link_body_list``; the six wrist joints take the default pose.
+* ``gmr``: GMR ``.pkl``, the same keys with ``dof_pos`` (T, 29) in motor order; ``local_body_pos`` may be None.
+* ``mjlab``: mjlab/BeyondMimic ``.npz`` with ``fps``, ``joint_pos``, ``joint_vel`` (motor order),
+  ``body_pos_w``, ``body_quat_w`` (wxyz), ``body_lin_vel_w``, ``body_ang_vel_w``; root = body 0.
 
 Every reader validates loudly (shapes, fps, joint count and names, quaternion norm, NaN) and raises
 :class:`~twist_core.motion.MotionError` naming the file and the problem. Key bodies are always recomputed by
@@ -220,4 +224,3 @@ def write_motion(motion: Motion, path: str | Path, spec: RobotSpec, fmt: str = "
     path = Path(path)
     WRITERS[fmt](motion, path, spec)
     return path
-

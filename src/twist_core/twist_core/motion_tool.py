@@ -28,10 +28,10 @@ def describe(motion: Motion, spec: RobotSpec, fmt: str) -> str:
     """A human-readable summary of a motion."""
     path_length = float(np.sum(np.linalg.norm(np.diff(motion.root_pos[:, :2], axis=0), axis=1)))
     speed = motion.root_lin_vel_local()[:, :2]
+    source_fps = f" (source {motion.metadata['source_fps']:g})" if "source_fps" in motion.metadata else ""
     lines = [
         f"format        {fmt}",
-        f"fps           {motion.fps:g}" + (f" (source {motion.metadata['source_fps']:g})"
-                                             if "source_fps" in motion.metadata else ""),
+        f"fps           {motion.fps:g}{source_fps}",
         f"frames        {motion.num_frames} ({motion.duration:.2f} s)",
         f"joints        {len(motion.joint_names)} (motor order)",
         f"root height   {motion.root_pos[:, 2].min():.3f} .. {motion.root_pos[:, 2].max():.3f} m",

@@ -161,8 +161,8 @@ class MotionPlayer:
         joint_vel = weight_rate * (target.joint_pos - default) + weight * target.joint_vel
         root_pos = (1.0 - weight) * pos + weight * target.root_pos
         root_quat = rotations.slerp(rotations.from_yaw(heading), target.root_quat, weight)
-        world_vel = weight_rate * (target.root_pos - pos) + weight * rotations.rotate(target.root_quat,
-                                                                                        target.root_lin_vel_local)
+        target_vel = rotations.rotate(target.root_quat, target.root_lin_vel_local)
+        world_vel = weight_rate * (target.root_pos - pos) + weight * target_vel
         keys_world = key_body_positions(self.spec, root_pos, root_quat, joint_pos)[0]
         keys_local = rotations.rotate_inverse(root_quat, keys_world - root_pos)
         return ReferenceFrame(phase, root_pos, root_quat, rotations.rotate_inverse(root_quat, world_vel),
