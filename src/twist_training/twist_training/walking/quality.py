@@ -1,0 +1,193 @@
+"""Quality of a generated walk, measured on the motion itself (not on the plan).
+
+* stance-foot slip: the largest horizontal drift of a foot during any of its planned stance intervals;
+* ZMP inside the support polygon: the ZMP of the contact wrench that MuJoCo inverse dynamics needs to produce
+  the kinematic motion (free-floating base, gravity), checked against the convex hull of the stance feet's
+  collision spheres;
+* velocity: over every window of constant command, the root's displacement against the commanded
+  (acceleration-limited) virtual body's displacement, and the same for heading;
+* joint limits and foot penetration (the lowest point of a foot collision sphere below the floor).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mujoco
+import numpy as np
+from scipy.spatial import ConvexHull
+
+from twist_core.model import joint_qpos_addresses, load_model
+from twist_core.motion import Motion, joint_limit_report
+from twist_core.robot import RobotSpec
+from twist_training.walking.gait import GaitPlan
+
+
+@dataclasses.dataclass(frozen=True)
+class QualityTargets:
+    """Pass/fail thresholds of a clip."""
+
+    max_slip: float = 0.005            # m
+    min_zmp_inside: float = 0.95       # fraction of frames
+    max_velocity_error: float = 0.05   # relative displacement error over constant-command windows
+    max_penetration: float = 0.001     # m
+    zmp_margin: float = 0.005          # m of tolerance around the support polygon
+
+
+@dataclasses.dataclass
+class ClipQuality:
+    """Measured quality of one clip."""
+
+    slip: float
+    zmp_inside: float
+    velocity_error: float
+    heading_error: float
+    joint_limit_violations: int
+    penetration: float
+
+    def failures(self, targets: QualityTargets) -> list[str]:
+        """The targets this clip misses (empty when it passes)."""
+        out = []
+        if self.slip > targets.max_slip:
+            out.append(f"stance slip {self.slip * 1e3:.1f} mm > {targets.max_slip * 1e3:.0f} mm")
+        if self.zmp_inside < targets.min_zmp_inside:
+            out.append(f"ZMP inside the support polygon in {self.zmp_inside:.1%} of frames")
+        if self.velocity_error > targets.max_velocity_error:
+            out.append(f"velocity error {self.velocity_error:.1%}")
+        if self.joint_limit_violations:
+            out.append(f"{self.joint_limit_violations} joint(s) beyond limits")
+        if self.penetration > targets.max_penetration:
+            out.append(f"foot penetration {self.penetration * 1e3:.1f} mm")
+        return out
+
+
+class QualityMeter:
+    """Computes :class:`ClipQuality`; holds the model so that many clips reuse it."""
+
+    def __init__(self, spec: RobotSpec, targets: QualityTargets | None = None) -> None:
+        """Load the robot model (no floor: contact forces are what inverse dynamics asks for)."""
+        self.spec, self.targets = spec, targets or QualityTargets()
+        self.model = load_model(spec, spec.model.robot_entry)
+        self.data = mujoco.MjData(self.model)
+        self.qadr = joint_qpos_addresses(spec, self.model)
+        self.root = self.model.body(spec.model.root_body).id
+        self.feet = [self.model.body(name).id for name in spec.model.feet]
+        self.spheres = [[g for g in range(self.model.ngeom) if self.model.geom_bodyid[g] == foot
+                         and self.model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE] for foot in self.feet]
+
+    def _qpos(self, motion: Motion) -> np.ndarray:
+        qpos = np.zeros((motion.num_frames, self.model.nq))
+        qpos[:, :3], qpos[:, 3:7], qpos[:, self.qadr] = motion.root_pos, motion.root_quat, motion.joint_pos
+        return qpos
+
+    def measure(self, motion: Motion, plan: GaitPlan) -> ClipQuality:
+        """All metrics of one clip."""
+        qpos = self._qpos(motion)
+        ankles, sphere_points = self._feet(qpos)
+        return ClipQuality(
+            slip=self._slip(ankles, plan.stance),
+            zmp_inside=self._zmp_inside(qpos, motion.fps, sphere_points, plan.stance),
+            velocity_error=self._velocity_error(motion, plan),
+            heading_error=self._heading_error(motion, plan),
+            joint_limit_violations=len(joint_limit_report(motion, self.spec)),
+            penetration=float(max(0.0, -sphere_points[..., 2].min())),
+        )
+
+    def _feet(self, qpos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ankle positions (T, 2, 3) and sphere bottom points (T, 2, S, 3)."""
+        m, d = self.model, self.data
+        ankles = np.empty((len(qpos), 2, 3))
+        points = np.empty((len(qpos), 2, len(self.spheres[0]), 3))
+        for k, q in enumerate(qpos):
+            d.qpos[:] = q
+            mujoco.mj_kinematics(m, d)
+            for f, foot in enumerate(self.feet):
+                ankles[k, f] = d.xpos[foot]
+                points[k, f] = d.geom_xpos[self.spheres[f]] - np.array([0, 0, 1.0]) * m.geom_size[self.spheres[f], :1]
+        return ankles, points
+
+    @staticmethod
+    def _slip(ankles: np.ndarray, stance: np.ndarray) -> float:
+        worst = 0.0
+        for f in range(2):
+            k = 0
+            while k < len(stance):
+                if not stance[k, f]:
+                    k += 1
+                    continue
+                end = k
+                while end < len(stance) and stance[end, f]:
+                    end += 1
+                drift = np.linalg.norm(ankles[k:end, f, :2] - ankles[k, f, :2], axis=1).max()
+                worst = max(worst, float(drift))
+                k = end
+        return worst
+
+    def zmp(self, qpos: np.ndarray, fps: float) -> np.ndarray:
+        """ZMP (T, 2) of the contact wrench inverse dynamics requires (first and last frames repeated)."""
+        m, d = self.model, self.data
+        dt = 1.0 / fps
+        n = len(qpos)
+        vel_half = np.empty((n - 1, m.nv))  # velocity between frames k and k+1
+        for k in range(n - 1):
+            mujoco.mj_differentiatePos(m, vel_half[k], dt, qpos[k], qpos[k + 1])
+        zmp = np.empty((n, 2))
+        for k in range(1, n - 1):
+            d.qpos[:] = qpos[k]
+            d.qvel[:] = 0.5 * (vel_half[k - 1] + vel_half[k])
+            d.qacc[:] = (vel_half[k] - vel_half[k - 1]) / dt
+            mujoco.mj_inverse(m, d)
+            force = d.qfrc_inverse[:3]
+            torque = d.xmat[self.root].reshape(3, 3) @ d.qfrc_inverse[3:6]  # free joint: torque in the body frame
+            p = d.xpos[self.root]
+            zmp[k] = [p[0] - (torque[1] + p[2] * force[0]) / force[2],
+                      p[1] + (torque[0] - p[2] * force[1]) / force[2]]
+        zmp[0], zmp[-1] = zmp[1], zmp[-2]
+        return zmp
+
+    def _zmp_inside(self, qpos: np.ndarray, fps: float, points: np.ndarray, stance: np.ndarray) -> float:
+        zmp = self.zmp(qpos, fps)
+        inside = []
+        for k in range(1, len(qpos) - 1):
+            support = points[k][stance[k]].reshape(-1, 3)[:, :2]
+            if len(support) < 3:
+                inside.append(False)
+                continue
+            hull = ConvexHull(support)
+            # hull.equations: n . x + b <= 0 inside; allow the margin
+            distance = hull.equations[:, :2] @ zmp[k] + hull.equations[:, 2]
+            inside.append(bool(np.all(distance <= self.targets.zmp_margin)))
+        return float(np.mean(inside))
+
+    @staticmethod
+    def _constant_windows(command: np.ndarray, fps: float, settle: float = 1.5,
+                          min_length: float = 1.0) -> list[tuple[int, int]]:
+        """Index ranges of constant command, without the first ``settle`` seconds after each change."""
+        changes = np.flatnonzero(np.any(np.abs(np.diff(command, axis=0)) > 1e-9, axis=1)) + 1
+        bounds = [0, *changes.tolist(), len(command)]
+        windows = []
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            start += int(round(settle * fps))
+            if end - start >= min_length * fps:
+                windows.append((start, end - 1))
+        return windows
+
+    def _velocity_error(self, motion: Motion, plan: GaitPlan) -> float:
+        worst = 0.0
+        for start, end in self._constant_windows(motion.command, motion.fps):
+            commanded = plan.body[end, :2] - plan.body[start, :2]
+            achieved = motion.root_pos[end, :2] - motion.root_pos[start, :2]
+            scale = max(np.linalg.norm(commanded), 0.05 * (end - start) / motion.fps)
+            worst = max(worst, float(np.linalg.norm(achieved - commanded) / scale))
+        return worst
+
+    def _heading_error(self, motion: Motion, plan: GaitPlan) -> float:
+        from twist_core.rotations import yaw
+
+        worst = 0.0
+        headings = np.unwrap(yaw(motion.root_quat))
+        for start, end in self._constant_windows(motion.command, motion.fps):
+            commanded = plan.body[end, 2] - plan.body[start, 2]
+            achieved = headings[end] - headings[start]
+            worst = max(worst, abs(achieved - commanded) / ((end - start) / motion.fps))
+        return float(worst)
