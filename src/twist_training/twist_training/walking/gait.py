@@ -93,10 +93,13 @@ def rate_limited(command: np.ndarray, fps: float, config: GaitConfig) -> np.ndar
     return out
 
 
-def _foot_pose(body: np.ndarray, foot: int, half_width: float) -> np.ndarray:
-    side = half_width if foot == LEFT else -half_width
+def _foot_pose(body: np.ndarray, foot: int, config: GaitConfig) -> np.ndarray:
+    """Ankle pose (x, y, yaw) that puts the foot's sole centre beside the body point."""
+    side = config.foot_half_width if foot == LEFT else -config.foot_half_width
+    back = -config.zmp_foot_offset
     x, y, yaw = body
-    return np.array([x - np.sin(yaw) * side, y + np.cos(yaw) * side, yaw])
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.array([x + c * back - s * side, y + s * back + c * side, yaw])
 
 
 def _body_at(body: np.ndarray, fps: float, t: float) -> np.ndarray:
@@ -110,7 +113,7 @@ def plan_steps(command: np.ndarray, fps: float, config: GaitConfig) -> tuple[np.
     settled[: int(round(config.settle_time * fps))] = 0.0  # the body waits for the first step
     body = integrate_body(rate_limited(settled, fps, config), fps)
     duration = (len(command) - 1) / fps
-    feet = [_foot_pose(body[0], LEFT, config.foot_half_width), _foot_pose(body[0], RIGHT, config.foot_half_width)]
+    feet = [_foot_pose(body[0], LEFT, config), _foot_pose(body[0], RIGHT, config)]
     steps: list[Step] = []
     t = config.settle_time
     next_foot = None
@@ -122,7 +125,7 @@ def plan_steps(command: np.ndarray, fps: float, config: GaitConfig) -> tuple[np.
         if t + step_time > duration:
             break
         # after a stop, feet must be side by side under the body: needs one more step
-        square = [np.allclose(feet[f], _foot_pose(_body_at(body, fps, t), f, config.foot_half_width), atol=1e-3)
+        square = [np.allclose(feet[f], _foot_pose(_body_at(body, fps, t), f, config), atol=1e-3)
                   for f in (LEFT, RIGHT)]
         if not moving and all(square):
             next_foot = None
@@ -133,7 +136,7 @@ def plan_steps(command: np.ndarray, fps: float, config: GaitConfig) -> tuple[np.
         lift = t + config.double_support * step_time
         land = t + step_time
         target_time = land + (0.5 * step_time if moving else 0.0)
-        target = _foot_pose(_body_at(body, fps, target_time), next_foot, config.foot_half_width)
+        target = _foot_pose(_body_at(body, fps, target_time), next_foot, config)
         steps.append(Step(next_foot, t, lift, land, feet[next_foot].copy(), target))
         feet[next_foot] = target
         next_foot = 1 - next_foot
@@ -157,7 +160,7 @@ def plan_gait(command: np.ndarray, fps: float, config: GaitConfig | None = None)
     feet = np.zeros((n, 2, 4))
     stance = np.ones((n, 2), dtype=bool)
     for foot in (LEFT, RIGHT):
-        feet[:, foot, [0, 1, 3]] = _foot_pose(body[0], foot, config.foot_half_width)
+        feet[:, foot, [0, 1, 3]] = _foot_pose(body[0], foot, config)
     for step in steps:
         f = step.foot
         after = t >= step.land

@@ -33,7 +33,10 @@ class WalkConfig:
     arm_swing: float = 0.8      # shoulder pitch [rad] per metre of fore-aft foot separation
     preview_horizon: float = 1.6
     tail: float = 1.5               # generate this much beyond the clip (steps and ZMP preview need a future)
-    zmp_passes: int = 2             # multibody ZMP corrections of the CoM (0: the LIPM CoM as it is)
+    zmp_passes: int = 4             # multibody ZMP corrections of the CoM (0: the LIPM CoM as it is)
+    max_zmp_correction: float = 0.15  # m: bound on the ZMP error a pass corrects (keeps the IK reachable)
+    ik_iterations: int = 8          # IK iterations per frame in the first pass
+    refine_iterations: int = 4      # IK iterations per frame in the correction passes (they start close)
 
 
 class WalkGenerator:
@@ -113,11 +116,14 @@ class WalkGenerator:
         plan = plan_gait(command, self.fps, self.config.gait)
         heights = self.pelvis_heights(command)
         com = np.column_stack([com_from_zmp(plan.zmp[:, axis], self.gains)[0][:, 0] for axis in (0, 1)])
+        self.ik.iterations = self.config.ik_iterations
         frames = self._solve(plan, com, heights)
+        self.ik.iterations = self.config.refine_iterations
         for _ in range(self.config.zmp_passes):
             # Dynamics filter (Kajita et al. 2003, sec. IV): the multibody ZMP differs from the pendulum's; move
             # the CoM by the preview controller's answer to the opposite of that difference, and solve again.
-            error = self.zmp_meter.zmp(frames, self.fps) - plan.zmp
+            error = np.clip(self.zmp_meter.zmp(frames, self.fps) - plan.zmp, -self.config.max_zmp_correction,
+                            self.config.max_zmp_correction)
             com = com + np.column_stack([com_from_zmp(-error[:, axis], self.gains, np.zeros(3))[0][:, 0]
                                          for axis in (0, 1)])
             frames = self._solve(plan, com, heights)

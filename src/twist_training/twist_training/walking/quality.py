@@ -4,8 +4,9 @@
 * ZMP inside the support polygon: the ZMP of the contact wrench that MuJoCo inverse dynamics needs to produce
   the kinematic motion (free-floating base, gravity), checked against the convex hull of the stance feet's
   collision spheres;
-* velocity: over every window of constant command, the root's displacement against the commanded
-  (acceleration-limited) virtual body's displacement, and the same for heading;
+* velocity: over every window of constant command, the mean velocity of the whole-body CoM (least-squares slope,
+  which averages out the lateral sway of walking) against that of the commanded, acceleration-limited virtual
+  body, relative to the commanded speed or to 0.2 m/s for slower commands (turning in place); heading likewise;
 * joint limits and foot penetration (the lowest point of a foot collision sphere below the floor).
 """
 
@@ -83,28 +84,31 @@ class QualityMeter:
     def measure(self, motion: Motion, plan: GaitPlan) -> ClipQuality:
         """All metrics of one clip."""
         qpos = self._qpos(motion)
-        ankles, sphere_points = self._feet(qpos)
+        ankles, sphere_points, com = self._feet(qpos)
         return ClipQuality(
             slip=self._slip(ankles, plan.stance),
             zmp_inside=self._zmp_inside(qpos, motion.fps, sphere_points, plan.stance),
-            velocity_error=self._velocity_error(motion, plan),
+            velocity_error=self._velocity_error(com, motion, plan),
             heading_error=self._heading_error(motion, plan),
             joint_limit_violations=len(joint_limit_report(motion, self.spec)),
             penetration=float(max(0.0, -sphere_points[..., 2].min())),
         )
 
-    def _feet(self, qpos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ankle positions (T, 2, 3) and sphere bottom points (T, 2, S, 3)."""
+    def _feet(self, qpos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ankle positions (T, 2, 3), sphere bottom points (T, 2, S, 3) and the whole-body CoM (T, 3)."""
         m, d = self.model, self.data
         ankles = np.empty((len(qpos), 2, 3))
         points = np.empty((len(qpos), 2, len(self.spheres[0]), 3))
+        com = np.empty((len(qpos), 3))
         for k, q in enumerate(qpos):
             d.qpos[:] = q
             mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            com[k] = d.subtree_com[self.root]
             for f, foot in enumerate(self.feet):
                 ankles[k, f] = d.xpos[foot]
                 points[k, f] = d.geom_xpos[self.spheres[f]] - np.array([0, 0, 1.0]) * m.geom_size[self.spheres[f], :1]
-        return ankles, points
+        return ankles, points, com
 
     @staticmethod
     def _slip(ankles: np.ndarray, stance: np.ndarray) -> float:
@@ -172,13 +176,14 @@ class QualityMeter:
                 windows.append((start, end - 1))
         return windows
 
-    def _velocity_error(self, motion: Motion, plan: GaitPlan) -> float:
+    def _velocity_error(self, com: np.ndarray, motion: Motion, plan: GaitPlan) -> float:
         worst = 0.0
         for start, end in self._constant_windows(motion.command, motion.fps):
-            commanded = plan.body[end, :2] - plan.body[start, :2]
-            achieved = motion.root_pos[end, :2] - motion.root_pos[start, :2]
-            scale = max(np.linalg.norm(commanded), 0.05 * (end - start) / motion.fps)
-            worst = max(worst, float(np.linalg.norm(achieved - commanded) / scale))
+            t = np.arange(start, end + 1) / motion.fps
+            commanded = np.polyfit(t, plan.body[start:end + 1, :2], 1)[0]
+            achieved = np.polyfit(t, com[start:end + 1, :2], 1)[0]
+            scale = max(float(np.linalg.norm(commanded)), 0.2)
+            worst = max(worst, float(np.linalg.norm(achieved - commanded)) / scale)
         return worst
 
     def _heading_error(self, motion: Motion, plan: GaitPlan) -> float:
