@@ -1,11 +1,12 @@
 """Footsteps, the ZMP reference and swing-foot trajectories from a velocity-command timeline.
 
-The command (vx, vy in the heading frame, yaw rate), sampled at the output rate, is integrated into a virtual
-body path. Steps alternate feet; each step is a double-support phase (the ZMP moves from the old to the new
-stance foot) followed by a single-support phase (the other foot swings). A swing foot lands under the virtual
-body half a step ahead of its landing time, offset sideways by the hip half-width, so the feet (and with them
-the ZMP and the CoM) advance at the commanded velocity. A command near zero stops stepping after a final step
-that brings the feet side by side; a new command starts stepping again.
+The command (vx, vy in the heading frame, yaw rate), sampled at the output rate, acceleration-limited and held
+at zero until the first step, is integrated into a virtual body path. Steps alternate feet; each step is a
+double-support phase (the ZMP moves from the old to the new stance foot) followed by a single-support phase
+(the other foot swings). A swing foot lands where the virtual body will be in the middle of the single support
+it then carries, its sole centre offset sideways by the hip half-width, so the feet (and with them the ZMP and
+the CoM) advance at the commanded velocity. A command near zero stops stepping after a final step that brings
+the feet side by side; a new command starts stepping again.
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ def plan_steps(command: np.ndarray, fps: float, config: GaitConfig) -> tuple[np.
             next_foot = LEFT if (cmd[1] > 0 or (cmd[1] == 0 and cmd[2] >= 0)) else RIGHT
         lift = t + config.double_support * step_time
         land = t + step_time
-        target_time = land + (0.5 * step_time if moving else 0.0)
+        # the foot carries the ZMP during the next step's single support: centre it on the body at that time
+        target_time = land + ((1.0 + config.double_support) / 2.0 * step_time if moving else 0.0)
         target = _foot_pose(_body_at(body, fps, target_time), next_foot, config)
         steps.append(Step(next_foot, t, lift, land, feet[next_foot].copy(), target))
         feet[next_foot] = target

@@ -4,9 +4,10 @@
 * ZMP inside the support polygon: the ZMP of the contact wrench that MuJoCo inverse dynamics needs to produce
   the kinematic motion (free-floating base, gravity), checked against the convex hull of the stance feet's
   collision spheres;
-* velocity: over every window of constant command, the mean velocity of the whole-body CoM (least-squares slope,
-  which averages out the lateral sway of walking) against that of the commanded, acceleration-limited virtual
-  body, relative to the commanded speed or to 0.2 m/s for slower commands (turning in place); heading likewise;
+* velocity: over every window of constant command, the whole-body CoM velocity expressed in the commanded
+  heading frame and averaged over whole gait cycles inside the window (so the lateral sway of walking cancels),
+  against the commanded, acceleration-limited velocity, relative to the commanded speed or to 0.2 m/s for
+  slower commands (turning in place); standing windows are judged by slip and ZMP only; the heading likewise;
 * joint limits and foot penetration (the lowest point of a foot collision sphere below the floor).
 """
 
@@ -164,9 +165,10 @@ class QualityMeter:
         return float(np.mean(inside))
 
     @staticmethod
-    def _constant_windows(command: np.ndarray, fps: float, settle: float = 1.5,
-                          min_length: float = 1.0) -> list[tuple[int, int]]:
-        """Index ranges of constant command, without the first ``settle`` seconds after each change."""
+    def _constant_windows(command: np.ndarray, fps: float, settle: float = 1.0,
+                          min_length: float = 2.0) -> list[tuple[int, int]]:
+        """Index ranges of constant command, without the first ``settle`` seconds after each change, at least
+        ``min_length`` long (four steps or more, so the lateral sway of walking averages out)."""
         changes = np.flatnonzero(np.any(np.abs(np.diff(command, axis=0)) > 1e-9, axis=1)) + 1
         bounds = [0, *changes.tolist(), len(command)]
         windows = []
@@ -178,13 +180,34 @@ class QualityMeter:
 
     def _velocity_error(self, com: np.ndarray, motion: Motion, plan: GaitPlan) -> float:
         worst = 0.0
+        def heading_frame(velocity: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+            c, s = np.cos(yaw), np.sin(yaw)
+            return np.column_stack([c * velocity[:, 0] + s * velocity[:, 1], -s * velocity[:, 0] + c * velocity[:, 1]])
+
+        yaw = plan.body[:, 2]
+        body_vel = heading_frame(np.gradient(plan.body[:, :2], 1 / motion.fps, axis=0), yaw)
+        com_vel = heading_frame(np.gradient(com[:, :2], 1 / motion.fps, axis=0), yaw)
         for start, end in self._constant_windows(motion.command, motion.fps):
-            t = np.arange(start, end + 1) / motion.fps
-            commanded = np.polyfit(t, plan.body[start:end + 1, :2], 1)[0]
-            achieved = np.polyfit(t, com[start:end + 1, :2], 1)[0]
+            start, end = self._whole_cycles(plan, start, end)
+            if not np.any(motion.command[start]):
+                continue  # standing: the CoM settles and anticipates the next start; slip and ZMP judge it
+            commanded = body_vel[start:end + 1].mean(axis=0)
+            achieved = com_vel[start:end + 1].mean(axis=0)
             scale = max(float(np.linalg.norm(commanded)), 0.2)
             worst = max(worst, float(np.linalg.norm(achieved - commanded)) / scale)
         return worst
+
+    @staticmethod
+    def _whole_cycles(plan: GaitPlan, start: int, end: int) -> tuple[int, int]:
+        """The window shrunk to whole gait cycles (between two landings of the same foot), so that the
+        periodic sway of the CoM cancels; unchanged when fewer than one cycle lies inside (standing)."""
+        landings = [(int(round(s.land * plan.fps)), s.foot) for s in plan.steps]
+        inside = [(k, f) for k, f in landings if start <= k <= end]
+        if not inside:
+            return start, end
+        first, foot = inside[0]
+        same = [k for k, f in inside if f == foot and k > first]
+        return (first, same[-1]) if same else (start, end)
 
     def _heading_error(self, motion: Motion, plan: GaitPlan) -> float:
         from twist_core.rotations import yaw
