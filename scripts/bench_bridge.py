@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def physics_rate(rate: float, seconds: float) -> tuple[float, float]:
     """(physics steps per wall second, real-time factor) holding the default pose with the hold gains."""
-    from g1_bridge.sim import G1Sim
+    from twist_core.sim import G1Sim
     from twist_core.robot import load_robot_spec
     from twist_core.safety import hold_targets
 

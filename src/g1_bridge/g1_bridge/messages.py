@@ -41,7 +41,7 @@ def command_error_or_targets(spec: RobotSpec, msg: JointCommand) -> tuple[JointT
 
 def robot_state_message(spec: RobotSpec, stamp: Time, sequence: int, mode: int, imu_frame: str, state,
                         privileged: bool) -> RobotState:
-    """A RobotState from a bridge snapshot (``state`` has the fields of g1_bridge.sim.SimState)."""
+    """A RobotState from a bridge snapshot (``state`` has the fields of twist_core.sim.SimState)."""
     msg = RobotState()
     msg.header.stamp = stamp
     msg.header.frame_id = imu_frame

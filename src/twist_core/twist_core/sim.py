@@ -1,4 +1,7 @@
-"""MuJoCo simulation of the G1 for the bridge: PD every physics step, a virtual gantry, sensors.
+"""MuJoCo simulation of the G1: PD every physics step, a virtual gantry, sensors.
+
+Shared by the MuJoCo bridge, the walking generator's physical check and training, so that all of them
+simulate the same robot the same way.
 
 Each joint's actuator is an affine MuJoCo actuator whose parameters are set from the latest cached
 :class:`~twist_core.safety.JointTargets`, so that at **every physics step** MuJoCo applies
