@@ -3,17 +3,15 @@
 import numpy as np
 import pytest
 
+from g1_bridge.video import open_recorder, open_viewer  # first: g1_bridge selects the GL platform for MuJoCo
 from twist_core.sim import G1Sim
 
 SUBSTEPS = 10
 
 
-
 def test_video_recording(spec, tmp_path):
     """Offscreen rendering writes a playable mp4 with one frame per 1/fps of sim time (skips without GL)."""
     import imageio
-
-    from g1_bridge.video import open_recorder
 
     sim = G1Sim(spec)
     recorder, reason = open_recorder(sim.model, str(tmp_path / "g1.mp4"), fps=10.0)
@@ -31,8 +29,6 @@ def test_video_recording(spec, tmp_path):
 
 def test_viewer_without_display_stays_headless(spec, monkeypatch):
     """With no display the viewer is refused with a reason, not an exception."""
-    from g1_bridge.video import open_viewer
-
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     sim = G1Sim(spec)

@@ -124,4 +124,3 @@ def test_physics_rate_sets_the_timestep(spec):
     sim = G1Sim(spec, physics_rate=1000.0)
     assert sim.timestep == pytest.approx(0.001)
     assert sim.state().height == pytest.approx(sim.standing_height)
-

@@ -25,6 +25,20 @@ from twist_core.robot import RobotSpec
 from twist_training.walking.gait import GaitPlan
 
 
+def generalized_derivatives(model: mujoco.MjModel, qpos: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """qvel and qacc (T, nv) of a qpos trajectory by central differences in MuJoCo's tangent space."""
+    dt = 1.0 / fps
+    half = np.empty((len(qpos) - 1, model.nv))  # velocity between frames k and k+1
+    for k in range(len(qpos) - 1):
+        mujoco.mj_differentiatePos(model, half[k], dt, qpos[k], qpos[k + 1])
+    qvel = np.empty((len(qpos), model.nv))
+    qvel[1:-1] = 0.5 * (half[:-1] + half[1:])
+    qvel[0], qvel[-1] = half[0], half[-1]
+    qacc = np.zeros_like(qvel)
+    qacc[1:-1] = (half[1:] - half[:-1]) / dt
+    return qvel, qacc
+
+
 @dataclasses.dataclass(frozen=True)
 class QualityTargets:
     """Pass/fail thresholds of a clip."""
@@ -131,16 +145,11 @@ class QualityMeter:
     def zmp(self, qpos: np.ndarray, fps: float) -> np.ndarray:
         """ZMP (T, 2) of the contact wrench inverse dynamics requires (first and last frames repeated)."""
         m, d = self.model, self.data
-        dt = 1.0 / fps
         n = len(qpos)
-        vel_half = np.empty((n - 1, m.nv))  # velocity between frames k and k+1
-        for k in range(n - 1):
-            mujoco.mj_differentiatePos(m, vel_half[k], dt, qpos[k], qpos[k + 1])
+        qvel, qacc = generalized_derivatives(m, qpos, fps)
         zmp = np.empty((n, 2))
         for k in range(1, n - 1):
-            d.qpos[:] = qpos[k]
-            d.qvel[:] = 0.5 * (vel_half[k - 1] + vel_half[k])
-            d.qacc[:] = (vel_half[k] - vel_half[k - 1]) / dt
+            d.qpos[:], d.qvel[:], d.qacc[:] = qpos[k], qvel[k], qacc[k]
             mujoco.mj_inverse(m, d)
             force = d.qfrc_inverse[:3]
             torque = d.xmat[self.root].reshape(3, 3) @ d.qfrc_inverse[3:6]  # free joint: torque in the body frame
@@ -167,8 +176,10 @@ class QualityMeter:
     @staticmethod
     def _constant_windows(command: np.ndarray, fps: float, settle: float = 1.0,
                           min_length: float = 2.0) -> list[tuple[int, int]]:
-        """Index ranges of constant command, without the first ``settle`` seconds after each change, at least
-        ``min_length`` long (four steps or more, so the lateral sway of walking averages out)."""
+        """Index ranges of constant command.
+
+        The first ``settle`` seconds after each change are left out; windows are at least ``min_length`` long.
+        """
         changes = np.flatnonzero(np.any(np.abs(np.diff(command, axis=0)) > 1e-9, axis=1)) + 1
         bounds = [0, *changes.tolist(), len(command)]
         windows = []
@@ -180,6 +191,7 @@ class QualityMeter:
 
     def _velocity_error(self, com: np.ndarray, motion: Motion, plan: GaitPlan) -> float:
         worst = 0.0
+
         def heading_frame(velocity: np.ndarray, yaw: np.ndarray) -> np.ndarray:
             c, s = np.cos(yaw), np.sin(yaw)
             return np.column_stack([c * velocity[:, 0] + s * velocity[:, 1], -s * velocity[:, 0] + c * velocity[:, 1]])
@@ -199,8 +211,10 @@ class QualityMeter:
 
     @staticmethod
     def _whole_cycles(plan: GaitPlan, start: int, end: int) -> tuple[int, int]:
-        """The window shrunk to whole gait cycles (between two landings of the same foot), so that the
-        periodic sway of the CoM cancels; unchanged when fewer than one cycle lies inside (standing)."""
+        """The window shrunk to whole gait cycles, between two landings of the same foot.
+
+        The periodic sway of the CoM then cancels; the window is unchanged when no whole cycle lies inside.
+        """
         landings = [(int(round(s.land * plan.fps)), s.foot) for s in plan.steps]
         inside = [(k, f) for k, f in landings if start <= k <= end]
         if not inside:
