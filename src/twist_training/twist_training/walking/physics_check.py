@@ -4,8 +4,11 @@ A PD tracker with feed-forward torques from contact-consistent inverse dynamics 
 same MuJoCo simulation the bridge uses (twist_core.sim: floor, contacts, torque limits, no gantry). Feed-forward
 torques: MuJoCo inverse dynamics of the kinematic motion gives the generalized forces; the part the floating
 base needs is assigned to the stance feet as contact wrenches (least norm), and the joints get the rest.
+Joint PD alone cannot balance an inverted pendulum (measured: even standing, it tips over after ~4 s with the
+config gains), so the stance ankles add a stabilizer: torque against the pelvis roll/pitch error and its rate
+(``--ankle-k``, ``--ankle-d``), split between the stance feet.
 
-    walk-physics-check [--speed 0.5] [--seconds 10] [--kp-scale 1.0]
+    walk-physics-check [--speed 0.5] [--seconds 10] [--kp-scale 2.0] [--ankle-k 100] [--ankle-d 10]
 
 Prints whether the robot fell, for how long it walked, how far it went against the reference and the tracking
 errors.
@@ -70,10 +73,14 @@ def feedforward_torques(spec: RobotSpec, motion: Motion, plan: GaitPlan, model: 
     return np.clip(torques, -spec.effort_limits, spec.effort_limits)
 
 
-def track(spec: RobotSpec, motion: Motion, plan: GaitPlan, kp_scale: float = 1.0, kd_scale: float = 1.0,
-          physics_rate: float = 500.0) -> CheckResult:
-    """Run the PD + feed-forward tracker on the motion in MuJoCo."""
+def track(spec: RobotSpec, motion: Motion, plan: GaitPlan, kp_scale: float = 2.0, kd_scale: float = 2.0,
+          ankle_k: float = 100.0, ankle_d: float = 10.0, physics_rate: float = 500.0) -> CheckResult:
+    """Run the PD + feed-forward tracker with the ankle stabilizer on the motion in MuJoCo."""
     sim = G1Sim(spec, physics_rate=physics_rate)
+    ankles = [(spec.joint_index(f"{side}_ankle_roll_joint"), spec.joint_index(f"{side}_ankle_pitch_joint"))
+              for side in ("left", "right")]  # in the order of spec.model.feet
+    attitude = rotations.roll_pitch_yaw(motion.root_quat)[:, :2]
+    rate = motion.root_ang_vel_local()[:, :2]
     sim.reset(q=motion.joint_pos[0], dq=motion.joint_vel[0], base_pos=motion.root_pos[0] + [0, 0, 0.002],
               base_quat_wxyz=motion.root_quat[0])
     sim.set_gantry(False)
@@ -89,8 +96,15 @@ def track(spec: RobotSpec, motion: Motion, plan: GaitPlan, kp_scale: float = 1.0
         if state.height < 0.5 or max(abs(roll), abs(pitch)) > 0.8:
             fell_at = k
             break
+        # stabilizer: ankle torque against the pelvis attitude error (roll, pitch) and its rate
+        correction = ankle_k * (np.array([roll, pitch]) - attitude[k]) + ankle_d * (state.base_ang_vel_body[:2]
+                                                                                       - rate[k])
+        effort = tau[k].copy()
+        stance = plan.stance[k]
+        for foot in np.flatnonzero(stance):
+            effort[list(ankles[foot])] += correction / stance.sum()
         sim.set_targets(JointTargets(position=motion.joint_pos[k], velocity=motion.joint_vel[k],
-                                     kp=kp_scale * spec.kp, kd=kd_scale * spec.kd, effort=tau[k]))
+                                     kp=kp_scale * spec.kp, kd=kd_scale * spec.kd, effort=effort))
         sim.step(substeps)
     positions = np.array(positions)
     last = len(positions) - 1
@@ -116,14 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="walk-physics-check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--speed", type=float, default=0.5, help="forward command [m/s]")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--kp-scale", type=float, default=1.0, help="PD stiffness = config kp times this")
-    parser.add_argument("--kd-scale", type=float, default=1.0)
+    parser.add_argument("--kp-scale", type=float, default=2.0, help="PD stiffness = config kp times this")
+    parser.add_argument("--kd-scale", type=float, default=2.0, help="PD damping = config kd times this")
+    parser.add_argument("--ankle-k", type=float, default=100.0, help="stabilizer stiffness [N*m/rad]")
+    parser.add_argument("--ankle-d", type=float, default=10.0, help="stabilizer damping [N*m*s/rad]")
     args = parser.parse_args(argv)
     spec = load_robot_spec()
     n = int(round(args.seconds * 50)) + 1
     command = np.tile([args.speed, 0.0, 0.0], (n, 1))
     motion, plan = WalkGenerator(spec).generate(command)
-    result = track(spec, motion, plan, args.kp_scale, args.kd_scale)
+    result = track(spec, motion, plan, args.kp_scale, args.kd_scale, args.ankle_k, args.ankle_d)
     heading = float(np.degrees(rotations.yaw(motion.root_quat[-1])))
     print(f"{'fell':<28} {'yes' if result.fell else 'no'}")
     print(f"{'walked':<28} {result.walked_seconds:.2f} s of {motion.duration:.2f} s")
