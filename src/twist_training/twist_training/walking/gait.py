@@ -34,9 +34,11 @@ class GaitConfig:
     max_acceleration: float = 1.0    # m/s^2: the virtual body speeds up and slows down no faster than this
     max_yaw_acceleration: float = 2.0  # rad/s^2
 
+    lateral_cadence: float = 3.0     # sideways speed counts this much more for the cadence (ankle roll is short)
+
     def step_time(self, command: np.ndarray) -> float:
-        """Step duration for a command: faster cadence at higher speed."""
-        speed = min(float(np.hypot(command[0], command[1])) / self.fast_speed, 1.0)
+        """Step duration for a command: faster cadence at higher speed, especially sideways."""
+        speed = min(float(np.hypot(command[0], self.lateral_cadence * command[1])) / self.fast_speed, 1.0)
         return self.step_time_slow + (self.step_time_fast - self.step_time_slow) * speed
 
 
