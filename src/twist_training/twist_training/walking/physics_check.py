@@ -97,8 +97,8 @@ def track(spec: RobotSpec, motion: Motion, plan: GaitPlan, kp_scale: float = 2.0
             fell_at = k
             break
         # stabilizer: ankle torque against the pelvis attitude error (roll, pitch) and its rate
-        correction = ankle_k * (np.array([roll, pitch]) - attitude[k]) + ankle_d * (state.base_ang_vel_body[:2]
-                                                                                       - rate[k])
+        attitude_error = np.array([roll, pitch]) - attitude[k]
+        correction = ankle_k * attitude_error + ankle_d * (state.base_ang_vel_body[:2] - rate[k])
         effort = tau[k].copy()
         stance = plan.stance[k]
         for foot in np.flatnonzero(stance):
