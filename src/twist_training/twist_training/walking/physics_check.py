@@ -24,6 +24,7 @@ import mujoco
 import numpy as np
 
 from twist_core import rotations
+from twist_core.model import joint_dof_addresses, joint_qpos_addresses, load_model
 from twist_core.motion import Motion
 from twist_core.robot import RobotSpec, load_robot_spec
 from twist_core.safety import JointTargets
@@ -46,8 +47,6 @@ class CheckResult:
 
 def feedforward_torques(spec: RobotSpec, motion: Motion, plan: GaitPlan, model: mujoco.MjModel) -> np.ndarray:
     """Joint torques (T, 29, motor order) that realize the motion with contact wrenches at the stance feet."""
-    from twist_core.model import joint_dof_addresses, joint_qpos_addresses
-
     data = mujoco.MjData(model)
     qadr, dadr = joint_qpos_addresses(spec, model), joint_dof_addresses(spec, model)
     qpos = np.zeros((motion.num_frames, model.nq))
@@ -84,7 +83,7 @@ def track(spec: RobotSpec, motion: Motion, plan: GaitPlan, kp_scale: float = 2.0
     sim.reset(q=motion.joint_pos[0], dq=motion.joint_vel[0], base_pos=motion.root_pos[0] + [0, 0, 0.002],
               base_quat_wxyz=motion.root_quat[0])
     sim.set_gantry(False)
-    tau = feedforward_torques(spec, motion, plan, load_robot_model(spec))
+    tau = feedforward_torques(spec, motion, plan, load_model(spec, spec.model.robot_entry))
     substeps = int(round(physics_rate / motion.fps))
     positions, errors = [], []
     fell_at = None
@@ -114,13 +113,6 @@ def track(spec: RobotSpec, motion: Motion, plan: GaitPlan, kp_scale: float = 2.0
                        reference_distance=float(reference_path), achieved_distance=float(achieved_path),
                        final_position_error=float(np.linalg.norm(positions[-1] - motion.root_pos[last, :2])),
                        joint_rms_error=float(np.sqrt(np.mean(np.square(errors)))))
-
-
-def load_robot_model(spec: RobotSpec) -> mujoco.MjModel:
-    """The robot without floor, for inverse dynamics."""
-    from twist_core.model import load_model
-
-    return load_model(spec, spec.model.robot_entry)
 
 
 def main(argv: list[str] | None = None) -> int:
