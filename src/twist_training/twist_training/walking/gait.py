@@ -35,6 +35,7 @@ class GaitConfig:
     max_yaw_acceleration: float = 2.0  # rad/s^2
 
     lateral_cadence: float = 3.0     # sideways speed counts this much more for the cadence (ankle roll is short)
+    com_height: float = 0.67         # m, for the centripetal offset of the footsteps (the generator measures it)
 
     def step_time(self, command: np.ndarray) -> float:
         """Step duration for a command: faster cadence at higher speed, especially sideways."""
@@ -115,6 +116,10 @@ def plan_steps(command: np.ndarray, fps: float, config: GaitConfig) -> tuple[np.
     settled = np.array(command, dtype=np.float64)
     settled[: int(round(config.settle_time * fps))] = 0.0  # the body waits for the first step
     body = integrate_body(rate_limited(settled, fps, config), fps)
+    # For the CoM to follow the body path c(t), the pendulum needs its ZMP at c - (z_c / g) c'' (centripetal and
+    # tangential acceleration): shift the footsteps, which carry the ZMP, by that much.
+    acceleration = np.gradient(np.gradient(body[:, :2], 1.0 / fps, axis=0), 1.0 / fps, axis=0)
+    zmp_shift = -config.com_height / 9.81 * acceleration
     duration = (len(command) - 1) / fps
     feet = [_foot_pose(body[0], LEFT, config), _foot_pose(body[0], RIGHT, config)]
     steps: list[Step] = []
@@ -141,6 +146,7 @@ def plan_steps(command: np.ndarray, fps: float, config: GaitConfig) -> tuple[np.
         # the foot carries the ZMP during the next step's single support: centre it on the body at that time
         target_time = land + ((1.0 + config.double_support) / 2.0 * step_time if moving else 0.0)
         target = _foot_pose(_body_at(body, fps, target_time), next_foot, config)
+        target[:2] += _body_at(zmp_shift, fps, target_time) if moving else 0.0
         steps.append(Step(next_foot, t, lift, land, feet[next_foot].copy(), target))
         feet[next_foot] = target
         next_foot = 1 - next_foot

@@ -113,7 +113,7 @@ class WalkGenerator:
         clip_frames = len(command)
         extra = np.repeat(command[-1:], int(round(self.config.tail * self.fps)), axis=0)
         command = np.concatenate([command, extra])
-        plan = plan_gait(command, self.fps, self.config.gait)
+        plan = plan_gait(command, self.fps, dataclasses.replace(self.config.gait, com_height=self.com_height))
         heights = self.pelvis_heights(command)
         com = np.column_stack([com_from_zmp(plan.zmp[:, axis], self.gains)[0][:, 0] for axis in (0, 1)])
         self.ik.iterations = self.config.ik_iterations
