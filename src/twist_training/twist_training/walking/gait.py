@@ -116,10 +116,13 @@ def plan_steps(command: np.ndarray, fps: float, config: GaitConfig) -> tuple[np.
     settled = np.array(command, dtype=np.float64)
     settled[: int(round(config.settle_time * fps))] = 0.0  # the body waits for the first step
     body = integrate_body(rate_limited(settled, fps, config), fps)
-    # For the CoM to follow the body path c(t), the pendulum needs its ZMP at c - (z_c / g) c'' (centripetal and
-    # tangential acceleration): shift the footsteps, which carry the ZMP, by that much.
-    acceleration = np.gradient(np.gradient(body[:, :2], 1.0 / fps, axis=0), 1.0 / fps, axis=0)
-    zmp_shift = -config.com_height / 9.81 * acceleration
+    # For the CoM to follow a curved body path, the pendulum needs its ZMP outside the curve by (z_c / g) times the
+    # centripetal acceleration (omega x v): shift the footsteps, which carry the ZMP, by that much. (Speed changes
+    # are left to the preview controller: shifting for them too makes the first steps of a start too long.)
+    velocity = np.gradient(body[:, :2], 1.0 / fps, axis=0)
+    yaw_rate = np.gradient(body[:, 2], 1.0 / fps)
+    centripetal = yaw_rate[:, None] * np.column_stack([-velocity[:, 1], velocity[:, 0]])
+    zmp_shift = -config.com_height / 9.81 * centripetal
     duration = (len(command) - 1) / fps
     feet = [_foot_pose(body[0], LEFT, config), _foot_pose(body[0], RIGHT, config)]
     steps: list[Step] = []
