@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from twist_core.safety import (CommandError, Fault, Mode, SafetyConfig, SafetyStateMachine,
-                               roll_pitch_from_quaternion, validate_command)
+from twist_core.safety import CommandError, Fault, Mode, SafetyConfig, SafetyStateMachine, validate_command
 
 TICK = 0.02
 
@@ -150,10 +149,3 @@ def test_damp_request_from_policy_node(machine, spec):
     """A JointCommand in MODE_DAMP is an operator fault."""
     machine.on_command(0.0, None, damp_requested=True)
     assert machine.mode == Mode.DAMPING and machine.fault == Fault.OPERATOR
-
-
-def test_roll_pitch_from_quaternion():
-    """Known rotations give known angles."""
-    half = np.deg2rad(30) / 2
-    assert roll_pitch_from_quaternion(np.cos(half), np.sin(half), 0, 0) == pytest.approx((np.deg2rad(30), 0.0))
-    assert roll_pitch_from_quaternion(np.cos(half), 0, np.sin(half), 0) == pytest.approx((0.0, np.deg2rad(30)))

@@ -166,6 +166,29 @@ def key_body_positions(spec: RobotSpec, root_pos: np.ndarray, root_quat: np.ndar
     return out
 
 
+def motion_qpos(spec: RobotSpec, model: "mujoco.MjModel", root_pos: np.ndarray, root_quat: np.ndarray,
+                joint_pos: np.ndarray) -> np.ndarray:
+    """MuJoCo qpos rows (T, nq) of a motion: root position, root quaternion (wxyz), joints in motor order."""
+    qpos = np.zeros((len(joint_pos), model.nq))
+    qpos[:, :3], qpos[:, 3:7], qpos[:, joint_qpos_addresses(spec, model)] = root_pos, root_quat, joint_pos
+    return qpos
+
+
+def foot_spheres(spec: RobotSpec, model: "mujoco.MjModel") -> list[np.ndarray]:
+    """Geom ids of the collision spheres of each foot (the feet's contact points), in ``spec.model.feet`` order."""
+    import mujoco
+
+    spheres = []
+    for name in spec.model.feet:
+        body = model.body(name).id
+        ids = np.array([g for g in range(model.ngeom) if model.geom_bodyid[g] == body
+                        and model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE], dtype=np.int64)
+        if len(ids) == 0:
+            raise RobotSpecError(f"no collision spheres on the foot {name!r} to stand on")
+        spheres.append(ids)
+    return spheres
+
+
 def standing_height(spec: RobotSpec, joint_pos: np.ndarray) -> float:
     """Pelvis height that puts the lowest foot collision sphere on the floor (z = 0) for ``joint_pos``."""
     import mujoco
@@ -174,9 +197,5 @@ def standing_height(spec: RobotSpec, joint_pos: np.ndarray) -> float:
     data.qpos[:7] = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
     data.qpos[qadr] = joint_pos
     mujoco.mj_kinematics(model, data)
-    feet = {model.body(b).id for b in spec.model.feet}
-    spheres = [g for g in range(model.ngeom)
-               if model.geom_bodyid[g] in feet and model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE]
-    if not spheres:
-        raise RobotSpecError(f"no collision spheres on the feet {spec.model.feet} to stand on")
-    return float(-min(data.geom_xpos[g][2] - model.geom_size[g][0] for g in spheres))
+    spheres = np.concatenate(foot_spheres(spec, model))
+    return float(-np.min(data.geom_xpos[spheres, 2] - model.geom_size[spheres, 0]))

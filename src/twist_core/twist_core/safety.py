@@ -131,13 +131,6 @@ def zero_torque_targets(spec: RobotSpec) -> JointTargets:
     return JointTargets(*(np.zeros(n) for _ in range(5)))
 
 
-def roll_pitch_from_quaternion(w: float, x: float, y: float, z: float) -> tuple[float, float]:
-    """Roll and pitch [rad] of a unit quaternion (ZYX Euler convention)."""
-    roll = np.arctan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
-    pitch = np.arcsin(np.clip(2.0 * (w * y - z * x), -1.0, 1.0))
-    return float(roll), float(pitch)
-
-
 class SafetyStateMachine:
     """Modes, transitions and fault checks; see the module docstring."""
 

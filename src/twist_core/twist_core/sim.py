@@ -23,7 +23,8 @@ import numpy as np
 
 from twist_core.model import joint_dof_addresses, joint_qpos_addresses, load_model, standing_height
 from twist_core.robot import RobotSpec
-from twist_core.safety import JointTargets, roll_pitch_from_quaternion
+from twist_core import rotations
+from twist_core.safety import JointTargets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +58,8 @@ class SimState:
     @property
     def roll_pitch(self) -> tuple[float, float]:
         """Pelvis roll and pitch from the IMU orientation."""
-        return roll_pitch_from_quaternion(*self.imu_quat_wxyz)
+        roll, pitch, _ = rotations.roll_pitch_yaw(self.imu_quat_wxyz)
+        return float(roll), float(pitch)
 
     @property
     def height(self) -> float:

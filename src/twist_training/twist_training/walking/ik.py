@@ -14,7 +14,7 @@ import mujoco
 import numpy as np
 
 from twist_core import rotations
-from twist_core.model import joint_dof_addresses, joint_qpos_addresses, load_model
+from twist_core.model import foot_spheres, joint_dof_addresses, joint_qpos_addresses, load_model
 from twist_core.robot import RobotSpec
 
 
@@ -88,11 +88,9 @@ class WholeBodyIK:
         data.qpos[3] = 1.0
         data.qpos[self.qadr] = self.spec.default_pose
         mujoco.mj_kinematics(self.model, data)
-        foot = self.feet[0]
-        spheres = [g for g in range(self.model.ngeom) if self.model.geom_bodyid[g] == foot
-                   and self.model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE]
-        lowest = min(data.geom_xpos[g][2] - self.model.geom_size[g][0] for g in spheres)
-        return float(data.xpos[foot][2] - lowest)
+        spheres = foot_spheres(self.spec, self.model)[0]
+        lowest = np.min(data.geom_xpos[spheres, 2] - self.model.geom_size[spheres, 0])
+        return float(data.xpos[self.feet[0]][2] - lowest)
 
     def solve(self, targets: IKTargets) -> np.ndarray:
         """qpos reaching the targets as well as possible (starting from the current solution)."""

@@ -24,7 +24,7 @@ import mujoco
 import numpy as np
 
 from twist_core import rotations
-from twist_core.model import joint_dof_addresses, joint_qpos_addresses, load_model
+from twist_core.model import joint_dof_addresses, load_model, motion_qpos
 from twist_core.motion import Motion
 from twist_core.robot import RobotSpec, load_robot_spec
 from twist_core.safety import JointTargets
@@ -48,9 +48,8 @@ class CheckResult:
 def feedforward_torques(spec: RobotSpec, motion: Motion, plan: GaitPlan, model: mujoco.MjModel) -> np.ndarray:
     """Joint torques (T, 29, motor order) that realize the motion with contact wrenches at the stance feet."""
     data = mujoco.MjData(model)
-    qadr, dadr = joint_qpos_addresses(spec, model), joint_dof_addresses(spec, model)
-    qpos = np.zeros((motion.num_frames, model.nq))
-    qpos[:, :3], qpos[:, 3:7], qpos[:, qadr] = motion.root_pos, motion.root_quat, motion.joint_pos
+    dadr = joint_dof_addresses(spec, model)
+    qpos = motion_qpos(spec, model, motion.root_pos, motion.root_quat, motion.joint_pos)
     qvel, qacc = generalized_derivatives(model, qpos, motion.fps)
     feet = [model.body(name).id for name in spec.model.feet]
     jacp, jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))

@@ -19,7 +19,7 @@ import mujoco
 import numpy as np
 from scipy.spatial import ConvexHull
 
-from twist_core.model import joint_qpos_addresses, load_model
+from twist_core.model import foot_spheres, load_model, motion_qpos
 from twist_core.motion import Motion, joint_limit_report
 from twist_core.robot import RobotSpec
 from twist_training.walking.gait import GaitPlan
@@ -85,16 +85,12 @@ class QualityMeter:
         self.spec, self.targets = spec, targets or QualityTargets()
         self.model = load_model(spec, spec.model.robot_entry)
         self.data = mujoco.MjData(self.model)
-        self.qadr = joint_qpos_addresses(spec, self.model)
         self.root = self.model.body(spec.model.root_body).id
         self.feet = [self.model.body(name).id for name in spec.model.feet]
-        self.spheres = [[g for g in range(self.model.ngeom) if self.model.geom_bodyid[g] == foot
-                         and self.model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE] for foot in self.feet]
+        self.spheres = foot_spheres(spec, self.model)
 
     def _qpos(self, motion: Motion) -> np.ndarray:
-        qpos = np.zeros((motion.num_frames, self.model.nq))
-        qpos[:, :3], qpos[:, 3:7], qpos[:, self.qadr] = motion.root_pos, motion.root_quat, motion.joint_pos
-        return qpos
+        return motion_qpos(self.spec, self.model, motion.root_pos, motion.root_quat, motion.joint_pos)
 
     def measure(self, motion: Motion, plan: GaitPlan) -> ClipQuality:
         """All metrics of one clip."""
