@@ -22,5 +22,15 @@ if [ -f "$_twist_root/install/setup.bash" ]; then
     source "$_twist_root/install/setup.bash"
     [ -n "$_twist_nounset" ] && set -u
     unset _twist_nounset
+    # Console scripts live in install/<pkg>/lib/<pkg> (where `ros2 run` finds them): put them on PATH
+    # too, so `walk-dataset`, `cmg-train`, `motion-tool` ... work as plain commands.
+    for _twist_bin in "$_twist_root"/install/*/lib/*/; do
+        case ":$PATH:" in
+            *":${_twist_bin%/}:"*) ;;
+            *) [ -d "$_twist_bin" ] && case "$(basename "$_twist_bin")" in python*) false ;; esac && PATH="${_twist_bin%/}:$PATH" ;;
+        esac
+    done
+    export PATH
+    unset _twist_bin
 fi
 unset _twist_root
