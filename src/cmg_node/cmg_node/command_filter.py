@@ -1,0 +1,159 @@
+"""The velocity command fed to the CMG, and the root it moves: plain logic, no ROS.
+
+:class:`CommandFilter` turns the latest ``cmd_vel`` into the command of each tick:
+
+- a non-finite command is rejected (the previous one is kept);
+- a command outside the model's training range is clamped to it (one warning per excursion);
+- a command older than ``timeout`` (or none received yet) means a zero target;
+- the filtered command moves toward the target at most ``max_linear_accel`` (m/s^2, on the (vx, vy) vector) and
+  ``max_yaw_accel`` (rad/s^2) per second.
+
+:class:`RootIntegrator` synthesizes the root from the filtered command: constant height, roll and pitch zero,
+heading integrated from the yaw rate and position from (vx, vy) rotated by the heading (midpoint rule).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import enum
+
+import numpy as np
+
+from twist_core import rotations
+
+COMMAND_LABELS = ("vx", "vy", "yaw_rate")
+
+
+class Verdict(enum.Enum):
+    """What happened to a received command."""
+
+    ACCEPTED = "accepted"
+    CLAMPED = "clamped"
+    REJECTED = "rejected"
+
+
+@dataclasses.dataclass
+class Received:
+    """The outcome of :meth:`CommandFilter.receive`; ``warning`` is a message to log, or None."""
+
+    verdict: Verdict
+    command: np.ndarray | None
+    warning: str | None = None
+
+
+def format_range(command_min: np.ndarray, command_max: np.ndarray) -> str:
+    """'vx [a, b] m/s, vy [c, d] m/s, yaw_rate [e, f] rad/s'."""
+    units = ("m/s", "m/s", "rad/s")
+    return ", ".join(f"{name} [{lo:g}, {hi:g}] {unit}"
+                     for name, lo, hi, unit in zip(COMMAND_LABELS, command_min, command_max, units))
+
+
+class CommandFilter:
+    """See the module docstring. Times are seconds on any one clock (the node's)."""
+
+    def __init__(self, command_min, command_max, timeout: float = 0.5, max_linear_accel: float = 1.0,
+                 max_yaw_accel: float = 2.0) -> None:
+        """Set the range and limits; all limits must be > 0 (raises ValueError)."""
+        self.command_min = np.asarray(command_min, dtype=np.float64)
+        self.command_max = np.asarray(command_max, dtype=np.float64)
+        if self.command_min.shape != (3,) or self.command_max.shape != (3,) or np.any(
+                self.command_min > self.command_max):
+            raise ValueError(f"bad command range {command_min} .. {command_max}")
+        for name, value in (("timeout", timeout), ("max_linear_accel", max_linear_accel),
+                            ("max_yaw_accel", max_yaw_accel)):
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+        self.timeout, self.max_linear_accel, self.max_yaw_accel = timeout, max_linear_accel, max_yaw_accel
+        self.value = np.zeros(3)
+        self._command: np.ndarray | None = None
+        self._received_at = -np.inf
+        self._clamping = False
+
+    def receive(self, command, now: float) -> Received:
+        """Take a new command (vx, vy, yaw_rate) received at ``now``."""
+        command = np.asarray(command, dtype=np.float64)
+        if command.shape != (3,) or not np.all(np.isfinite(command)):
+            return Received(Verdict.REJECTED, None,
+                            f"cmd_vel rejected (not finite: {command.tolist()}); keeping the previous command")
+        clamped = np.clip(command, self.command_min, self.command_max)
+        self._command, self._received_at = clamped, now
+        if np.array_equal(clamped, command):
+            self._clamping = False
+            return Received(Verdict.ACCEPTED, clamped)
+        warning = None
+        if not self._clamping:
+            limits = format_range(self.command_min, self.command_max)
+            warning = f"cmd_vel {_fmt(command)} is outside the model's range ({limits}): clamped to {_fmt(clamped)}"
+        self._clamping = True
+        return Received(Verdict.CLAMPED, clamped, warning)
+
+    def target(self, now: float) -> np.ndarray:
+        """The command to move toward at ``now``: the latest one, or zero when it is stale or none came."""
+        if self._command is None or now - self._received_at > self.timeout:
+            return np.zeros(3)
+        return self._command.copy()
+
+    def stale(self, now: float) -> bool:
+        """Whether no fresh command is in force at ``now``."""
+        return self._command is None or now - self._received_at > self.timeout
+
+    def update(self, now: float, dt: float) -> np.ndarray:
+        """Advance the filtered command by ``dt`` seconds toward the target at ``now``; return it (a copy)."""
+        target = self.target(now)
+        delta = target - self.value
+        linear, max_linear = float(np.hypot(delta[0], delta[1])), self.max_linear_accel * dt
+        if linear > max_linear:
+            delta[:2] *= max_linear / linear
+        delta[2] = np.clip(delta[2], -self.max_yaw_accel * dt, self.max_yaw_accel * dt)
+        self.value = self.value + delta
+        return self.value.copy()
+
+    def stop(self) -> None:
+        """Set the filtered command to zero at once (pause, generator reset); the received command stays."""
+        self.value = np.zeros(3)
+
+    def reset(self) -> None:
+        """Zero the filtered command and forget the received one (restart)."""
+        self.stop()
+        self._command, self._received_at, self._clamping = None, -np.inf, False
+
+
+def _fmt(command: np.ndarray) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in command) + ")"
+
+
+class RootIntegrator:
+    """The synthesized root: position (x, y) and heading integrated from a (vx, vy, yaw_rate) command."""
+
+    def __init__(self, height: float) -> None:
+        """Start at the origin facing +x, with the pelvis at ``height``."""
+        self.height = float(height)
+        self.align(np.zeros(2), 0.0)
+
+    def align(self, position_xy, heading: float) -> None:
+        """Put the root at ``position_xy`` with ``heading`` (the robot's pose)."""
+        self.xy = np.asarray(position_xy, dtype=np.float64)[:2].copy()
+        self.heading = float(heading)
+
+    def step(self, command, dt: float) -> None:
+        """Move by ``dt`` seconds of ``command`` (velocities in the heading frame)."""
+        vx, vy, yaw_rate = (float(v) for v in command)
+        mid = self.heading + 0.5 * yaw_rate * dt
+        c, s = np.cos(mid), np.sin(mid)
+        self.xy = self.xy + dt * np.array([c * vx - s * vy, s * vx + c * vy])
+        self.heading = float(np.arctan2(np.sin(self.heading + yaw_rate * dt), np.cos(self.heading + yaw_rate * dt)))
+
+    @property
+    def position(self) -> np.ndarray:
+        """The root's world position [x, y, height]."""
+        return np.array([self.xy[0], self.xy[1], self.height])
+
+    @property
+    def quaternion(self) -> np.ndarray:
+        """World orientation (w, x, y, z): the heading, roll and pitch zero."""
+        return rotations.from_yaw(self.heading)
+
+    def copy(self) -> "RootIntegrator":
+        """An independent duplicate (to roll ahead for future frames)."""
+        return copy.deepcopy(self)
