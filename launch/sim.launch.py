@@ -1,8 +1,10 @@
 """MuJoCo simulation of the G1: bridge, robot_state_publisher (robot and reference ghost) and rviz2.
 
     ros2 launch launch/sim.launch.py [clock_mode:=realtime|lockstep] [auto_start:=false] [rviz:=true]
+        [reference:=none|cmg|mocap] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE]
 
 Then: ros2 service call /mujoco_bridge/start std_srvs/srv/Trigger   (ramp to the default pose)
+With reference:=cmg: ros2 topic pub /cmd_vel geometry_msgs/msg/Twist "{linear: {x: 0.5}}"
 The node graph is g1_bridge.launch_graph.sim_graph (tested without ros2 launch).
 """
 
@@ -21,10 +23,17 @@ from twist_core.robot import load_robot_spec
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 
 
+def _absolute(path: str) -> str:
+    """A path relative to the directory ros2 launch runs in, made absolute (the nodes may run elsewhere)."""
+    return str(Path(path).expanduser().resolve()) if path else ""
+
+
 def _nodes(context):
     arg = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
     graph = sim_graph(build_urdf(load_robot_spec()), CONFIG, clock_mode=arg("clock_mode"),
-                      auto_start=arg("auto_start").lower() == "true", rviz=arg("rviz").lower() == "true")
+                      auto_start=arg("auto_start").lower() == "true", rviz=arg("rviz").lower() == "true",
+                      reference=arg("reference"), cmg_model=_absolute(arg("cmg_model")),
+                      motion_file=_absolute(arg("motion_file")))
     return [Node(package=n.package, executable=n.executable, name=n.name, namespace=n.namespace or None,
                  parameters=list(n.parameters), arguments=list(n.arguments), output="screen") for n in graph]
 
@@ -35,5 +44,10 @@ def generate_launch_description():
         DeclareLaunchArgument("clock_mode", default_value="realtime", description="realtime or lockstep"),
         DeclareLaunchArgument("auto_start", default_value="false", description="ramp to the default pose at once"),
         DeclareLaunchArgument("rviz", default_value="true", description="start rviz2 with config/g1.rviz"),
+        DeclareLaunchArgument("reference", default_value="none", choices=["none", "cmg", "mocap"],
+                              description="reference publisher: cmg (cmd_vel -> CMG) or mocap (a motion file)"),
+        DeclareLaunchArgument("cmg_model", default_value="models/cmg/cmg.onnx",
+                              description="exported CMG for reference:=cmg"),
+        DeclareLaunchArgument("motion_file", default_value="", description="motion file for reference:=mocap"),
         OpaqueFunction(function=_nodes),
     ])

@@ -41,6 +41,25 @@ def test_sim_graph_options():
         sim_graph("<robot/>", CONFIG, clock_mode="fast")
 
 
+def test_sim_graph_reference_publishers():
+    """No reference publisher by default; reference cmg runs cmg_reference on cmg_model, mocap plays motion_file."""
+    assert {n.package for n in sim_graph("<robot/>", CONFIG)}.isdisjoint({"cmg_node"})
+    cmg = [n for n in sim_graph("<robot/>", CONFIG, clock_mode="lockstep", reference="cmg",
+                                cmg_model="/models/cmg.onnx") if n.package == "cmg_node"]
+    assert [(n.executable, n.name, n.namespace) for n in cmg] == [("cmg_reference", "cmg_reference", "")]
+    assert cmg[0].parameters == ({"model_file": "/models/cmg.onnx", "use_sim_time": True},)
+    mocap = [n for n in sim_graph("<robot/>", CONFIG, reference="mocap", motion_file="walk.npz")
+             if n.package == "cmg_node"]
+    assert [n.executable for n in mocap] == ["mocap_reference"]
+    assert mocap[0].parameters == ({"motion_file": "walk.npz", "use_sim_time": False},)
+    with pytest.raises(ValueError, match="cmg_model"):
+        sim_graph("<robot/>", CONFIG, reference="cmg")
+    with pytest.raises(ValueError, match="motion_file"):
+        sim_graph("<robot/>", CONFIG, reference="mocap")
+    with pytest.raises(ValueError, match="reference must be one of none, cmg, mocap"):
+        sim_graph("<robot/>", CONFIG, reference="teleop")
+
+
 def test_rviz_config_shows_robot_and_ghost():
     """The rviz config has the robot, the reference ghost (TF prefix 'reference') and the odom frame."""
     rviz = yaml.safe_load((CONFIG / "g1.rviz").read_text())["Visualization Manager"]
@@ -55,4 +74,6 @@ def test_launch_file_uses_the_graph():
     """The launch file builds its nodes from sim_graph and the generated URDF (it cannot run here)."""
     text = LAUNCH.read_text()
     assert "sim_graph(build_urdf(load_robot_spec())" in text
+    for argument in ("reference", "cmg_model", "motion_file"):  # every sim_graph option is a launch argument
+        assert f'DeclareLaunchArgument("{argument}"' in text and f'arg("{argument}")' in text
     compile(text, str(LAUNCH), "exec")
