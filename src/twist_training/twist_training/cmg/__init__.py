@@ -1,0 +1,1 @@
+"""The Conditional Motion Generator: data preparation, model, training, evaluation and ONNX export."""
