@@ -61,7 +61,7 @@ class CmgReference(ReferenceNode):
             raise SetupError(f"rate {p['rate']:g} Hz differs from the model's fps {runtime.fps:g} (set rate:="
                              f"{runtime.fps:g})")
         self.stride = int(round(p["future_step"] * runtime.fps))
-        if self.stride < 1 or abs(self.stride - p["future_step"] * runtime.fps) > 1e-6:
+        if p["future_frames"] > 0 and (self.stride < 1 or abs(self.stride - p["future_step"] * runtime.fps) > 1e-6):
             raise SetupError(f"future_step {p['future_step']:g} s is not a multiple of 1/rate = {1 / runtime.fps:g} s")
         try:
             self.filter = CommandFilter(runtime.command_min, runtime.command_max, p["cmd_timeout"],
@@ -95,9 +95,8 @@ class CmgReference(ReferenceNode):
             self.get_logger().warning(received.warning)
 
     def on_start(self, pose) -> None:
-        """Start at the robot's pose (or where the root is) from the standing frame."""
-        if pose is not None:
-            self.generator.align(*pose)
+        """Start at the robot's pose (the origin without one) from the current (after a restart: standing) frame."""
+        self.generator.align(*(pose if pose is not None else (np.zeros(2), 0.0)))
         self._fresh = True
 
     def on_pause(self, paused: bool) -> None:
