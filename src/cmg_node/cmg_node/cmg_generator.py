@@ -34,15 +34,21 @@ class CmgGenerator:
         self.runtime, self.spec = runtime, spec
         self.dt = 1.0 / runtime.fps
         self.root = RootIntegrator(standing_height(spec, spec.default_pose))
+        # The states after 1, 2, ... steps under _plan_command from the current state (motion, xy, heading): the
+        # future window's rollout, kept so that under an unchanged command each tick costs one model step.
+        self._plan: list[tuple[np.ndarray, np.ndarray, float]] = []
+        self._plan_command: np.ndarray | None = None
         self.reset()
 
     def reset(self) -> None:
         """Back to the standing frame (the root stays where it is)."""
         self.motion = self._clamp(self.runtime.standing_frame)
+        self._plan = []
 
     def align(self, position_xy, heading: float) -> None:
         """Put the root at the robot's position and heading."""
         self.root.align(position_xy, heading)
+        self._plan = []
 
     def _clamp(self, motion: np.ndarray) -> np.ndarray:
         motion = np.array(motion, dtype=np.float64)
@@ -56,49 +62,78 @@ class CmgGenerator:
             raise NonFiniteOutput(f"the model returned non-finite values for command {np.round(command, 4).tolist()}")
         return self._clamp(out)
 
+    def _planned(self, command: np.ndarray) -> bool:
+        """Whether the plan holds states under exactly ``command`` (else it is dropped)."""
+        if self._plan_command is None or not np.array_equal(command, self._plan_command):
+            self._plan, self._plan_command = [], np.array(command, dtype=np.float64)
+        return bool(self._plan)
+
     def advance(self, command: np.ndarray) -> None:
         """One frame ahead under ``command`` (clamped to the model's range already); raises NonFiniteOutput."""
+        command = np.asarray(command, dtype=np.float64)
+        if self._planned(command):  # the model already computed this very step for the future window
+            self.motion, xy, heading = self._plan.pop(0)
+            self.root.align(xy, heading)
+            return
         self.motion = self._step(self.motion, command)
         self.root.step(command, self.dt)
 
-    def frame(self, command: np.ndarray, still: bool = False, phase: Phase = Phase.PLAY) -> ReferenceFrame:
+    def _extend_plan(self, command: np.ndarray, steps: int) -> None:
+        self._planned(command)
+        if len(self._plan) >= steps:
+            return
+        motion, xy, heading = self._plan[-1] if self._plan else (self.motion, self.root.xy, self.root.heading)
+        root = RootIntegrator(self.root.height)
+        root.align(xy, heading)
+        while len(self._plan) < steps:
+            try:
+                motion = self._step(motion, command)
+            except NonFiniteOutput:
+                self._plan = []
+                raise
+            root.step(command, self.dt)
+            self._plan.append((motion, root.xy.copy(), root.heading))
+
+    def reference(self, command: np.ndarray, count: int = 0, stride: int = 1, still: bool = False
+                  ) -> tuple[ReferenceFrame, list[tuple[float, ReferenceFrame]]]:
+        """The current frame moving at ``command`` and ``count`` future frames every ``stride`` model steps.
+
+        The future frames are rolled ahead from the current state under a held ``command`` (what the reference
+        will be if the command does not change); they are (seconds ahead, frame) pairs. ``still`` publishes the
+        current frame at rest (every velocity zero). Raises NonFiniteOutput; the current state is not changed.
+        """
+        command = np.asarray(command, dtype=np.float64)
+        states = [(self.motion, self.root.xy, self.root.heading)]
+        if count > 0:
+            self._extend_plan(command, count * stride)
+            states += [self._plan[(k + 1) * stride - 1] for k in range(count)]
+        frames = self._frames([s[0] for s in states], [s[1] for s in states], [s[2] for s in states], command,
+                              still, Phase.PLAY)
+        return frames[0], [((k + 1) * stride * self.dt, frame) for k, frame in enumerate(frames[1:])]
+
+    def frame(self, command: np.ndarray, still: bool = False) -> ReferenceFrame:
         """The current state as a reference frame moving at ``command`` (``still``: every velocity zero)."""
-        return self._frames([self.motion], [self.root.position], [self.root.heading],
-                            np.zeros(3) if still else command, still, phase)[0]
+        return self.reference(command, still=still)[0]
+
+    def future(self, command: np.ndarray, count: int, stride: int) -> list[tuple[float, ReferenceFrame]]:
+        """The future window of :meth:`reference` alone."""
+        return self.reference(command, count, stride)[1] if count > 0 else []
 
     def standing(self) -> ReferenceFrame:
         """The standing frame at the current root pose, at rest (the hold frame after a fault)."""
-        return self._frames([self._clamp(self.runtime.standing_frame)], [self.root.position], [self.root.heading],
+        return self._frames([self._clamp(self.runtime.standing_frame)], [self.root.xy], [self.root.heading],
                             np.zeros(3), True, Phase.HOLD)[0]
 
-    def future(self, command: np.ndarray, count: int, stride: int) -> list[tuple[float, ReferenceFrame]]:
-        """``count`` frames every ``stride`` model steps, rolled from the current state under a held ``command``.
-
-        Returns (seconds ahead, frame) pairs; raises NonFiniteOutput. The state is not changed.
-        """
-        if count <= 0:
-            return []
-        motion, root = self.motion, self.root.copy()
-        motions, positions, headings = [], [], []
-        for _ in range(count):
-            for _ in range(stride):
-                motion = self._step(motion, command)
-                root.step(command, self.dt)
-            motions.append(motion)
-            positions.append(root.position)
-            headings.append(root.heading)
-        frames = self._frames(motions, positions, headings, command, False, Phase.PLAY)
-        return [((k + 1) * stride * self.dt, frame) for k, frame in enumerate(frames)]
-
-    def _frames(self, motions, positions, headings, command, still: bool, phase: Phase) -> list[ReferenceFrame]:
+    def _frames(self, motions, xys, headings, command, still: bool, phase: Phase) -> list[ReferenceFrame]:
         n = self.spec.num_joints
         motions = np.asarray(motions)
         # roll and pitch are zero, so key bodies in the root frame depend on the joints only
         keys = key_body_positions(self.spec, np.zeros((len(motions), 3)), np.tile(IDENTITY, (len(motions), 1)),
                                   motions[:, :n])
-        command = np.asarray(command, dtype=np.float64)
+        command = np.zeros(3) if still else np.asarray(command, dtype=np.float64)
         lin = np.array([command[0], command[1], 0.0])
         ang = np.array([0.0, 0.0, command[2]])
-        return [ReferenceFrame(phase, np.asarray(position, dtype=np.float64), rotations.from_yaw(heading), lin.copy(),
-                               ang.copy(), motion[:n].copy(), np.zeros(n) if still else motion[n:].copy(), key)
-                for motion, position, heading, key in zip(motions, positions, headings, keys)]
+        return [ReferenceFrame(phase, np.array([xy[0], xy[1], self.root.height]), rotations.from_yaw(heading),
+                               lin.copy(), ang.copy(), motion[:n].copy(), np.zeros(n) if still else motion[n:].copy(),
+                               key)
+                for motion, xy, heading, key in zip(motions, xys, headings, keys)]

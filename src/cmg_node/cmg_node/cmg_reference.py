@@ -83,6 +83,27 @@ class CmgReference(ReferenceNode):
         log.info(f"training data: {_summary(runtime.metadata.get('training_data'))}")
         log.info(f"cmd_timeout {p['cmd_timeout']} s, accel limits {p['max_linear_accel']} m/s^2 and "
                  f"{p['max_yaw_accel']} rad/s^2, {p['future_frames']} future frames every {p['future_step']} s")
+        self._check_budget()
+
+    def _check_budget(self) -> None:
+        """Time the model; warn when the future window's rollout does not fit in a tick."""
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            self.runtime.step(self.runtime.standing_frame, np.zeros(3))
+            times.append(time.perf_counter() - start)
+        step = float(np.median(times[2:]))
+        rollout = self.p["future_frames"] * self.stride
+        message = f"model step {step * 1e3:.2f} ms"
+        if rollout:
+            message += (f"; the future window rolls {rollout} steps ahead whenever the command changes "
+                        f"(~{(rollout + 1) * step * 1e3:.1f} ms of a {self.period * 1e3:.0f} ms tick; one step "
+                        "while it holds)")
+        if (rollout + 1) * step > 0.5 * self.period:
+            self.get_logger().warning(message + ": ticks will run late while the command changes "
+                                      "(fewer future_frames or a shorter future_step help)")
+        else:
+            self.get_logger().info(message)
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -115,14 +136,15 @@ class CmgReference(ReferenceNode):
         """Step the generator with the filtered command; the frame, its future window, source and validity."""
         start = time.perf_counter()
         try:
-            if self.paused:
-                return self.generator.frame(self.command, still=True), self._future(), MotionReference.SOURCE_CMG, True
+            if self.paused:  # frozen: the current frame at rest, now and in the future window
+                frame = self.generator.frame(self.command, still=True)
+                return frame, self._constant_future(frame), MotionReference.SOURCE_CMG, True
             self.command = self.filter.update(self._now(), self.period)
             if self._fresh:
                 self._fresh = False
             else:
                 self.generator.advance(self.command)
-            frame, future = self.generator.frame(self.command), self._future()
+            frame, future = self.generator.reference(self.command, self.p["future_frames"], self.stride)
             if not all(frame_is_finite(f) for f in [frame] + [f for _, f in future]):
                 raise NonFiniteOutput("non-finite reference frame")
             return frame, future, MotionReference.SOURCE_CMG, True
@@ -133,13 +155,12 @@ class CmgReference(ReferenceNode):
             self.generator.reset()
             self.filter.stop()
             self.command = np.zeros(3)
-            future = [(k * self.p["future_step"], hold) for k in range(1, self.p["future_frames"] + 1)]
-            return hold, future, MotionReference.SOURCE_HOLD, False
+            return hold, self._constant_future(hold), MotionReference.SOURCE_HOLD, False
         finally:
             self._record(time.perf_counter() - start)
 
-    def _future(self):
-        return self.generator.future(self.command, self.p["future_frames"], self.stride)
+    def _constant_future(self, frame):
+        return [(k * self.stride * self.period, frame) for k in range(1, self.p["future_frames"] + 1)]
 
     def _record(self, latency: float) -> None:
         """Tick times and generation latency; every STATS_PERIOD seconds, log the rate and latency percentiles."""

@@ -182,3 +182,46 @@ def test_generator_non_finite_output(spec, tmp_path):
     np.testing.assert_allclose(hold.joint_pos, spec.default_pose)
     assert not np.any(hold.joint_vel) and not np.any(hold.root_lin_vel_local)
     np.testing.assert_array_equal(hold.root_pos, state[1])
+
+
+class CountingRuntime:
+    """A CmgRuntime that counts model steps."""
+
+    def __init__(self, runtime):
+        """Wrap ``runtime``."""
+        self.runtime, self.steps = runtime, 0
+
+    def __getattr__(self, name):
+        """Everything else from the wrapped runtime."""
+        return getattr(self.runtime, name)
+
+    def step(self, motion, command):
+        """Count, then step."""
+        self.steps += 1
+        return self.runtime.step(motion, command)
+
+
+def test_future_window_costs_one_step_per_tick_under_a_held_command(runtime, spec):
+    """The rollout is kept while the command holds: one new model step per tick; a new command rolls afresh.
+
+    The frames are exactly those of a generator without a future window.
+    """
+    counting = CountingRuntime(runtime)
+    gen, plain = CmgGenerator(counting, spec), CmgGenerator(runtime, spec)
+    held, other = np.array([0.5, 0.0, 0.2]), np.array([0.3, 0.1, 0.0])
+    gen.reference(held, 3, 5)
+    assert counting.steps == 15
+    steps = []
+    for command in [held] * 10 + [other] + [held] * 3:
+        counting.steps = 0
+        gen.advance(command)
+        current, future = gen.reference(command, 3, 5)
+        steps.append(counting.steps)
+        assert len(future) == 3
+        plain.advance(command)
+        expected = plain.frame(command)
+        np.testing.assert_array_equal(current.joint_pos, expected.joint_pos)
+        np.testing.assert_array_equal(current.joint_vel, expected.joint_vel)
+        np.testing.assert_array_equal(current.root_pos, expected.root_pos)
+        np.testing.assert_array_equal(current.root_quat, expected.root_quat)
+    assert steps == [1] * 10 + [16, 16, 1, 1]  # a new command: one step to advance, 15 to roll the window
