@@ -82,7 +82,7 @@ class G1Sim:
             seed: seed of the noise generator.
         """
         self.spec = spec
-        self.model = _pd_model(spec, load_model(spec, spec.model.scene_entry), physics_rate)
+        self.model = pd_model(spec, load_model(spec, spec.model.scene_entry), physics_rate)
         self.data = mujoco.MjData(self.model)
         self.gantry_config = gantry or GantryConfig()
         self.gantry_engaged = True
@@ -209,7 +209,7 @@ def joint_actuators(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
     return np.array([by_joint[model.joint(n).id] for n in spec.joint_names], dtype=np.int64)
 
 
-def _pd_model(spec: RobotSpec, base: mujoco.MjModel, physics_rate: float) -> mujoco.MjModel:
+def pd_model(spec: RobotSpec, base: mujoco.MjModel, physics_rate: float) -> mujoco.MjModel:
     """A copy of ``base`` set up for the bridge's PD law.
 
     Affine actuators limited to the config efforts, the config armature, the requested timestep and the
