@@ -19,6 +19,7 @@ setup(
     install_requires=["setuptools"],
     extras_require={"test": ["pytest"]},
     zip_safe=True,
+    entry_points={"console_scripts": ["twist_policy = twist_policy_node.policy_node:main"]},
     maintainer="TWIST-G1 maintainers",
     maintainer_email="maintainers@twist-g1.dev",
     description=" ".join(__doc__.split("\n\n", 1)[-1].split()),

@@ -1,0 +1,300 @@
+"""ROS 2 node `twist_policy`: the student policy between the reference publisher and the G1 bridge.
+
+Loads the exported policy (ONNX, ``twist_core.policy_runtime``; a policy whose joint order, default pose, gains or
+observation layout differ from config/g1.yaml and twist_core is refused: exit code 2 with the differences). Runs
+once per ``robot_state`` message (the bridge's 50 Hz tick; in lockstep the bridge waits for the answer):
+
+- the state is checked (29 joint names in motor order, sizes, finite numbers, unit quaternion) and its age
+  (node clock minus header stamp) compared with ``state_timeout``: a bad or stale state gets no command (error
+  log, counted in the diagnostics; the bridge's command watchdog damps if it lasts);
+- bridge mode POLICY: the observation is built by ``twist_core.policy_io`` (frame + history, the history started
+  with copies of the first frame at every activation, the last action zero), the policy runs, ``PolicyIO.targets``
+  gives the joint targets, published as ``joint_command`` with config/g1.yaml's kp/kd, ``state_sequence`` = the
+  state's sequence and mode MODE_POLICY (MODE_HOLD while the reference is not fresh; MODE_DAMP if the policy
+  returns NaN/Inf);
+- any other bridge mode: a MODE_HOLD command holding the default pose (the bridge does not apply it there, but
+  ``go`` needs a recent valid command and lockstep needs an answer to advance).
+
+The reference (``motion_reference``) is checked like the state; a bad or ``valid = false`` frame is ignored and
+counts as missing. Older than ``reference_timeout`` it is held for ``hold_time``, then ramped to standing (the
+default pose) over ``ramp_time`` (``twist_policy_node.reference_keeper``). ``/diagnostics``
+(diagnostic_msgs/DiagnosticArray, ``diagnostics_rate``, wall clock) reports inference and state->command latency
+p50/p99, input ages, rates, the reference state and the counts of rejected inputs.
+
+QoS as the publishers': ``robot_state``, ``motion_reference`` and ``joint_command`` RELIABLE, KEEP_LAST 1;
+``bridge_status`` RELIABLE + TRANSIENT_LOCAL. With a lockstep bridge set ``use_sim_time:=true`` (it publishes
+/clock; its state stamps are simulated time).
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from twist_msgs.msg import BridgeStatus, JointCommand, MotionReference, RobotState
+
+from twist_core.model import standing_height
+from twist_core.policy_io import OBSERVATION_SIZE
+from twist_core.policy_runtime import PolicyModelError, PolicyRuntime
+from twist_core.robot import RobotSpecError, load_robot_spec
+from twist_core.safety import Mode
+from twist_policy_node.controller import Decision, PolicyController
+from twist_policy_node.inputs import InputError, reference_input, robot_input
+from twist_policy_node.node_util import SetupError, declare_table, run, usage as _usage
+from twist_policy_node.reference_keeper import ReferenceKeeper
+
+CONTROL_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+STATUS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+FUTURE_TOLERANCE = 1.0  # s a state stamp may be ahead of the node clock (sim time before the first /clock)
+LATENCY_WINDOW = 500  # ticks (10 s at 50 Hz) behind the latency percentiles
+COMMAND_MODES = {"policy": JointCommand.MODE_POLICY, "hold": JointCommand.MODE_HOLD, "damp": JointCommand.MODE_DAMP}
+
+PARAMETERS = {
+    "policy_file": ("", "exported student policy (.onnx) (required)"),
+    "reference_timeout": (0.1, "seconds after which the motion reference is stale"),
+    "hold_time": (0.5, "seconds a stale reference is held before ramping to standing"),
+    "ramp_time": (1.0, "seconds of the ramp to standing (and of the blend back to a returning reference)"),
+    "state_timeout": (0.1, "a robot_state older than this (node clock - stamp) gets no command"),
+    "threads": (1, "ONNX Runtime intra-op threads"),
+    "diagnostics_rate": (1.0, "/diagnostics publications per second (wall clock)"),
+}
+
+
+class PolicyNode(Node):
+    """The student policy node; see the module docstring."""
+
+    def __init__(self, **overrides) -> None:
+        """Load and check the policy, then subscribe (raises PolicyModelError/SetupError when it cannot)."""
+        super().__init__("twist_policy", parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
+        self.p = p = declare_table(self, PARAMETERS)
+        if not p["policy_file"]:
+            raise SetupError("parameter policy_file is empty (an exported policy, e.g. models/student/policy.onnx)")
+        for key in ("reference_timeout", "state_timeout", "diagnostics_rate"):
+            if not p[key] > 0:
+                raise SetupError(f"{key} must be > 0, got {p[key]}")
+        if p["hold_time"] < 0 or p["ramp_time"] < 0 or p["threads"] < 0:
+            raise SetupError("hold_time, ramp_time and threads must be >= 0")
+        self.spec = spec = load_robot_spec()
+        self.runtime = PolicyRuntime(p["policy_file"], spec, threads=p["threads"])
+        height = standing_height(spec, spec.default_pose)
+        self.keeper = ReferenceKeeper(spec.default_pose, height, p["reference_timeout"], p["hold_time"],
+                                      p["ramp_time"])
+        self.controller = PolicyController(self.runtime, self.keeper)
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.sequence = 0
+        self.counts = collections.Counter()
+        self._period_counts = collections.Counter()
+        self._period_start = time.monotonic()
+        self.rates: dict[str, float] = {}
+        self.inference_ms: collections.deque = collections.deque(maxlen=LATENCY_WINDOW)
+        self.loop_ms: collections.deque = collections.deque(maxlen=LATENCY_WINDOW)
+        self.last_state_wall: float | None = None
+        self.last_state_age = float("nan")
+        self.bridge_mode: int | None = None
+        self.bridge_status: BridgeStatus | None = None
+        self.reference_state = "none"
+        self.last_error = ""
+        self._last_error_wall = -np.inf
+        self.command_pub = self.create_publisher(JointCommand, "joint_command", CONTROL_QOS)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_subscription(RobotState, "robot_state", self._on_state, CONTROL_QOS)
+        self.create_subscription(MotionReference, "motion_reference", self._on_reference, CONTROL_QOS)
+        self.create_subscription(BridgeStatus, "bridge_status", self._on_status, STATUS_QOS)
+        self.create_timer(1.0 / p["diagnostics_rate"], self.publish_diagnostics, clock=self.steady)
+        meta = self.runtime.metadata
+        self.get_logger().info(f"policy {self.runtime.path}: role {meta.get('role', '?')}, control rate "
+                               f"{self.runtime.control_rate:g} Hz, git commit {meta.get('git_commit', '?')}, "
+                               f"training {str(meta.get('training', '?'))[:200]}")
+        self.get_logger().info(f"inference {self._time_inference():.2f} ms (median of 20); reference timeout "
+                               f"{p['reference_timeout']} s, hold {p['hold_time']} s, ramp {p['ramp_time']} s, "
+                               f"state timeout {p['state_timeout']} s; standing height {height:.3f} m")
+
+    def _time_inference(self) -> float:
+        obs = np.zeros(OBSERVATION_SIZE, dtype=np.float32)
+        times = []
+        for _ in range(20):
+            start = time.perf_counter()
+            self.runtime.act(obs)
+            times.append(time.perf_counter() - start)
+        return float(np.median(times) * 1e3)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # -- inputs ---------------------------------------------------------------------------------------
+    def _on_status(self, msg: BridgeStatus) -> None:
+        self.bridge_status = msg
+
+    def _on_reference(self, msg: MotionReference) -> None:
+        self._count("references")
+        if not msg.valid:
+            self._count("references_invalid_flag")
+            return
+        try:
+            reference = reference_input(self.spec, msg)
+        except InputError as exc:
+            self._count("references_rejected")
+            self._error(f"reference ignored: {exc}")
+            return
+        self.keeper.receive(reference, self._now())
+
+    def _on_state(self, msg: RobotState) -> None:
+        received = time.perf_counter()
+        self.last_state_wall = time.monotonic()
+        self._count("states")
+        try:
+            robot = robot_input(self.spec, msg)
+        except InputError as exc:
+            self._count("states_rejected")
+            self._error(f"no command: {exc}")
+            return
+        self.bridge_mode = robot.mode
+        now = self._now()
+        self.last_state_age = age = now - robot.stamp
+        if age > self.p["state_timeout"] or age < -FUTURE_TOLERANCE:
+            self._count("states_stale")
+            self._error(f"no command: RobotState {robot.sequence} is {age:.3f} s old (state_timeout "
+                        f"{self.p['state_timeout']} s){_clock_hint(age)}")
+            return
+        try:
+            decision = self.controller.step(robot, now)
+        except ValueError as exc:  # the policy refused the observation; nothing is sent
+            self._count("policy_errors")
+            self._error(f"no command: {exc}")
+            return
+        if decision.kind == "damp":
+            self._error(f"requesting damping: {decision.reason}")
+        self._publish(decision, robot.sequence)
+        self.loop_ms.append((time.perf_counter() - received) * 1e3)
+        if decision.inference_s is not None:
+            self.inference_ms.append(decision.inference_s * 1e3)
+        self._track_reference_state(decision.reference_state)
+
+    def _publish(self, decision: Decision, state_sequence: int) -> None:
+        n = self.spec.num_joints
+        msg = JointCommand()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.sequence = self.sequence
+        msg.state_sequence = state_sequence
+        mode = decision.kind
+        if mode == "policy" and decision.reference_state != "fresh":
+            mode = "hold"  # tracking a held/ramped reference: say so
+        msg.mode = COMMAND_MODES[mode]
+        msg.joint_names = list(self.spec.joint_names)
+        msg.position = [float(x) for x in decision.targets]
+        msg.velocity = [0.0] * n
+        msg.kp = self.spec.kp.tolist()
+        msg.kd = self.spec.kd.tolist()
+        msg.effort = [0.0] * n
+        self.command_pub.publish(msg)
+        self.sequence += 1
+        self._count(f"commands_{decision.kind}")
+
+    # -- bookkeeping ----------------------------------------------------------------------------------
+    def _count(self, key: str) -> None:
+        self.counts[key] += 1
+        self._period_counts[key] += 1
+
+    def _error(self, text: str) -> None:
+        self.last_error = text
+        self._last_error_wall = time.monotonic()
+        self.get_logger().error(text, throttle_duration_sec=1.0)
+
+    def _track_reference_state(self, state: str) -> None:
+        if state == self.reference_state:
+            return
+        text = f"reference {self.reference_state} -> {state}"
+        if state in ("held", "ramping", "default") and self.controller.active:
+            self.get_logger().warning(f"{text} (reference age {self.keeper.age(self._now()):.2f} s)")
+        else:
+            self.get_logger().info(text)
+        self.reference_state = state
+
+    def publish_diagnostics(self) -> None:
+        """Publish one DiagnosticStatus with latencies, ages, rates and the reference state."""
+        wall = time.monotonic()
+        span = max(wall - self._period_start, 1e-6)
+        self.rates = {key: count / span for key, count in self._period_counts.items()}
+        period_counts, self._period_counts, self._period_start = self._period_counts, collections.Counter(), wall
+        state_wall_age = wall - self.last_state_wall if self.last_state_wall is not None else float("inf")
+        reference_age = self.keeper.age(self._now())
+        inference = np.percentile(self.inference_ms, [50, 99]) if self.inference_ms else [np.nan, np.nan]
+        loop = np.percentile(self.loop_ms, [50, 99]) if self.loop_ms else [np.nan, np.nan]
+        level, message = DiagnosticStatus.OK, "tracking" if self.controller.active else "idle (bridge not in POLICY)"
+        if state_wall_age > self.p["state_timeout"]:
+            level, message = DiagnosticStatus.ERROR, f"no robot_state for {state_wall_age:.2f} s: no commands"
+        elif period_counts["states_rejected"] or period_counts["states_stale"] or period_counts["policy_errors"]:
+            level, message = DiagnosticStatus.ERROR, self.last_error
+        elif self.controller.active and self.reference_state != "fresh":
+            level, message = DiagnosticStatus.WARN, f"reference {self.reference_state}"
+        elif period_counts["references_rejected"]:
+            level, message = DiagnosticStatus.WARN, self.last_error
+        mode = _mode_name(self.bridge_mode)
+        values = {
+            "bridge_mode": mode, "active": self.controller.active, "activations": self.controller.activations,
+            "reference_state": self.reference_state, "reference_age_s": reference_age,
+            "state_age_s": self.last_state_age, "state_wall_age_s": state_wall_age,
+            "inference_p50_ms": inference[0], "inference_p99_ms": inference[1],
+            "state_to_command_p50_ms": loop[0], "state_to_command_p99_ms": loop[1],
+            "state_rate_hz": self.rates.get("states", 0.0), "reference_rate_hz": self.rates.get("references", 0.0),
+            "command_rate_hz": sum(v for k, v in self.rates.items() if k.startswith("commands_")),
+            **{k: self.counts[k] for k in ("states", "states_rejected", "states_stale", "references",
+                                           "references_rejected", "references_invalid_flag", "commands_policy",
+                                           "commands_hold", "commands_damp", "policy_errors")},
+            "bridge_fault": self.bridge_status.fault_message if self.bridge_status is not None else "",
+            "last_error": self.last_error,
+        }
+        status = DiagnosticStatus(level=level, name="twist_policy: student policy", message=message,
+                                  hardware_id=str(self.runtime.path))
+        status.values = [KeyValue(key=k, value=_format(v)) for k, v in values.items()]
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(msg)
+
+
+def _format(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4g}"
+    return str(value)
+
+
+def _mode_name(mode: int | None) -> str:
+    if mode is None:
+        return "unknown"
+    try:
+        return Mode(mode).name
+    except ValueError:
+        return str(mode)
+
+
+def _clock_hint(age: float) -> str:
+    if age > 1e6:
+        return ("; the state stamps are on another clock: set use_sim_time:=true with a lockstep bridge "
+                "(it stamps simulated time and publishes /clock)")
+    if age < -FUTURE_TOLERANCE:
+        return ("; the stamp is ahead of the node clock: with use_sim_time:=true the node waits for /clock "
+                "(only a lockstep bridge publishes it)")
+    return ""
+
+
+def usage() -> str:
+    """The --help text."""
+    return _usage(__doc__, "ros2 run twist_policy_node twist_policy --ros-args -p policy_file:=POLICY.onnx "
+                           "[-p use_sim_time:=true] [-p NAME:=VALUE ...]", PARAMETERS)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point (python -m twist_policy_node.policy_node, or the console script twist_policy)."""
+    run(PolicyNode, "twist_policy", usage(), (PolicyModelError, RobotSpecError), args)
+
+
+if __name__ == "__main__":
+    main()
