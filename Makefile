@@ -5,7 +5,7 @@ help:
 	@echo "make setup   create .venv (pinned ROS 2 Kilted wheels, MuJoCo, ONNX Runtime, torch) and colcon build"
 	@echo "make build   colcon build (after setup)"
 	@echo "make test    colcon test, gated on colcon test-result; ends with 'N passed, N failed'"
-	@echo "make demo    the closed loop in simulation (not available yet)"
+	@echo "make demo    the closed loop in simulation: scripted cmd_vel, live table, plots (POLICY=, CMG=, TOY=1, ARGS=)"
 	@echo "make clean   remove build/, install/ and log/ (keeps .venv)"
 
 setup:
@@ -17,10 +17,10 @@ build:
 test: build
 	bash scripts/test.sh
 
+POLICY ?= models/student/policy.onnx
+CMG ?= models/cmg/cmg.onnx
 demo:
-	@echo "make demo: not available yet. It needs the MuJoCo bridge (issue #3), a reference publisher (#4/#6)," >&2
-	@echo "the policy node (#8) and trained models (#10); none of them is in the workspace yet." >&2
-	@exit 1
+	@bash -c 'source scripts/env.sh && python scripts/demo.py --policy "$(POLICY)" --cmg "$(CMG)" $(if $(TOY),--toy) $(ARGS)'
 
 clean:
 	rm -rf build install log

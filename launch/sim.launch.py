@@ -1,11 +1,15 @@
-"""MuJoCo simulation of the G1: bridge, robot_state_publisher (robot and reference ghost) and rviz2.
+"""MuJoCo simulation of the G1: bridge, reference publisher, student policy, robot_state_publisher, rviz2.
 
     ros2 launch launch/sim.launch.py [clock_mode:=realtime|lockstep] [auto_start:=false] [rviz:=true]
         [reference:=none|cmg|mocap] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE]
+        [policy_file:=models/student/policy.onnx]
 
-Then: ros2 service call /mujoco_bridge/start std_srvs/srv/Trigger   (ramp to the default pose)
-With reference:=cmg: ros2 topic pub /cmd_vel geometry_msgs/msg/Twist "{linear: {x: 0.5}}"
-The node graph is g1_bridge.launch_graph.sim_graph (tested without ros2 launch).
+The closed loop: reference:=cmg policy_file:=models/student/policy.onnx, then
+    ros2 service call /mujoco_bridge/start std_srvs/srv/Trigger   (ramp to the default pose, HOLD)
+    ros2 service call /mujoco_bridge/go std_srvs/srv/Trigger      (POLICY: the policy drives the robot)
+    ros2 topic pub /cmd_vel geometry_msgs/msg/Twist "{linear: {x: 0.5}}"
+The node graph is g1_bridge.launch_graph.sim_graph (tested without ros2 launch; `make demo` and
+`python -m g1_bridge.graph_runner` start the same graph without it).
 """
 
 from pathlib import Path
@@ -13,9 +17,8 @@ from pathlib import Path
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
 
-from g1_bridge.launch_graph import sim_graph
+from g1_bridge.launch_graph import launch_nodes, sim_graph
 from g1_bridge.urdf import build_urdf
 from twist_core.robot import load_robot_spec
 
@@ -33,9 +36,8 @@ def _nodes(context):
     graph = sim_graph(build_urdf(load_robot_spec()), CONFIG, clock_mode=arg("clock_mode"),
                       auto_start=arg("auto_start").lower() == "true", rviz=arg("rviz").lower() == "true",
                       reference=arg("reference"), cmg_model=_absolute(arg("cmg_model")),
-                      motion_file=_absolute(arg("motion_file")))
-    return [Node(package=n.package, executable=n.executable, name=n.name, namespace=n.namespace or None,
-                 parameters=list(n.parameters), arguments=list(n.arguments), output="screen") for n in graph]
+                      motion_file=_absolute(arg("motion_file")), policy_file=_absolute(arg("policy_file")))
+    return launch_nodes(graph)
 
 
 def generate_launch_description():
@@ -49,5 +51,8 @@ def generate_launch_description():
         DeclareLaunchArgument("cmg_model", default_value="models/cmg/cmg.onnx",
                               description="exported CMG for reference:=cmg"),
         DeclareLaunchArgument("motion_file", default_value="", description="motion file for reference:=mocap"),
+        DeclareLaunchArgument("policy_file", default_value="",
+                              description="exported student policy (e.g. models/student/policy.onnx); "
+                                          "empty: no policy node"),
         OpaqueFunction(function=_nodes),
     ])

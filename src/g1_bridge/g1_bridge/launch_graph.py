@@ -1,15 +1,24 @@
-"""The simulation's node graph as plain data: what `launch/sim.launch.py` starts, testable without `ros2 launch`.
+"""The node graphs as plain data, for the launch files and for starting them without `ros2 launch`.
 
-Each :class:`NodeSpec` maps one-to-one onto a ``launch_ros.actions.Node``. The graph:
+`launch/sim.launch.py` and `launch/real.launch.py` build their nodes from here; so does `g1_bridge.graph_runner`,
+which starts them as plain processes (`make demo`, the end-to-end tests).
 
-* ``mujoco_bridge`` (this package), parameters from ``config/mujoco_bridge.yaml`` plus launch overrides;
+Each :class:`NodeSpec` maps one-to-one onto a ``launch_ros.actions.Node``. The simulation (:func:`sim_graph`):
+
+* ``mujoco_bridge`` (this package), parameters from ``config/mujoco_bridge.yaml`` plus overrides;
 * ``robot_state_publisher`` with the URDF generated from the same MJCF (``g1_bridge.urdf``), turning
   ``/joint_states`` into TF;
 * a second ``robot_state_publisher`` in namespace ``reference`` with frame prefix ``reference/`` for the
   reference "ghost" (fed by ``/reference/joint_states`` from the reference publishers);
 * optionally a reference publisher (``reference``): ``cmg_reference`` (cmd_vel -> reference with the CMG
   ``cmg_model``) or ``mocap_reference`` (plays ``motion_file``), both from ``cmg_node``;
+* optionally the student policy ``twist_policy`` (``twist_policy_node``, ``policy_file``), parameters from
+  ``config/twist_policy.yaml`` plus the file, closing the loop reference -> policy -> bridge;
 * ``rviz2`` with ``config/g1.rviz`` (optional).
+
+In lockstep every node but the bridge runs on simulated time (``use_sim_time``; the bridge publishes /clock).
+The real robot (:func:`real_graph`) is the same graph with ``unitree_bridge`` (issue #9) in place of
+``mujoco_bridge``, on wall-clock time.
 """
 
 from __future__ import annotations
@@ -32,28 +41,30 @@ class NodeSpec:
 
 
 REFERENCE_SOURCES = ("none", "cmg", "mocap")
+#: The real-robot bridge's parameters as the graph sets them (the node arrives with issue #9).
+UNITREE_BRIDGE_DEFAULTS = {
+    "network_interface": "eth0",       # the interface wired to the G1 (192.168.123.0/24)
+    "dds_domain": 0,                   # Unitree DDS domain of the robot (its simulator uses 1)
+    "release_motion_service": True,    # release the onboard motion service (MotionSwitcher) before control
+    "control_rate": 50.0,              # RobotState publications per second
+    "lowcmd_rate": 500.0,              # rt/lowcmd publications per second (from the latest JointCommand)
+    "command_deadline": 0.1,           # seconds without a valid JointCommand in POLICY before damping
+}
 
 
-def sim_graph(robot_description: str, config_dir: Path, clock_mode: str = "realtime", auto_start: bool = False,
-              rviz: bool = True, reference: str = "none", cmg_model: str = "", motion_file: str = "") -> list[NodeSpec]:
-    """The nodes of the MuJoCo simulation with rviz2 and, optionally, a reference publisher.
-
-    ``reference`` is one of :data:`REFERENCE_SOURCES`: ``cmg`` needs ``cmg_model`` (an exported CMG .onnx),
-    ``mocap`` needs ``motion_file``.
-    """
-    if clock_mode not in ("realtime", "lockstep"):
-        raise ValueError(f"clock_mode must be realtime or lockstep, not {clock_mode!r}")
+def _check_reference(reference: str, cmg_model: str, motion_file: str) -> None:
     if reference not in REFERENCE_SOURCES:
         raise ValueError(f"reference must be one of {', '.join(REFERENCE_SOURCES)}, not {reference!r}")
     if reference == "cmg" and not cmg_model:
         raise ValueError("reference cmg needs cmg_model (an exported CMG, e.g. models/cmg/cmg.onnx)")
     if reference == "mocap" and not motion_file:
         raise ValueError("reference mocap needs motion_file")
-    use_sim_time = clock_mode == "lockstep"  # lockstep publishes /clock
+
+
+def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rviz: bool, reference: str,
+                cmg_model: str, motion_file: str, policy_file: str) -> list[NodeSpec]:
+    """Everything but the bridge: robot and ghost state publishers, reference, policy, rviz2."""
     nodes = [
-        NodeSpec("g1_bridge", "mujoco_bridge", "mujoco_bridge",
-                 parameters=(str(config_dir / "mujoco_bridge.yaml"),
-                             {"clock_mode": clock_mode, "auto_start": auto_start})),
         NodeSpec("robot_state_publisher", "robot_state_publisher", "robot_state_publisher",
                  parameters=({"robot_description": robot_description, "use_sim_time": use_sim_time},)),
         NodeSpec("robot_state_publisher", "robot_state_publisher", "robot_state_publisher", namespace="reference",
@@ -66,7 +77,56 @@ def sim_graph(robot_description: str, config_dir: Path, clock_mode: str = "realt
     elif reference == "mocap":
         nodes.append(NodeSpec("cmg_node", "mocap_reference", "mocap_reference",
                               parameters=({"motion_file": str(motion_file), "use_sim_time": use_sim_time},)))
+    if policy_file:
+        nodes.append(NodeSpec("twist_policy_node", "twist_policy", "twist_policy",
+                              parameters=(str(config_dir / "twist_policy.yaml"),
+                                          {"policy_file": str(policy_file), "use_sim_time": use_sim_time})))
     if rviz:
         nodes.append(NodeSpec("rviz2", "rviz2", "rviz2", arguments=("-d", str(config_dir / "g1.rviz")),
                               parameters=({"use_sim_time": use_sim_time},)))
     return nodes
+
+
+def sim_graph(robot_description: str, config_dir: Path, clock_mode: str = "realtime", auto_start: bool = False,
+              rviz: bool = True, reference: str = "none", cmg_model: str = "", motion_file: str = "",
+              policy_file: str = "", bridge_parameters: dict[str, Any] | None = None) -> list[NodeSpec]:
+    """The nodes of the MuJoCo simulation with rviz2 and, optionally, a reference publisher and the policy.
+
+    ``reference`` is one of :data:`REFERENCE_SOURCES`: ``cmg`` needs ``cmg_model`` (an exported CMG .onnx),
+    ``mocap`` needs ``motion_file``. A ``policy_file`` adds the policy node. ``bridge_parameters`` are further
+    overrides of the bridge's parameters (e.g. ``release_gantry_on_go``).
+    """
+    if clock_mode not in ("realtime", "lockstep"):
+        raise ValueError(f"clock_mode must be realtime or lockstep, not {clock_mode!r}")
+    _check_reference(reference, cmg_model, motion_file)
+    use_sim_time = clock_mode == "lockstep"  # lockstep publishes /clock
+    bridge = NodeSpec("g1_bridge", "mujoco_bridge", "mujoco_bridge",
+                      parameters=(str(config_dir / "mujoco_bridge.yaml"),
+                                  {"clock_mode": clock_mode, "auto_start": auto_start, **(bridge_parameters or {})}))
+    return [bridge] + _loop_nodes(robot_description, config_dir, use_sim_time, rviz, reference, cmg_model,
+                                  motion_file, policy_file)
+
+
+def real_graph(robot_description: str, config_dir: Path, policy_file: str, reference: str = "cmg",
+               cmg_model: str = "", motion_file: str = "", rviz: bool = True,
+               bridge_parameters: dict[str, Any] | None = None) -> list[NodeSpec]:
+    """The nodes on the real G1: ``unitree_bridge``, reference publisher, policy, state publishers, rviz2.
+
+    Wall-clock time everywhere. ``bridge_parameters`` override :data:`UNITREE_BRIDGE_DEFAULTS` (at least
+    ``network_interface`` on most machines).
+    """
+    if not policy_file:
+        raise ValueError("the real robot needs policy_file (an exported student policy)")
+    _check_reference(reference, cmg_model, motion_file)
+    bridge = NodeSpec("g1_bridge", "unitree_bridge", "unitree_bridge",
+                      parameters=({**UNITREE_BRIDGE_DEFAULTS, **(bridge_parameters or {})},))
+    return [bridge] + _loop_nodes(robot_description, config_dir, False, rviz, reference, cmg_model, motion_file,
+                                  policy_file)
+
+
+def launch_nodes(graph: list[NodeSpec]) -> list[Any]:
+    """``launch_ros.actions.Node`` actions for ``graph`` (needs a ROS 2 install with launch_ros)."""
+    from launch_ros.actions import Node
+
+    return [Node(package=n.package, executable=n.executable, name=n.name, namespace=n.namespace or None,
+                 parameters=list(n.parameters), arguments=list(n.arguments), output="screen") for n in graph]

@@ -5,11 +5,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from g1_bridge.launch_graph import sim_graph
+from g1_bridge.launch_graph import UNITREE_BRIDGE_DEFAULTS, real_graph, sim_graph
 from g1_bridge.mujoco_bridge import PARAMETERS
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 LAUNCH = Path(__file__).resolve().parents[3] / "launch" / "sim.launch.py"
+REAL_LAUNCH = LAUNCH.with_name("real.launch.py")
 
 
 def test_params_file_sets_every_parameter_with_its_default():
@@ -70,10 +71,53 @@ def test_rviz_config_shows_robot_and_ghost():
     assert rviz["Global Options"]["Fixed Frame"] == "odom"
 
 
-def test_launch_file_uses_the_graph():
-    """The launch file builds its nodes from sim_graph and the generated URDF (it cannot run here)."""
-    text = LAUNCH.read_text()
-    assert "sim_graph(build_urdf(load_robot_spec())" in text
-    for argument in ("reference", "cmg_model", "motion_file"):  # every sim_graph option is a launch argument
+def test_sim_graph_closes_the_loop_with_the_policy():
+    """policy_file adds twist_policy (params file + file + sim time in lockstep); bridge overrides are applied."""
+    assert "twist_policy" not in [n.name for n in sim_graph("<robot/>", CONFIG)]
+    graph = sim_graph("<robot/>", CONFIG, clock_mode="lockstep", reference="cmg", cmg_model="/m/cmg.onnx",
+                      policy_file="/m/policy.onnx", rviz=False, bridge_parameters={"release_gantry_on_go": False})
+    assert [n.name for n in graph] == ["mujoco_bridge", "robot_state_publisher", "robot_state_publisher",
+                                       "cmg_reference", "twist_policy"]
+    policy = graph[-1]
+    assert (policy.package, policy.executable, policy.namespace) == ("twist_policy_node", "twist_policy", "")
+    assert policy.parameters == (str(CONFIG / "twist_policy.yaml"),
+                                 {"policy_file": "/m/policy.onnx", "use_sim_time": True})
+    assert graph[0].parameters[1] == {"clock_mode": "lockstep", "auto_start": False, "release_gantry_on_go": False}
+    params = yaml.safe_load((CONFIG / "twist_policy.yaml").read_text())["twist_policy"]["ros__parameters"]
+    assert params["policy_file"] == "" and params["reference_timeout"] == 0.1
+
+
+def test_real_graph():
+    """The real robot: unitree_bridge with its parameters instead of mujoco_bridge, the same loop, wall time."""
+    graph = real_graph("<robot/>", CONFIG, policy_file="/m/policy.onnx", cmg_model="/m/cmg.onnx",
+                       bridge_parameters={"network_interface": "enp3s0"})
+    nodes = {(n.namespace, n.name): n for n in graph}
+    assert set(nodes) == {("", "unitree_bridge"), ("", "robot_state_publisher"),
+                          ("reference", "robot_state_publisher"), ("", "cmg_reference"), ("", "twist_policy"),
+                          ("", "rviz2")}
+    bridge = nodes[("", "unitree_bridge")]
+    assert (bridge.package, bridge.executable) == ("g1_bridge", "unitree_bridge")
+    assert bridge.parameters == ({**UNITREE_BRIDGE_DEFAULTS, "network_interface": "enp3s0"},)
+    assert all(p.get("use_sim_time") is False for n in graph for p in n.parameters if isinstance(p, dict)
+               and "use_sim_time" in p)
+    assert nodes[("", "twist_policy")].parameters[1]["policy_file"] == "/m/policy.onnx"
+    assert nodes[("reference", "robot_state_publisher")].parameters[0]["frame_prefix"] == "reference/"
+    with pytest.raises(ValueError, match="policy_file"):
+        real_graph("<robot/>", CONFIG, policy_file="")
+    with pytest.raises(ValueError, match="cmg_model"):
+        real_graph("<robot/>", CONFIG, policy_file="p.onnx")
+    assert "cmg_reference" not in [n.name for n in real_graph("<robot/>", CONFIG, "p.onnx", reference="none")]
+
+
+@pytest.mark.parametrize("path,builder,options", [
+    (LAUNCH, "sim_graph", ("reference", "cmg_model", "motion_file", "policy_file", "clock_mode", "rviz")),
+    (REAL_LAUNCH, "real_graph", ("reference", "cmg_model", "motion_file", "policy_file", "rviz",
+                                 "network_interface")),
+], ids=["sim", "real"])
+def test_launch_files_use_the_graph(path, builder, options):
+    """The launch files build their nodes from the graph data and the generated URDF (they cannot run here)."""
+    text = path.read_text()
+    assert f"{builder}(build_urdf(load_robot_spec())" in text and "launch_nodes(graph)" in text
+    for argument in options:  # every graph option is a launch argument
         assert f'DeclareLaunchArgument("{argument}"' in text and f'arg("{argument}")' in text
-    compile(text, str(LAUNCH), "exec")
+    compile(text, str(path), "exec")

@@ -1,0 +1,53 @@
+"""The real G1: unitree_bridge, reference publisher, student policy, robot_state_publisher, rviz2.
+
+    ros2 launch launch/real.launch.py network_interface:=eth0 [policy_file:=models/student/policy.onnx]
+        [reference:=cmg|mocap|none] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE] [rviz:=true]
+
+The same graph as launch/sim.launch.py with the real-robot bridge (g1_bridge's unitree_bridge, issue #9) in
+place of the MuJoCo bridge, on wall-clock time: g1_bridge.launch_graph.real_graph. Start, go and damp through
+the bridge's services or the wireless remote (see src/g1_bridge/README.md); try everything in simulation first.
+"""
+
+from pathlib import Path
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+
+from g1_bridge.launch_graph import launch_nodes, real_graph
+from g1_bridge.urdf import build_urdf
+from twist_core.robot import load_robot_spec
+
+
+CONFIG = Path(__file__).resolve().parents[1] / "config"
+
+
+def _absolute(path: str) -> str:
+    """A path relative to the directory ros2 launch runs in, made absolute (the nodes may run elsewhere)."""
+    return str(Path(path).expanduser().resolve()) if path else ""
+
+
+def _nodes(context):
+    arg = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
+    graph = real_graph(build_urdf(load_robot_spec()), CONFIG, policy_file=_absolute(arg("policy_file")),
+                       reference=arg("reference"), cmg_model=_absolute(arg("cmg_model")),
+                       motion_file=_absolute(arg("motion_file")), rviz=arg("rviz").lower() == "true",
+                       bridge_parameters={"network_interface": arg("network_interface")})
+    return launch_nodes(graph)
+
+
+def generate_launch_description():
+    """Declare the arguments and build the graph when they are known."""
+    return LaunchDescription([
+        DeclareLaunchArgument("network_interface", default_value="eth0",
+                              description="network interface wired to the G1 (192.168.123.x)"),
+        DeclareLaunchArgument("policy_file", default_value="models/student/policy.onnx",
+                              description="exported student policy"),
+        DeclareLaunchArgument("reference", default_value="cmg", choices=["none", "cmg", "mocap"],
+                              description="reference publisher: cmg (cmd_vel -> CMG) or mocap (a motion file)"),
+        DeclareLaunchArgument("cmg_model", default_value="models/cmg/cmg.onnx",
+                              description="exported CMG for reference:=cmg"),
+        DeclareLaunchArgument("motion_file", default_value="", description="motion file for reference:=mocap"),
+        DeclareLaunchArgument("rviz", default_value="true", description="start rviz2 with config/g1.rviz"),
+        OpaqueFunction(function=_nodes),
+    ])

@@ -1,0 +1,257 @@
+"""Watching and driving the closed loop from outside: what `make demo`, the benchmark and the end-to-end tests use.
+
+:class:`LoopMonitor` is an rclpy node that records every ``robot_state``, ``joint_command``, ``motion_reference``,
+``odom``, ``bridge_status`` and the policy node's ``/diagnostics`` (with the wall time each arrived), publishes
+``cmd_vel`` and calls the bridge's services (``start``, ``go``, ``damp``, ``reset``, ``gantry``). The metrics:
+
+- achieved velocity: from ``/odom`` (the bridge's pelvis pose), the displacement over a window (1 s) rotated into
+  the heading frame, and the heading change over it (yaw rate);
+- joint tracking error: RMS over the 23 policy joints of reference joint positions (the latest reference received
+  before the state) minus measured ones;
+- loop latency state -> command: receive time of the JointCommand whose ``state_sequence`` is k minus the receive
+  time of RobotState k, both taken in this process (the policy node's own figures are in its diagnostics);
+- rates and the real-time factor from receive times and stamps; falls from the bridge's faults (TILT, HEIGHT) or
+  the pelvis below ``FALL_HEIGHT``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_srvs.srv import SetBool, Trigger
+from twist_msgs.msg import BridgeStatus, JointCommand, MotionReference, RobotState
+from twist_msgs.srv import Reset
+
+from g1_bridge.mujoco_bridge import STATUS_QOS
+from twist_core import rotations
+from twist_core.robot import RobotSpec
+from twist_core.safety import Fault, Mode
+
+RECORD_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
+FALL_HEIGHT = 0.5  # m, pelvis height below which the robot has fallen
+FALL_FAULTS = (Fault.TILT, Fault.HEIGHT)
+
+
+def _seconds(stamp) -> float:
+    return stamp.sec + 1e-9 * stamp.nanosec
+
+
+@dataclasses.dataclass
+class StateSample:
+    """What the monitor keeps of one RobotState."""
+
+    wall: float
+    stamp: float
+    sequence: int
+    mode: int
+    q: np.ndarray
+    height: float
+    reference_q: np.ndarray | None  # the latest reference's joints when the state arrived
+
+
+class LoopMonitor(Node):
+    """Records the loop and drives the bridge; see the module docstring."""
+
+    def __init__(self, spec: RobotSpec, bridge: str = "mujoco_bridge", name: str = "loop_monitor") -> None:
+        """Subscribe to everything, publish cmd_vel, create the bridge's service clients."""
+        super().__init__(name)
+        self.spec = spec
+        self.policy_indices = np.asarray(spec.policy_indices)
+        self.states: list[StateSample] = []
+        self.state_wall: dict[int, tuple[float, float]] = {}  # sequence -> (wall, stamp)
+        self.latencies: list[tuple[float, float]] = []  # (state stamp, seconds)
+        self.commands: list[tuple[float, JointCommand]] = []
+        self.references: list[tuple[float, float, np.ndarray]] = []  # (wall, root vx, joints)
+        self.reference_velocity: list[tuple[float, float, float, float]] = []  # (wall, vx, vy, wz)
+        self.odom: list[tuple[float, float, float, float]] = []  # (stamp, x, y, yaw)
+        self.status: BridgeStatus | None = None
+        self.statuses: list[BridgeStatus] = []
+        self.diagnostics: dict[str, str] = {}
+        self._latest_reference: np.ndarray | None = None
+        self.cmd_vel_pub = self.create_publisher(Twist, "cmd_vel", 10)
+        self.create_subscription(RobotState, "robot_state", self._on_state, RECORD_QOS)
+        self.create_subscription(JointCommand, "joint_command", self._on_command, RECORD_QOS)
+        self.create_subscription(MotionReference, "motion_reference", self._on_reference, RECORD_QOS)
+        self.create_subscription(Odometry, "odom", self._on_odom, RECORD_QOS)
+        self.create_subscription(BridgeStatus, "bridge_status", self._on_status, STATUS_QOS)
+        self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+        self.triggers = {n: self.create_client(Trigger, f"/{bridge}/{n}") for n in ("start", "go", "damp")}
+        self.gantry_client = self.create_client(SetBool, f"/{bridge}/gantry")
+        self.reset_client = self.create_client(Reset, f"/{bridge}/reset")
+
+    # -- recording ------------------------------------------------------------------------------------
+    def _on_state(self, msg: RobotState) -> None:
+        wall = time.monotonic()
+        self.state_wall[msg.sequence] = (wall, _seconds(msg.header.stamp))
+        self.states.append(StateSample(wall, _seconds(msg.header.stamp), msg.sequence, msg.mode,
+                                       np.asarray(msg.position), msg.base_pose.position.z, self._latest_reference))
+
+    def _on_command(self, msg: JointCommand) -> None:
+        wall = time.monotonic()
+        self.commands.append((wall, msg))
+        sent = self.state_wall.get(msg.state_sequence)
+        if sent is not None:
+            self.latencies.append((sent[1], wall - sent[0]))
+
+    def _on_reference(self, msg: MotionReference) -> None:
+        wall = time.monotonic()
+        frame = msg.current
+        joints = np.asarray(frame.joint_positions)
+        if len(joints) == self.spec.num_joints and msg.valid:
+            self._latest_reference = joints
+        self.references.append((wall, frame.root_linear_velocity.x, joints))
+        self.reference_velocity.append((wall, frame.root_linear_velocity.x, frame.root_linear_velocity.y,
+                                        frame.root_angular_velocity.z))
+
+    def _on_odom(self, msg: Odometry) -> None:
+        q = msg.pose.pose.orientation
+        p = msg.pose.pose.position
+        self.odom.append((_seconds(msg.header.stamp), p.x, p.y, float(rotations.yaw([q.w, q.x, q.y, q.z]))))
+
+    def _on_status(self, msg: BridgeStatus) -> None:
+        self.status = msg
+        self.statuses.append(msg)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.startswith("twist_policy"):
+                self.diagnostics = {kv.key: kv.value for kv in status.values} | {"message": status.message}
+
+    # -- driving --------------------------------------------------------------------------------------
+    def spin_until(self, condition: Callable[[], Any], timeout: float) -> bool:
+        """Spin until ``condition()`` is truthy or ``timeout`` wall seconds pass."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            rclpy.spin_once(self, timeout_sec=0.01)
+        return bool(condition())
+
+    def spin_for(self, seconds: float) -> None:
+        """Spin for ``seconds`` of wall time."""
+        self.spin_until(lambda: False, seconds)
+
+    def mode(self) -> int | None:
+        """The bridge mode of the latest state."""
+        return self.states[-1].mode if self.states else None
+
+    def sim_time(self) -> float:
+        """Stamp of the latest state."""
+        return self.states[-1].stamp if self.states else 0.0
+
+    def call(self, name: str, timeout: float = 20.0, request: Any = None):
+        """Call a bridge service: ``start``, ``go``, ``damp`` (Trigger), ``gantry`` (SetBool), ``reset`` (Reset)."""
+        client = {"gantry": self.gantry_client, "reset": self.reset_client}.get(name) or self.triggers[name]
+        if not self.spin_until(client.service_is_ready, timeout):
+            raise TimeoutError(f"service {name} is not available")
+        if request is None:
+            request = Trigger.Request() if name in self.triggers else Reset.Request()
+        future = client.call_async(request)
+        if not self.spin_until(future.done, timeout):
+            raise TimeoutError(f"no answer from service {name}")
+        return future.result()
+
+    def send_velocity(self, vx: float, vy: float, wz: float) -> None:
+        """Publish one cmd_vel."""
+        msg = Twist()
+        msg.linear.x, msg.linear.y, msg.angular.z = float(vx), float(vy), float(wz)
+        self.cmd_vel_pub.publish(msg)
+
+    def start_and_go(self, timeout: float = 60.0, log: Callable[[str], None] = print) -> None:
+        """start (ramp to the default pose), wait for HOLD with the policy answering, then go (POLICY).
+
+        Raises RuntimeError with the bridge's answer when a step fails.
+        """
+        if not self.spin_until(lambda: self.states, timeout):
+            raise RuntimeError("no robot_state from the bridge")
+        if self.mode() not in (Mode.HOLD, Mode.RAMP):
+            response = self.call("start")
+            log(f"start: {response.message}")
+            if not response.success:
+                raise RuntimeError(f"start refused: {response.message}")
+        if not self.spin_until(lambda: self.mode() == Mode.HOLD, timeout):
+            raise RuntimeError(f"the bridge never reached HOLD (mode {self.mode()})")
+        answered = lambda: self.commands and self.commands[-1][1].state_sequence >= self.states[-1].sequence - 1  # noqa
+        if not self.spin_until(answered, timeout):
+            raise RuntimeError("the policy node does not answer the robot states")
+        for _ in range(20):
+            response = self.call("go")
+            if response.success:
+                log(f"go: {response.message}")
+                break
+            self.spin_for(0.2)
+        else:
+            raise RuntimeError(f"go refused: {response.message}")
+        if not self.spin_until(lambda: self.mode() == Mode.POLICY, 10.0):
+            raise RuntimeError(f"the bridge did not enter POLICY (mode {self.mode()})")
+
+    # -- metrics --------------------------------------------------------------------------------------
+    def achieved_velocity(self, end: float | None = None, window: float = 1.0) -> np.ndarray:
+        """(vx, vy, yaw rate) over the ``window`` seconds (stamps) before ``end`` (default: the latest odom)."""
+        if len(self.odom) < 2:
+            return np.full(3, np.nan)
+        odom = np.array(self.odom)
+        end = odom[-1, 0] if end is None else end
+        inside = odom[(odom[:, 0] <= end + 1e-9) & (odom[:, 0] >= end - window - 1e-9)]
+        if len(inside) < 2 or inside[-1, 0] - inside[0, 0] < 0.5 * window:
+            return np.full(3, np.nan)
+        span = inside[-1, 0] - inside[0, 0]
+        yaw = np.unwrap(inside[:, 3])
+        heading = 0.5 * (yaw[0] + yaw[-1])
+        dx, dy = inside[-1, 1] - inside[0, 1], inside[-1, 2] - inside[0, 2]
+        c, s = np.cos(heading), np.sin(heading)
+        return np.array([c * dx + s * dy, -s * dx + c * dy, yaw[-1] - yaw[0]]) / span
+
+    def tracking_error(self, samples: list[StateSample] | None = None) -> np.ndarray:
+        """RMS joint tracking error [rad] over the policy joints, per state that had a reference."""
+        samples = self.states if samples is None else samples
+        return np.array([np.sqrt(np.mean((s.reference_q - s.q)[self.policy_indices] ** 2)) for s in samples
+                         if s.reference_q is not None])
+
+    def latency_ms(self, since_stamp: float = -np.inf) -> np.ndarray:
+        """State -> command latencies [ms] of the states stamped after ``since_stamp``."""
+        return np.array([dt * 1e3 for stamp, dt in self.latencies if stamp >= since_stamp])
+
+    def fell(self) -> tuple[bool, str]:
+        """Whether the robot fell (a TILT/HEIGHT fault or the pelvis below FALL_HEIGHT), and how."""
+        faults = [s for s in self.statuses if s.fault in FALL_FAULTS]
+        if faults:
+            return True, faults[0].fault_message
+        low = [s for s in self.states if s.height < FALL_HEIGHT]
+        if low:
+            return True, f"pelvis at {low[0].height:.2f} m at t={low[0].stamp:.2f} s"
+        return False, ""
+
+    def rates(self, window: float = 2.0) -> dict[str, float]:
+        """Messages per wall second over the last ``window`` s, and the real-time factor."""
+        now = time.monotonic()
+        recent = [s for s in self.states if s.wall >= now - window]
+        result = {"state_hz": len(recent) / window,
+                  "command_hz": sum(1 for w, _ in self.commands if w >= now - window) / window,
+                  "reference_hz": sum(1 for w, *_ in self.references if w >= now - window) / window}
+        span = recent[-1].wall - recent[0].wall if len(recent) > 1 else 0.0
+        result["rtf"] = (recent[-1].stamp - recent[0].stamp) / span if span > 0 else float("nan")
+        return result
+
+
+def mode_name(mode: int | None) -> str:
+    """The bridge mode's name."""
+    try:
+        return Mode(mode).name
+    except (ValueError, TypeError):
+        return "-"
+
+
+def percentiles(values, qs=(50, 99)) -> list[float]:
+    """Percentiles of ``values`` (NaN when empty)."""
+    values = np.asarray(values, dtype=np.float64)
+    return [float(np.percentile(values, q)) if values.size else float("nan") for q in qs]
