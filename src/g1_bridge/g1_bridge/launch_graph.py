@@ -16,7 +16,9 @@ Each :class:`NodeSpec` maps one-to-one onto a ``launch_ros.actions.Node``. The s
   ``config/twist_policy.yaml`` plus the file, closing the loop reference -> policy -> bridge;
 * ``rviz2`` with ``config/g1.rviz`` (optional).
 
-In lockstep every node but the bridge runs on simulated time (``use_sim_time``; the bridge publishes /clock).
+In lockstep every node but the bridge runs on simulated time (``use_sim_time``; the bridge publishes /clock) and
+the policy waits up to ``LOCKSTEP_REFERENCE_WAIT`` for the reference of each tick (``reference_wait``), so the
+reference publisher cannot fall behind a simulation running faster than real time.
 The real robot (:func:`real_graph`) is the same graph with ``unitree_bridge`` (issue #9) in place of
 ``mujoco_bridge``, on wall-clock time.
 """
@@ -41,6 +43,7 @@ class NodeSpec:
 
 
 REFERENCE_SOURCES = ("none", "cmg", "mocap")
+LOCKSTEP_REFERENCE_WAIT = 0.05  # s (wall) the policy waits for each tick's reference in lockstep
 #: The real-robot bridge's parameters as the graph sets them (the node arrives with issue #9).
 UNITREE_BRIDGE_DEFAULTS = {
     "network_interface": "eth0",       # the interface wired to the G1 (192.168.123.0/24)
@@ -78,9 +81,11 @@ def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rv
         nodes.append(NodeSpec("cmg_node", "mocap_reference", "mocap_reference",
                               parameters=({"motion_file": str(motion_file), "use_sim_time": use_sim_time},)))
     if policy_file:
+        policy = {"policy_file": str(policy_file), "use_sim_time": use_sim_time}
+        if use_sim_time:  # lockstep: wait for the reference of each tick (the reference joins the lockstep)
+            policy["reference_wait"] = LOCKSTEP_REFERENCE_WAIT
         nodes.append(NodeSpec("twist_policy_node", "twist_policy", "twist_policy",
-                              parameters=(str(config_dir / "twist_policy.yaml"),
-                                          {"policy_file": str(policy_file), "use_sim_time": use_sim_time})))
+                              parameters=(str(config_dir / "twist_policy.yaml"), policy)))
     if rviz:
         nodes.append(NodeSpec("rviz2", "rviz2", "rviz2", arguments=("-d", str(config_dir / "g1.rviz")),
                               parameters=({"use_sim_time": use_sim_time},)))

@@ -81,7 +81,9 @@ def test_sim_graph_closes_the_loop_with_the_policy():
     policy = graph[-1]
     assert (policy.package, policy.executable, policy.namespace) == ("twist_policy_node", "twist_policy", "")
     assert policy.parameters == (str(CONFIG / "twist_policy.yaml"),
-                                 {"policy_file": "/m/policy.onnx", "use_sim_time": True})
+                                 {"policy_file": "/m/policy.onnx", "use_sim_time": True, "reference_wait": 0.05})
+    realtime = sim_graph("<robot/>", CONFIG, policy_file="/m/policy.onnx")[-2]
+    assert realtime.parameters[1] == {"policy_file": "/m/policy.onnx", "use_sim_time": False}
     assert graph[0].parameters[1] == {"clock_mode": "lockstep", "auto_start": False, "release_gantry_on_go": False}
     params = yaml.safe_load((CONFIG / "twist_policy.yaml").read_text())["twist_policy"]["ros__parameters"]
     assert params["policy_file"] == "" and params["reference_timeout"] == 0.1

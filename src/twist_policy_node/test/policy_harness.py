@@ -21,10 +21,10 @@ SIM_START = 100.0  # s, simulated time of tick 0
 TICK = 0.02
 
 
-def start_policy_node(policy_file, **params) -> subprocess.Popen:
-    """Run ``python -m twist_policy_node.policy_node`` with simulated time and ``params``."""
+def start_policy_node(policy_file, namespace: str = "", **params) -> subprocess.Popen:
+    """Run ``python -m twist_policy_node.policy_node`` with simulated time and ``params`` (in ``namespace``)."""
     args = [sys.executable, "-m", "twist_policy_node.policy_node", "--ros-args", "-p", f"policy_file:={policy_file}",
-            "-p", "use_sim_time:=true"]
+            "-p", "use_sim_time:=true"] + (["-r", f"__ns:=/{namespace}"] if namespace else [])
     for key, value in params.items():
         args += ["-p", f"{key}:={str(value).lower() if isinstance(value, bool) else value}"]
     return subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
@@ -52,9 +52,9 @@ def stamp(seconds: float):
 class FakeLoop(Node):
     """Publishes /clock, robot_state and motion_reference tick by tick; records joint commands and diagnostics."""
 
-    def __init__(self, spec) -> None:
-        """Publishers and subscriptions of a bridge and a reference publisher."""
-        super().__init__("policy_test_loop")
+    def __init__(self, spec, namespace: str = "") -> None:
+        """Publishers and subscriptions of a bridge and a reference publisher (relative names in ``namespace``)."""
+        super().__init__("policy_test_loop", namespace=f"/{namespace}" if namespace else "")
         self.spec = spec
         self.tick = 0
         self.reference_offset = 0.2

@@ -145,3 +145,35 @@ def test_bad_inputs_publish_nothing_unsafe(loop, spec):
         assert list(command.joint_names) == list(spec.joint_names)
         for field in (command.position, command.velocity, command.kp, command.kd, command.effort):
             assert len(field) == 29 and np.all(np.isfinite(field))
+
+
+def test_reference_wait_puts_the_reference_into_the_lockstep(ros, spec, toy_policy):
+    """reference_wait: in POLICY a state is answered once the reference stamped at its time arrives (and uses it),
+    or after reference_wait with the reference it has.
+    """
+    from policy_harness import stamp
+    from rosgraph_msgs.msg import Clock
+
+    process = start_policy_node(toy_policy, namespace="wait", reference_wait=0.5)
+    client = FakeLoop(spec, namespace="wait")  # apart from the module's node, which still runs
+    try:
+        assert client.wait_for(lambda: client.step(Mode.HOLD, timeout=0.5) or process.poll() is not None, STARTUP_S)
+        assert process.poll() is None, process.stderr.read()
+        for _ in range(60):
+            client.step(Mode.HOLD)
+        assert client.step(Mode.POLICY) is not None
+        client.clock_pub.publish(Clock(clock=stamp(client.now())))
+        client.state_pub.publish(client.state(Mode.POLICY))
+        assert client.wait_for(lambda: client._answer(client.tick), 0.2) is None  # waiting for the reference
+        client.reference_offset = 0.3
+        client.reference_pub.publish(client.reference())
+        command = client.wait_for(lambda: client._answer(client.tick), 0.5)
+        assert command is not None and command.mode == JointCommand.MODE_POLICY
+        np.testing.assert_allclose(positions(command), _expected_targets(spec, 0.3), atol=1e-5)
+        client.tick += 1
+        late = client.step(Mode.POLICY, reference=False, timeout=2.0)  # no reference: answered after the wait
+        assert late is not None and late.mode == JointCommand.MODE_POLICY
+        np.testing.assert_allclose(positions(late), _expected_targets(spec, 0.3), atol=1e-5)
+    finally:
+        client.destroy_node()
+        stop(process)

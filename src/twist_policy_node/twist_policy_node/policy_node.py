@@ -17,7 +17,10 @@ once per ``robot_state`` message (the bridge's 50 Hz tick; in lockstep the bridg
 
 The reference (``motion_reference``) is checked like the state; a bad or ``valid = false`` frame is ignored and
 counts as missing. Older than ``reference_timeout`` it is held for ``hold_time``, then ramped to standing (the
-default pose) over ``ramp_time`` (``twist_policy_node.reference_keeper``). ``/diagnostics``
+default pose) over ``ramp_time`` (``twist_policy_node.reference_keeper``). In lockstep the reference publisher is
+not part of the bridge's handshake and may fall behind a simulation running faster than real time:
+``reference_wait`` > 0 makes the node wait (in POLICY, at most that many wall seconds) for the reference stamped
+at the state's time before answering, which puts the reference into the lockstep too. ``/diagnostics``
 (diagnostic_msgs/DiagnosticArray, ``diagnostics_rate``, wall clock) reports inference and state->command latency
 p50/p99, input ages, rates, the reference state and the counts of rejected inputs.
 
@@ -45,7 +48,7 @@ from twist_core.policy_runtime import PolicyModelError, PolicyRuntime
 from twist_core.robot import RobotSpecError, load_robot_spec
 from twist_core.safety import Mode
 from twist_policy_node.controller import Decision, PolicyController
-from twist_policy_node.inputs import InputError, reference_input, robot_input
+from twist_policy_node.inputs import InputError, RobotInput, reference_input, robot_input, stamp_seconds
 from twist_policy_node.node_util import SetupError, declare_table, run, usage as _usage
 from twist_policy_node.reference_keeper import ReferenceKeeper
 
@@ -63,6 +66,8 @@ PARAMETERS = {
     "state_timeout": (0.1, "a robot_state older than this (node clock - stamp) gets no command"),
     "threads": (1, "ONNX Runtime intra-op threads"),
     "diagnostics_rate": (1.0, "/diagnostics publications per second (wall clock)"),
+    "reference_wait": (0.0, "lockstep only: wall seconds to wait, in POLICY, for the reference stamped at the "
+                            "state's time before answering with the latest one (0: never wait)"),
 }
 
 
@@ -99,6 +104,9 @@ class PolicyNode(Node):
         self.bridge_mode: int | None = None
         self.bridge_status: BridgeStatus | None = None
         self.reference_state = "none"
+        self.reference_stamp = -np.inf
+        self._pending: tuple[RobotInput, float] | None = None  # a state waiting for its reference (lockstep)
+        self._pending_timer = None
         self.last_error = ""
         self._last_error_wall = -np.inf
         self.command_pub = self.create_publisher(JointCommand, "joint_command", CONTROL_QOS)
@@ -143,6 +151,9 @@ class PolicyNode(Node):
             self._error(f"reference ignored: {exc}")
             return
         self.keeper.receive(reference, self._now())
+        self.reference_stamp = stamp_seconds(msg.header.stamp)
+        if self._pending is not None and self.reference_stamp >= self._pending[0].stamp - 1e-9:
+            self._answer_pending()
 
     def _on_state(self, msg: RobotState) -> None:
         received = time.perf_counter()
@@ -155,13 +166,37 @@ class PolicyNode(Node):
             self._error(f"no command: {exc}")
             return
         self.bridge_mode = robot.mode
-        now = self._now()
-        self.last_state_age = age = now - robot.stamp
+        self.last_state_age = age = self._now() - robot.stamp
         if age > self.p["state_timeout"] or age < -FUTURE_TOLERANCE:
             self._count("states_stale")
             self._error(f"no command: RobotState {robot.sequence} is {age:.3f} s old (state_timeout "
                         f"{self.p['state_timeout']} s){_clock_hint(age)}")
             return
+        if self._pending is not None:  # a newer state supersedes one still waiting for its reference
+            self._answer_pending()
+        if (self.p["reference_wait"] > 0 and robot.mode == Mode.POLICY
+                and self.reference_stamp < robot.stamp - 1e-9):
+            self._pending = (robot, received)
+            self._pending_timer = self.create_timer(self.p["reference_wait"], self._answer_pending,
+                                                    clock=self.steady)
+            return
+        self._answer(robot, received)
+
+    def _answer_pending(self) -> None:
+        """Answer the state that waited for its reference (it arrived, or reference_wait passed)."""
+        if self._pending_timer is not None:
+            self._pending_timer.cancel()
+            self.destroy_timer(self._pending_timer)
+            self._pending_timer = None
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            if self.reference_stamp < pending[0].stamp - 1e-9:
+                self._count("reference_waits_expired")
+            self._answer(*pending)
+
+    def _answer(self, robot: RobotInput, received: float) -> None:
+        """Run the controller for a checked, fresh state and publish its command."""
+        now = self._now()
         try:
             decision = self.controller.step(robot, now)
         except ValueError as exc:  # the policy refused the observation; nothing is sent
@@ -246,7 +281,8 @@ class PolicyNode(Node):
             "command_rate_hz": sum(v for k, v in self.rates.items() if k.startswith("commands_")),
             **{k: self.counts[k] for k in ("states", "states_rejected", "states_stale", "references",
                                            "references_rejected", "references_invalid_flag", "commands_policy",
-                                           "commands_hold", "commands_damp", "policy_errors")},
+                                           "commands_hold", "commands_damp", "policy_errors",
+                                           "reference_waits_expired")},
             "bridge_fault": self.bridge_status.fault_message if self.bridge_status is not None else "",
             "last_error": self.last_error,
         }
