@@ -88,6 +88,15 @@ class LoopMonitor(Node):
         self.gantry_client = self.create_client(SetBool, f"/{bridge}/gantry")
         self.reset_client = self.create_client(Reset, f"/{bridge}/reset")
 
+    def clear(self, drain: float = 0.5) -> None:
+        """Forget everything recorded (between runs), after ``drain`` seconds of taking in what is still queued."""
+        self.spin_for(drain)
+        for buffer in (self.states, self.latencies, self.commands, self.references, self.reference_velocity,
+                       self.odom, self.statuses):
+            buffer.clear()
+        self.state_wall.clear()
+        self.status, self.diagnostics, self._latest_reference = None, {}, None
+
     # -- recording ------------------------------------------------------------------------------------
     def _on_state(self, msg: RobotState) -> None:
         wall = time.monotonic()
@@ -222,7 +231,7 @@ class LoopMonitor(Node):
         return np.array([dt * 1e3 for stamp, dt in self.latencies if stamp >= since_stamp])
 
     def fell(self) -> tuple[bool, str]:
-        """Whether the robot fell (a TILT/HEIGHT fault or the pelvis below FALL_HEIGHT), and how."""
+        """Whether the robot has fallen: a TILT/HEIGHT fault or the pelvis below FALL_HEIGHT; and how."""
         faults = [s for s in self.statuses if s.fault in FALL_FAULTS]
         if faults:
             return True, faults[0].fault_message

@@ -1,4 +1,4 @@
-"""Start a node graph of `g1_bridge.launch_graph` without `ros2 launch`: each node its own process.
+r"""Start a node graph of `g1_bridge.launch_graph` without `ros2 launch`: each node its own process.
 
 Each :class:`~g1_bridge.launch_graph.NodeSpec` becomes the command ``ros2 launch`` would run: the package's
 executable from the ament index (``<prefix>/lib/<package>/<executable>``, where colcon installs console scripts),

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+r"""Benchmark the closed loop: bridge (lockstep) + cmg_reference + policy, N seconds per velocity command.
+
+For each command a fresh graph (g1_bridge.graph_runner, every node its own process, as `make demo`): start, go,
+``--settle`` seconds standing, then the command on /cmd_vel for ``--seconds`` of simulated time. One row per
+command:
+
+- fell: a TILT/HEIGHT fault of the bridge or the pelvis below 0.5 m (with the simulated seconds after go at
+  which the bridge damped); the run of that command ends there;
+- velocity error: |commanded - achieved| of (vx, vy) and of the yaw rate, achieved = the pelvis displacement
+  (the bridge's /odom) over the command's last ``--seconds - --ramp-up`` seconds in the heading frame;
+- joint tracking error: RMS over the 23 policy joints of reference - measured, mean over the command;
+- loop latency state -> command p50/p99: receive time of the JointCommand answering RobotState k minus that of
+  RobotState k (both in this process); policy inference p50/p99 from the policy node's /diagnostics;
+- state rate and real-time factor (wall-clock receive times, from go to the end of the run).
+
+    python scripts/bench_closed_loop.py --toy                        # toy policy + toy CMG (the test fixtures)
+    python scripts/bench_closed_loop.py --policy models/student/policy.onnx --cmg models/cmg/cmg.onnx \\
+        --seconds 60 --commands 0,0,0 0.5,0,0 1.0,0,0 0.3,0,0.5
+    (after `source scripts/env.sh`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from demo import DEFAULT_CMG, DEFAULT_POLICY, missing_models, write_toy_models  # noqa: E402
+
+
+def parse_command(text: str) -> tuple[float, float, float]:
+    """'vx,vy,wz' -> floats."""
+    values = [float(v) for v in text.split(",")]
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"a command is vx,vy,yaw_rate (three numbers), not {text!r}")
+    return tuple(values)
+
+
+def run_command(monitor, graph, command, args, log_dir: Path) -> dict:
+    """One fresh graph: start, go, settle, command for args.seconds; returns the row's numbers."""
+    from g1_bridge.closed_loop import percentiles
+    from g1_bridge.graph_runner import GraphRunner
+    from twist_core.safety import Mode
+
+    monitor.clear()
+    runner = GraphRunner(graph, log_dir=log_dir, required=("g1_bridge", "cmg_node", "twist_policy_node"))
+    row = {"command": list(command)}
+    try:
+        runner.start()
+        monitor.start_and_go(timeout=120.0, log=lambda _: None)
+        go = monitor.sim_time()
+        end_settle, end = go + args.settle, go + args.settle + args.seconds
+        wall_start = time.monotonic()
+        while monitor.sim_time() < end and not runner.exited() and monitor.mode() == Mode.POLICY:
+            monitor.send_velocity(*(command if monitor.sim_time() >= end_settle else (0.0, 0.0, 0.0)))
+            monitor.spin_for(0.05)
+            if time.monotonic() - wall_start > args.wall_limit:
+                raise RuntimeError(f"more than {args.wall_limit} s of wall time")
+        monitor.spin_for(0.3)  # the bridge's status with the fault, if any
+        run = [s for s in monitor.states if s.stamp >= go]
+        segment = [s for s in run if s.stamp >= end_settle]
+        fell, how = monitor.fell()
+        damped = next((s.stamp - go for s in run if s.mode == Mode.DAMPING), None)
+        measured_from = end_settle + args.ramp_up
+        reached = min(monitor.sim_time(), end)
+        achieved = (monitor.achieved_velocity(end=reached, window=reached - measured_from)
+                    if reached - measured_from > 0.5 else np.full(3, np.nan))
+        errors = monitor.tracking_error(segment)
+        loop = percentiles(monitor.latency_ms(since_stamp=end_settle))
+        diag = monitor.diagnostics
+        wall = [s.wall for s in run]
+        row.update({
+            "fell": fell, "fall": how, "damped_after_go": damped, "achieved": achieved.tolist(),
+            "velocity_error": float(np.hypot(command[0] - achieved[0], command[1] - achieved[1])),
+            "yaw_rate_error": float(abs(command[2] - achieved[2])),
+            "joint_error": float(np.mean(errors)) if errors.size else float("nan"),
+            "loop_p50_ms": loop[0], "loop_p99_ms": loop[1],
+            "inference_p50_ms": float(diag.get("inference_p50_ms", "nan")),
+            "inference_p99_ms": float(diag.get("inference_p99_ms", "nan")),
+            "state_hz": (len(wall) - 1) / (wall[-1] - wall[0]) if len(wall) > 1 else float("nan"),
+            "rtf": ((run[-1].stamp - run[0].stamp) / (wall[-1] - wall[0])) if len(wall) > 1 else float("nan"),
+        })
+        if runner.exited():
+            row["error"] = f"a node exited: {runner.exited()}"
+    except (RuntimeError, TimeoutError) as exc:
+        row["error"] = str(exc)
+    finally:
+        try:
+            if runner.processes and not runner.exited().get("/mujoco_bridge"):
+                monitor.call("damp", timeout=5.0)
+        except TimeoutError:
+            pass
+        runner.stop()
+    return row
+
+
+def format_row(row: dict) -> str:
+    """One table line."""
+    c = row["command"]
+    if "achieved" not in row:
+        return f"{c[0]:5.2f} {c[1]:5.2f} {c[2]:5.2f} | error: {row.get('error')}"
+    fell = "no" if not row["fell"] else f"yes {row['damped_after_go']:.1f}s" if row["damped_after_go"] else "yes"
+    a = row["achieved"]
+    return (f"{c[0]:5.2f} {c[1]:5.2f} {c[2]:5.2f} | {fell:<10} | {a[0]:6.3f} {a[1]:6.3f} {a[2]:6.3f} | "
+            f"{row['velocity_error']:6.3f} {row['yaw_rate_error']:6.3f} | {row['joint_error']:7.4f} | "
+            f"{row['loop_p50_ms']:5.2f} / {row['loop_p99_ms']:6.2f} | {row['inference_p50_ms']:5.3f} / "
+            f"{row['inference_p99_ms']:5.3f} | {row['state_hz']:5.1f} {row['rtf']:5.2f}"
+            + (f" | {row['error']}" if row.get("error") else ""))
+
+
+HEADER = (f"{'vx':>5} {'vy':>5} {'wz':>5} | {'fell':<10} | {'ach vx':>6} {'vy':>6} {'wz':>6} | {'|dv|':>6} "
+          f"{'|dwz|':>6} | {'jnt err':>7} | {'loop ms p50/p99':>15} | {'infer ms p50/p99':>15} | {'st Hz':>5} "
+          f"{'RTF':>5}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    parser.add_argument("--policy", default=DEFAULT_POLICY)
+    parser.add_argument("--cmg", default=DEFAULT_CMG)
+    parser.add_argument("--toy", action="store_true", help="toy policy + toy CMG (test fixtures)")
+    parser.add_argument("--commands", nargs="+", type=parse_command,
+                        default=[(0.0, 0.0, 0.0), (0.5, 0.0, 0.0), (1.0, 0.0, 0.0), (0.3, 0.0, 0.5)],
+                        help="vx,vy,yaw_rate commands (default: 0,0,0 0.5,0,0 1.0,0,0 0.3,0,0.5)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="simulated seconds per command")
+    parser.add_argument("--settle", type=float, default=1.0, help="simulated seconds standing after go")
+    parser.add_argument("--ramp-up", type=float, default=2.0,
+                        help="seconds after the command starts before the velocity is measured")
+    parser.add_argument("--gantry", choices=["on", "off"], default="off", help="keep the virtual gantry after go")
+    parser.add_argument("--json", default="", help="also write the rows to this JSON file")
+    parser.add_argument("--wall-limit", type=float, default=900.0, help="wall seconds allowed per command")
+    args = parser.parse_args(argv)
+    policy, cmg = Path(args.policy).expanduser().resolve(), Path(args.cmg).expanduser().resolve()
+    if not args.toy and missing_models(policy, cmg):
+        for line in missing_models(policy, cmg):
+            print(f"bench_closed_loop: {line}", file=sys.stderr)
+        return 1
+    import rclpy
+
+    from g1_bridge.closed_loop import LoopMonitor
+    from g1_bridge.launch_graph import sim_graph
+    from twist_core.robot import load_robot_spec
+
+    spec = load_robot_spec()
+    work = tempfile.TemporaryDirectory(prefix="twist_bench_")
+    if args.toy:
+        policy, cmg = write_toy_models(Path(work.name), spec)
+    graph = [n for n in sim_graph("", ROOT / "config", clock_mode="lockstep", rviz=False, reference="cmg",
+                                  cmg_model=str(cmg), policy_file=str(policy),
+                                  bridge_parameters={"release_gantry_on_go": args.gantry == "off"})
+             if n.package != "robot_state_publisher"]
+    print(f"policy {policy}{' (toy)' if args.toy else ''}; CMG {cmg}; gantry after go {args.gantry}; "
+          f"{args.seconds:g} s per command after {args.settle:g} s standing; lockstep", flush=True)
+    print(HEADER, flush=True)
+    rclpy.init()
+    monitor = LoopMonitor(spec, name="bench_monitor")
+    rows = []
+    try:
+        for index, command in enumerate(args.commands):
+            rows.append(run_command(monitor, graph, command, args, Path(work.name) / f"logs_{index}"))
+            print(format_row(rows[-1]), flush=True)
+    except KeyboardInterrupt:
+        print("interrupted")
+    finally:
+        monitor.destroy_node()
+        rclpy.try_shutdown()
+    if args.json:
+        Path(args.json).write_text(json.dumps({"policy": str(policy), "cmg": str(cmg), "toy": args.toy,
+                                               "gantry": args.gantry, "rows": rows}, indent=1, default=float))
+    work.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
