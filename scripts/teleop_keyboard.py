@@ -19,6 +19,7 @@ With a full ROS 2 install the standard tools do the same:
 from __future__ import annotations
 
 import argparse
+import os
 import select
 import sys
 import time
@@ -85,8 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         next_publish = time.monotonic()
         while True:
             ready, _, _ = select.select([sys.stdin], [], [], max(0.0, next_publish - time.monotonic()))
-            if ready:
-                command, quit_now = apply_key(command, sys.stdin.read(1), args.step, limits)
+            quit_now = False
+            if ready:  # os.read, not sys.stdin.read: a buffered read would hide keys from select
+                for key in os.read(sys.stdin.fileno(), 32).decode(errors="ignore"):
+                    command, quit_now = apply_key(command, key, args.step, limits)
+                    if quit_now:
+                        break
                 print(f"\rvx {command[0]:+.2f} m/s  vy {command[1]:+.2f} m/s  yaw rate {command[2]:+.2f} rad/s   ",
                       end="", flush=True)
                 if quit_now:

@@ -1,0 +1,84 @@
+"""The workspace scripts of the closed loop: make demo's model check, the benchmark's, keyboard teleop, lint."""
+
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import rclpy
+from geometry_msgs.msg import Twist
+
+from twist_core.testing.lint import flake8, pydocstyle
+
+SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
+OURS = [SCRIPTS / name for name in ("demo.py", "bench_closed_loop.py", "teleop_keyboard.py")]
+
+
+def _run(*args, timeout=120):
+    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def test_scripts_are_clean():
+    """flake8 and pydocstyle, as every package's sources."""
+    for check in (flake8, pydocstyle):
+        code, report = check(OURS)
+        assert code == 0, report
+
+
+@pytest.mark.parametrize("script", ["demo.py", "bench_closed_loop.py"])
+def test_missing_models_are_named_with_how_to_get_them(script, tmp_path):
+    """Without the model files: exit 1, each missing file named with the command that makes it."""
+    out = _run(SCRIPTS / script, "--policy", tmp_path / "policy.onnx", "--cmg", tmp_path / "cmg.onnx")
+    assert out.returncode == 1
+    assert f"missing policy file {tmp_path / 'policy.onnx'}" in out.stderr and "TOY=1" in out.stderr
+    assert f"missing cmg file {tmp_path / 'cmg.onnx'}" in out.stderr and "cmg-export" in out.stderr
+    assert _run(SCRIPTS / script, "--help").returncode == 0
+
+
+@pytest.fixture()
+def ros():
+    """rclpy for this test."""
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+def test_teleop_keyboard_publishes_twist(ros):
+    """Keys in a terminal become Twist messages; x stops (a zero command) and quits; no terminal: exit 2."""
+    assert "teleop_twist_keyboard" in _run(SCRIPTS / "teleop_keyboard.py", "--help").stdout
+    assert _run(SCRIPTS / "teleop_keyboard.py").returncode == 2  # stdin is not a tty here
+    node = rclpy.create_node("teleop_test")
+    received = []
+    node.create_subscription(Twist, "/teleop_test", received.append, 10)
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, str(SCRIPTS / "teleop_keyboard.py"), "--topic", "/teleop_test",
+                                "--rate", "20"], stdin=slave, stdout=slave, stderr=slave)
+
+    def spin_until(condition, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not condition():
+            rclpy.spin_once(node, timeout_sec=0.05)
+            try:  # drain the terminal's output so the script never blocks writing it
+                os.read(master, 4096)
+            except OSError:  # nothing to read (non-blocking)
+                pass
+        return condition()
+
+    try:
+        os.set_blocking(master, False)
+        assert spin_until(lambda: received), "no Twist from teleop_keyboard"
+        os.write(master, b"wwwa")
+        assert spin_until(lambda: received[-1].linear.x == pytest.approx(0.3)
+                          and received[-1].angular.z == pytest.approx(0.1))
+        os.write(master, b"x")
+        assert process.wait(timeout=10) == 0
+        assert spin_until(lambda: received[-1].linear.x == 0.0, 5.0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+        os.close(slave)
+        node.destroy_node()
