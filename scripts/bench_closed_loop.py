@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-r"""Benchmark the closed loop: bridge (lockstep) + cmg_reference + policy, N seconds per velocity command.
+r"""Benchmark the closed loop: bridge + cmg_reference + policy, N seconds per velocity command.
 
-For each command a fresh graph (g1_bridge.graph_runner, every node its own process, as `make demo`): start, go,
-``--settle`` seconds standing, then the command on /cmd_vel for ``--seconds`` of simulated time. One row per
-command:
+For each command a fresh graph (g1_bridge.graph_runner, every node its own process, as `make demo`; the bridge
+in lockstep unless ``--clock-mode realtime``): start, go, ``--settle`` seconds standing, then the command on
+/cmd_vel for ``--seconds`` of simulated time. One row per command:
 
 - fell: a TILT/HEIGHT fault of the bridge or the pelvis below 0.5 m (with the simulated seconds after go at
   which the bridge damped); the run of that command ends there;
@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ramp-up", type=float, default=2.0,
                         help="seconds after the command starts before the velocity is measured")
     parser.add_argument("--gantry", choices=["on", "off"], default="off", help="keep the virtual gantry after go")
+    parser.add_argument("--clock-mode", choices=["lockstep", "realtime"], default="lockstep",
+                        help="bridge clock: lockstep (deterministic, as fast as the loop) or realtime (50 Hz wall)")
     parser.add_argument("--json", default="", help="also write the rows to this JSON file")
     parser.add_argument("--wall-limit", type=float, default=900.0, help="wall seconds allowed per command")
     args = parser.parse_args(argv)
@@ -156,12 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     work = tempfile.TemporaryDirectory(prefix="twist_bench_")
     if args.toy:
         policy, cmg = write_toy_models(Path(work.name), spec)
-    graph = [n for n in sim_graph("", ROOT / "config", clock_mode="lockstep", rviz=False, reference="cmg",
+    graph = [n for n in sim_graph("", ROOT / "config", clock_mode=args.clock_mode, rviz=False, reference="cmg",
                                   cmg_model=str(cmg), policy_file=str(policy),
                                   bridge_parameters={"release_gantry_on_go": args.gantry == "off"})
              if n.package != "robot_state_publisher"]
     print(f"policy {policy}{' (toy)' if args.toy else ''}; CMG {cmg}; gantry after go {args.gantry}; "
-          f"{args.seconds:g} s per command after {args.settle:g} s standing; lockstep", flush=True)
+          f"{args.seconds:g} s per command after {args.settle:g} s standing; {args.clock_mode}", flush=True)
     print(HEADER, flush=True)
     rclpy.init()
     monitor = LoopMonitor(spec, name="bench_monitor")
