@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -95,9 +96,9 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> dict:
         row["error"] = str(exc)
     finally:
         try:
-            if runner.processes and not runner.exited().get("/mujoco_bridge"):
+            if runner.processes and "/mujoco_bridge" not in runner.exited():
                 monitor.call("damp", timeout=5.0)
-        except TimeoutError:
+        except Exception:  # noqa: BLE001 - whatever happens, the nodes are stopped below
             pass
         runner.stop()
     return row
@@ -120,6 +121,10 @@ def format_row(row: dict) -> str:
 HEADER = (f"{'vx':>5} {'vy':>5} {'wz':>5} | {'fell':<10} | {'ach vx':>6} {'vy':>6} {'wz':>6} | {'|dv|':>6} "
           f"{'|dwz|':>6} | {'jnt err':>7} | {'loop ms p50/p99':>15} | {'infer ms p50/p99':>15} | {'st Hz':>5} "
           f"{'RTF':>5}")
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,7 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"policy {policy}{' (toy)' if args.toy else ''}; CMG {cmg}; gantry after go {args.gantry}; "
           f"{args.seconds:g} s per command after {args.settle:g} s standing; {args.clock_mode}", flush=True)
     print(HEADER, flush=True)
-    rclpy.init()
+    from rclpy.signals import SignalHandlerOptions
+
+    # rclpy's own handlers would shut its context down on Ctrl-C/SIGTERM, before the robot is damped: ours
+    # raise KeyboardInterrupt, and the cleanup damps the bridge, then stops the nodes
+    signal.signal(signal.SIGTERM, _interrupt)
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     monitor = LoopMonitor(spec, name="bench_monitor")
     rows = []
     try:

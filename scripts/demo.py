@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -241,6 +242,10 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; see the module docstring."""
     args = parse_args(argv)
@@ -276,7 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     log(f"demo: virtual gantry after go: {held}")
     log(f"demo: output and node logs in {out}")
     runner = GraphRunner(graph, log_dir=out / "logs", required=("g1_bridge", "cmg_node", "twist_policy_node"))
-    rclpy.init()
+    from rclpy.signals import SignalHandlerOptions
+
+    # rclpy's own handlers would shut its context down on Ctrl-C/SIGTERM, before the robot is damped: ours
+    # raise KeyboardInterrupt, and the cleanup damps the bridge, then stops the nodes
+    signal.signal(signal.SIGTERM, _interrupt)
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     monitor = LoopMonitor(spec, name="demo_monitor")
     rows: list[dict] = []
     start = 0.0
@@ -292,11 +302,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"demo: {exc}")
         status = 2
     finally:
-        if runner.processes and not runner.exited().get("/mujoco_bridge"):
+        if runner.processes and "/mujoco_bridge" not in runner.exited():
             try:
                 log(f"bridge damp: {monitor.call('damp', timeout=5.0).message}")
                 monitor.spin_until(lambda: monitor.mode() == Mode.DAMPING, 5.0)
-            except TimeoutError as exc:
+            except Exception as exc:  # noqa: BLE001 - whatever happens, the nodes are stopped below
                 log(f"demo: could not damp: {exc}")
         codes = runner.stop()
         log(f"demo: nodes stopped (exit codes {codes}); final mode {mode_name(monitor.mode())}")
