@@ -83,8 +83,8 @@ class PolicyNode(Node):
         for key in ("reference_timeout", "state_timeout", "diagnostics_rate"):
             if not p[key] > 0:
                 raise SetupError(f"{key} must be > 0, got {p[key]}")
-        if p["hold_time"] < 0 or p["ramp_time"] < 0 or p["threads"] < 0:
-            raise SetupError("hold_time, ramp_time and threads must be >= 0")
+        if min(p["hold_time"], p["ramp_time"], p["threads"], p["reference_wait"]) < 0:
+            raise SetupError("hold_time, ramp_time, threads and reference_wait must be >= 0")
         self.spec = spec = load_robot_spec()
         self.runtime = PolicyRuntime(p["policy_file"], spec, threads=p["threads"])
         height = standing_height(spec, spec.default_pose)
@@ -108,7 +108,7 @@ class PolicyNode(Node):
         self._pending: tuple[RobotInput, float] | None = None  # a state waiting for its reference (lockstep)
         self._pending_timer = None
         self.last_error = ""
-        self._last_error_wall = -np.inf
+        self._previous_state: tuple[int, float] | None = None  # (sequence, stamp), for the tick period check
         self.command_pub = self.create_publisher(JointCommand, "joint_command", CONTROL_QOS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(RobotState, "robot_state", self._on_state, CONTROL_QOS)
@@ -166,6 +166,7 @@ class PolicyNode(Node):
             self._error(f"no command: {exc}")
             return
         self.bridge_mode = robot.mode
+        self._check_period(robot)
         self.last_state_age = age = self._now() - robot.stamp
         if age > self.p["state_timeout"] or age < -FUTURE_TOLERANCE:
             self._count("states_stale")
@@ -181,6 +182,17 @@ class PolicyNode(Node):
                                                     clock=self.steady)
             return
         self._answer(robot, received)
+
+    def _check_period(self, robot: RobotInput) -> None:
+        """Warn when consecutive states are not 1/control_rate apart: the policy was trained for that rate."""
+        previous, self._previous_state = self._previous_state, (robot.sequence, robot.stamp)
+        if previous is None or robot.sequence != previous[0] + 1:
+            return
+        period = 1.0 / self.runtime.control_rate
+        if abs(robot.stamp - previous[1] - period) > 0.25 * period:
+            self.get_logger().warning(f"robot_state {robot.sequence} came {robot.stamp - previous[1]:.4f} s after "
+                                      f"the previous one; the policy was trained at {self.runtime.control_rate:g} Hz",
+                                      throttle_duration_sec=5.0)
 
     def _answer_pending(self) -> None:
         """Answer the state that waited for its reference (it arrived, or reference_wait passed)."""
@@ -238,7 +250,6 @@ class PolicyNode(Node):
 
     def _error(self, text: str) -> None:
         self.last_error = text
-        self._last_error_wall = time.monotonic()
         self.get_logger().error(text, throttle_duration_sec=1.0)
 
     def _track_reference_state(self, state: str) -> None:
