@@ -16,7 +16,8 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml", "README.md"]),
     ],
-    install_requires=["setuptools", "numpy", "scipy", "mujoco", "tqdm", "matplotlib", "torch", "onnx", "onnxruntime", "tensorboard"],
+    install_requires=["setuptools", "numpy", "scipy", "mujoco", "tqdm", "matplotlib", "torch", "onnx", "onnxruntime",
+                      "tensorboard"],
     extras_require={"test": ["pytest"]},
     zip_safe=True,
     entry_points={"console_scripts": [

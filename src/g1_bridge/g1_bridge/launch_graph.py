@@ -18,7 +18,11 @@ Each :class:`NodeSpec` maps one-to-one onto a ``launch_ros.actions.Node``. The s
 
 In lockstep every node but the bridge runs on simulated time (``use_sim_time``; the bridge publishes /clock) and
 the policy waits up to ``LOCKSTEP_REFERENCE_WAIT`` for the reference of each tick (``reference_wait``), so the
-reference publisher cannot fall behind a simulation running faster than real time.
+reference publisher cannot fall behind a simulation running faster than real time; with a policy, the bridge
+waits up to ``LOCKSTEP_COMMAND_WAIT`` for each tick's command (``lockstep_timeout``). Both are generous: lockstep is
+for determinism, and a node starved of CPU for a moment (a loaded machine) must not change what is simulated;
+they cost time only when a node is missing (a dead policy still gets damped, ``command_deadline`` simulated
+seconds later).
 The real robot (:func:`real_graph`) is the same graph with ``unitree_bridge`` (issue #9) in place of
 ``mujoco_bridge``, on wall-clock time.
 """
@@ -43,7 +47,8 @@ class NodeSpec:
 
 
 REFERENCE_SOURCES = ("none", "cmg", "mocap")
-LOCKSTEP_REFERENCE_WAIT = 0.05  # s (wall) the policy waits for each tick's reference in lockstep
+LOCKSTEP_REFERENCE_WAIT = 0.4  # s (wall) the policy waits for each tick's reference in lockstep
+LOCKSTEP_COMMAND_WAIT = 0.5  # s (wall) the bridge waits for each tick's command in lockstep, with a policy
 #: The real-robot bridge's parameters as the graph sets them (the node arrives with issue #9).
 UNITREE_BRIDGE_DEFAULTS = {
     "network_interface": "eth0",       # the interface wired to the G1 (192.168.123.0/24)
@@ -105,9 +110,11 @@ def sim_graph(robot_description: str, config_dir: Path, clock_mode: str = "realt
         raise ValueError(f"clock_mode must be realtime or lockstep, not {clock_mode!r}")
     _check_reference(reference, cmg_model, motion_file)
     use_sim_time = clock_mode == "lockstep"  # lockstep publishes /clock
+    overrides: dict[str, Any] = {"clock_mode": clock_mode, "auto_start": auto_start}
+    if use_sim_time and policy_file:
+        overrides["lockstep_timeout"] = LOCKSTEP_COMMAND_WAIT
     bridge = NodeSpec("g1_bridge", "mujoco_bridge", "mujoco_bridge",
-                      parameters=(str(config_dir / "mujoco_bridge.yaml"),
-                                  {"clock_mode": clock_mode, "auto_start": auto_start, **(bridge_parameters or {})}))
+                      parameters=(str(config_dir / "mujoco_bridge.yaml"), {**overrides, **(bridge_parameters or {})}))
     return [bridge] + _loop_nodes(robot_description, config_dir, use_sim_time, rviz, reference, cmg_model,
                                   motion_file, policy_file)
 

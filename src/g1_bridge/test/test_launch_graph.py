@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from g1_bridge.launch_graph import UNITREE_BRIDGE_DEFAULTS, real_graph, sim_graph
+from g1_bridge.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, UNITREE_BRIDGE_DEFAULTS, real_graph,
+                                    sim_graph)
 from g1_bridge.mujoco_bridge import PARAMETERS
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
@@ -81,10 +82,15 @@ def test_sim_graph_closes_the_loop_with_the_policy():
     policy = graph[-1]
     assert (policy.package, policy.executable, policy.namespace) == ("twist_policy_node", "twist_policy", "")
     assert policy.parameters == (str(CONFIG / "twist_policy.yaml"),
-                                 {"policy_file": "/m/policy.onnx", "use_sim_time": True, "reference_wait": 0.05})
+                                 {"policy_file": "/m/policy.onnx", "use_sim_time": True,
+                                  "reference_wait": LOCKSTEP_REFERENCE_WAIT})
     realtime = sim_graph("<robot/>", CONFIG, policy_file="/m/policy.onnx")[-2]
     assert realtime.parameters[1] == {"policy_file": "/m/policy.onnx", "use_sim_time": False}
-    assert graph[0].parameters[1] == {"clock_mode": "lockstep", "auto_start": False, "release_gantry_on_go": False}
+    assert graph[0].parameters[1] == {"clock_mode": "lockstep", "auto_start": False, "release_gantry_on_go": False,
+                                      "lockstep_timeout": LOCKSTEP_COMMAND_WAIT}
+    assert LOCKSTEP_REFERENCE_WAIT < LOCKSTEP_COMMAND_WAIT  # the policy answers before the bridge gives up
+    bridge_only = sim_graph("<robot/>", CONFIG, clock_mode="lockstep", rviz=False)[0]
+    assert "lockstep_timeout" not in bridge_only.parameters[1]  # nothing answers: the yaml's short timeout
     params = yaml.safe_load((CONFIG / "twist_policy.yaml").read_text())["twist_policy"]["ros__parameters"]
     assert params["policy_file"] == "" and params["reference_timeout"] == 0.1
 

@@ -53,14 +53,21 @@ def _run_for(monitor, runner, seconds):
     assert not runner.exited(), f"a node died: {runner.exited()} (logs: {runner.logs})"
 
 
-def _policy_commands(monitor, since):
-    return [c for w, c in monitor.commands if monitor.state_wall.get(c.state_sequence, (0, -1))[1] > since]
+def _answers(monitor, states, timeout=5.0):
+    """The policy's commands answering ``states``, once all have reached this process (all but the newest state:
+    the bridge sent state k+1 after command k reached it, but here the two may arrive in either order)."""
+    wanted = {s.sequence for s in states[:-1]}
+    missing = lambda: wanted - {c.state_sequence for _, c in monitor.commands}  # noqa
+    assert monitor.spin_until(lambda: not missing(), timeout), f"states not answered (lockstep timeout): {missing()}"
+    return [c for _, c in monitor.commands if c.state_sequence in wanted]
 
 
 def test_stands_in_hold(loop):
     """start: RAMP then HOLD; in HOLD the robot stands and the policy answers every state with a hold command."""
     runner, monitor = loop
     assert monitor.spin_until(lambda: monitor.states or runner.exited(), STARTUP_S), "no robot_state"
+    # the policy answers every state (hold commands outside POLICY): wait until its commands reach us too
+    assert monitor.spin_until(lambda: monitor.commands or runner.exited(), STARTUP_S), "no joint_command"
     assert not runner.exited(), runner.exited()
     assert monitor.call("start").success
     assert monitor.spin_until(lambda: monitor.mode() == Mode.HOLD, 30.0)
@@ -68,7 +75,7 @@ def test_stands_in_hold(loop):
     _run_for(monitor, runner, 1.0)
     hold = [s for s in monitor.states if s.stamp > since]
     assert all(s.mode == Mode.HOLD for s in hold) and min(s.height for s in hold) > 0.7
-    commands = _policy_commands(monitor, since)
+    commands = _answers(monitor, hold)
     assert commands and all(c.mode == JointCommand.MODE_HOLD for c in commands)
 
 
@@ -84,12 +91,12 @@ def test_policy_with_a_standing_reference_in_lockstep(loop, spec):
     sequences = np.array([s.sequence for s in states])
     assert np.all(np.diff(sequences) == 1)
     np.testing.assert_allclose(np.diff([s.stamp for s in states]), 0.02, atol=1e-6)
-    answered = {c.state_sequence for c in _policy_commands(monitor, since)}
-    assert set(sequences[:-1]) <= answered, "a state was not answered (lockstep timeout)"
-    # The policy waits up to reference_wait (0.05 s wall) for each tick's reference; a reference publisher starved
-    # of CPU for longer leaves the policy tracking the held reference (MODE_HOLD) for that tick, as designed.
-    modes = np.array([c.mode for c in _policy_commands(monitor, since + 0.1)])
-    assert np.mean(modes == JointCommand.MODE_POLICY) > 0.9 and set(modes) <= {0, 1}
+    commands = _answers(monitor, states)
+    # The policy waits up to reference_wait (LOCKSTEP_REFERENCE_WAIT wall) for each tick's reference; a reference
+    # publisher starved of CPU for longer leaves the policy tracking the held reference (MODE_HOLD), as designed.
+    modes = np.array([c.mode for c in commands])
+    assert np.mean(modes == JointCommand.MODE_POLICY) > 0.9 and set(modes) <= {0, 1}, [
+        (c.state_sequence, c.mode) for c in commands if c.mode != 0][:10]
     assert np.max(monitor.tracking_error(states)) < 0.05  # PD on the standing pose
     latency = monitor.latency_ms(since)
     assert np.percentile(latency, 50) < 20.0

@@ -10,8 +10,8 @@ once per ``robot_state`` message (the bridge's 50 Hz tick; in lockstep the bridg
 - bridge mode POLICY: the observation is built by ``twist_core.policy_io`` (frame + history, the history started
   with copies of the first frame at every activation, the last action zero), the policy runs, ``PolicyIO.targets``
   gives the joint targets, published as ``joint_command`` with config/g1.yaml's kp/kd, ``state_sequence`` = the
-  state's sequence and mode MODE_POLICY (MODE_HOLD while the reference is not fresh; MODE_DAMP if the policy
-  returns NaN/Inf);
+  state's sequence and mode MODE_POLICY (MODE_HOLD while the reference is stale: held, ramping or standing;
+  MODE_DAMP if the policy returns NaN/Inf);
 - any other bridge mode: a MODE_HOLD command holding the default pose (the bridge does not apply it there, but
   ``go`` needs a recent valid command and lockstep needs an answer to advance).
 
@@ -27,6 +27,11 @@ p50/p99, input ages, rates, the reference state and the counts of rejected input
 QoS as the publishers': ``robot_state``, ``motion_reference`` and ``joint_command`` RELIABLE, KEEP_LAST 1;
 ``bridge_status`` RELIABLE + TRANSIENT_LOCAL. With a lockstep bridge set ``use_sim_time:=true`` (it publishes
 /clock; its state stamps are simulated time).
+
+Reference ages: on wall time a reference counts from when it was received (publishers' clocks may differ); on
+simulated time every stamp comes from the bridge's one clock, so a reference counts from its stamp and a state is
+answered at its stamp. The node's own /clock can lag behind the messages it handles when it is starved of CPU;
+measured on that lagging clock, references that arrived on time would look stale.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ CONTROL_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
 STATUS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 FUTURE_TOLERANCE = 1.0  # s a state stamp may be ahead of the node clock (sim time before the first /clock)
 LATENCY_WINDOW = 500  # ticks (10 s at 50 Hz) behind the latency percentiles
+LIVE_REFERENCE = ("fresh", "blending")  # keeper states that track the live reference (MODE_POLICY)
 COMMAND_MODES = {"policy": JointCommand.MODE_POLICY, "hold": JointCommand.MODE_HOLD, "damp": JointCommand.MODE_DAMP}
 
 PARAMETERS = {
@@ -135,6 +141,9 @@ class PolicyNode(Node):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
+    def _on_sim_time(self) -> bool:
+        return bool(self.get_parameter("use_sim_time").value)
+
     # -- inputs ---------------------------------------------------------------------------------------
     def _on_status(self, msg: BridgeStatus) -> None:
         self.bridge_status = msg
@@ -150,8 +159,8 @@ class PolicyNode(Node):
             self._count("references_rejected")
             self._error(f"reference ignored: {exc}")
             return
-        self.keeper.receive(reference, self._now())
         self.reference_stamp = stamp_seconds(msg.header.stamp)
+        self.keeper.receive(reference, self.reference_stamp if self._on_sim_time() else self._now())
         if self._pending is not None and self.reference_stamp >= self._pending[0].stamp - 1e-9:
             self._answer_pending()
 
@@ -208,7 +217,7 @@ class PolicyNode(Node):
 
     def _answer(self, robot: RobotInput, received: float) -> None:
         """Run the controller for a checked, fresh state and publish its command."""
-        now = self._now()
+        now = robot.stamp if self._on_sim_time() else self._now()
         try:
             decision = self.controller.step(robot, now)
         except ValueError as exc:  # the policy refused the observation; nothing is sent
@@ -221,7 +230,7 @@ class PolicyNode(Node):
         self.loop_ms.append((time.perf_counter() - received) * 1e3)
         if decision.inference_s is not None:
             self.inference_ms.append(decision.inference_s * 1e3)
-        self._track_reference_state(decision.reference_state)
+        self._track_reference_state(decision.reference_state, now)
 
     def _publish(self, decision: Decision, state_sequence: int) -> None:
         n = self.spec.num_joints
@@ -230,8 +239,8 @@ class PolicyNode(Node):
         msg.sequence = self.sequence
         msg.state_sequence = state_sequence
         mode = decision.kind
-        if mode == "policy" and decision.reference_state != "fresh":
-            mode = "hold"  # tracking a held/ramped reference: say so
+        if mode == "policy" and decision.reference_state not in LIVE_REFERENCE:
+            mode = "hold"  # tracking a held/ramped/standing reference (the reference is stale): say so
         msg.mode = COMMAND_MODES[mode]
         msg.joint_names = list(self.spec.joint_names)
         msg.position = [float(x) for x in decision.targets]
@@ -252,12 +261,12 @@ class PolicyNode(Node):
         self.last_error = text
         self.get_logger().error(text, throttle_duration_sec=1.0)
 
-    def _track_reference_state(self, state: str) -> None:
+    def _track_reference_state(self, state: str, now: float) -> None:
         if state == self.reference_state:
             return
         text = f"reference {self.reference_state} -> {state}"
         if state in ("held", "ramping", "default") and self.controller.active:
-            self.get_logger().warning(f"{text} (reference age {self.keeper.age(self._now()):.2f} s)")
+            self.get_logger().warning(f"{text} (reference age {self.keeper.age(now):.2f} s)")
         else:
             self.get_logger().info(text)
         self.reference_state = state

@@ -15,7 +15,8 @@ time, the reference the policy must track and a state name:
               into a walking pose); a dropout during a blend holds the blended pose and blends again
 ============  ======================================================================================================
 
-Times are seconds on one clock (the node's ROS clock: simulated time when ``use_sim_time`` is set).
+Times are seconds on one clock (the node's wall clock, or the simulated time of the message stamps when
+``use_sim_time`` is set).
 """
 
 from __future__ import annotations

@@ -91,9 +91,10 @@ def windows(states: np.ndarray, commands: np.ndarray, length: int = WINDOW, stri
         np.ndarray, np.ndarray]:
     """Overlapping windows: states (T, 58), commands (T, 3) -> (N, length + 1, 58), (N, length, 3)."""
     starts = np.arange(0, len(states) - length, stride)
-    motion = np.stack([states[s:s + length + 1] for s in starts]) if len(starts) else np.zeros((0, length + 1,
-                                                                                                 states.shape[1]))
-    command = np.stack([commands[s:s + length] for s in starts]) if len(starts) else np.zeros((0, length, 3))
+    if not len(starts):
+        return np.zeros((0, length + 1, states.shape[1])), np.zeros((0, length, 3))
+    motion = np.stack([states[s:s + length + 1] for s in starts])
+    command = np.stack([commands[s:s + length] for s in starts])
     return motion, command
 
 

@@ -51,7 +51,7 @@ def normalized_model(state: dict[str, Any]) -> NormalizedCmg:
 
 
 def metadata(state: dict[str, Any], spec: RobotSpec) -> dict[str, str]:
-    """The ONNX metadata (JSON strings) for a checkpoint."""
+    """Return the ONNX metadata of a checkpoint, as JSON strings."""
     stats = state["stats"]
     return {
         "twist_cmg_version": json.dumps(CMG_FORMAT_VERSION),

@@ -63,7 +63,7 @@ class CmgNet(nn.Module):
         self.layers = nn.ModuleList(MoELayer(a, b, config.experts) for a, b in zip(sizes[:-1], sizes[1:]))
 
     def coefficients(self, x: torch.Tensor) -> torch.Tensor:
-        """Expert coefficients (B, K), shared by every layer."""
+        """Return the expert weights, shape (B, K), shared by every layer."""
         return torch.softmax(self.gate(x), dim=-1)
 
     def forward(self, motion: torch.Tensor, command: torch.Tensor, blended_weights: bool = False) -> torch.Tensor:

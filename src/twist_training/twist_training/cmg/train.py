@@ -221,8 +221,8 @@ class Trainer:
 
 def stats_from_checkpoint(state: dict[str, Any]) -> CmgStats:
     """The normalization statistics stored in a checkpoint."""
-    return CmgStats(*(np.asarray(state["stats"][k]) for k in ("motion_mean", "motion_std", "command_min",
-                                                               "command_max")))
+    keys = ("motion_mean", "motion_std", "command_min", "command_max")
+    return CmgStats(*(np.asarray(state["stats"][k]) for k in keys))
 
 
 def net_from_checkpoint(state: dict[str, Any]) -> CmgNet:
