@@ -25,7 +25,7 @@ import torch
 from twist_core.model import joint_dof_addresses, joint_qpos_addresses
 from twist_core.robot import RobotSpec
 from twist_core.sim import joint_actuators
-from twist_training.tracking.sim_model import SensorLayout, training_model
+from twist_training.tracking.sim_model import training_model
 
 
 @dataclasses.dataclass
@@ -112,6 +112,8 @@ class BatchedSim(abc.ABC):
         self._qadr = joint_qpos_addresses(spec, self.model)
         self._dadr = joint_dof_addresses(spec, self.model)
         self._act = joint_actuators(spec, self.model)
+        self._qadr_t = torch.as_tensor(np.array(self._qadr))
+        self._dadr_t = torch.as_tensor(np.array(self._dadr))
         self._rng = np.random.default_rng(seed + 1)
 
     # -- to implement ---------------------------------------------------------------------------------
@@ -197,11 +199,11 @@ class BatchedSim(abc.ABC):
 
     def joint_pos(self) -> torch.Tensor:
         """Joint positions (N, 29), motor order."""
-        return self.qpos()[:, torch.as_tensor(self._qadr, device=self.device)]
+        return self.qpos()[:, self._qadr_t.to(self.device)]
 
     def joint_vel(self) -> torch.Tensor:
         """Joint velocities (N, 29), motor order."""
-        return self.qvel()[:, torch.as_tensor(self._dadr, device=self.device)]
+        return self.qvel()[:, self._dadr_t.to(self.device)]
 
     def _sensor(self, part: slice) -> torch.Tensor:
         return self.sensordata()[:, part]
@@ -265,6 +267,13 @@ class CpuBatchedSim(BatchedSim):
         self._state[:] = state
         self._sensordata[:] = data.sensordata
         self._env_models = [self._models[0]] * num_envs
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Float32 torch copies of the state and sensors, made once per change."""
+        self._qpos_t = torch.from_numpy(self._state[:, self._qpos_at:self._qvel_at]).float()
+        self._qvel_t = torch.from_numpy(self._state[:, self._qvel_at:self._qvel_at + self.model.nv]).float()
+        self._sensor_t = torch.from_numpy(self._sensordata).float()
 
     @property
     def device(self) -> torch.device:
@@ -285,6 +294,7 @@ class CpuBatchedSim(BatchedSim):
             mujoco.mj_forward(model, data)
             mujoco.mj_getState(model, data, self._state[env], self._spec_state)
             self._sensordata[env] = data.sensordata
+        self._refresh()
 
     def step(self, targets: torch.Tensor) -> None:
         """One control step for every environment (threads in C)."""
@@ -293,22 +303,24 @@ class CpuBatchedSim(BatchedSim):
                               state=self._out_state, sensordata=self._out_sensor, skip_checks=True)
         self._state[:] = self._out_state[:, -1]
         self._sensordata[:] = self._out_sensor[:, -1]
+        self._refresh()
 
     def qpos(self) -> torch.Tensor:
         """Generalized positions (N, nq), float32."""
-        return torch.from_numpy(self._state[:, self._qpos_at:self._qvel_at]).float()
+        return self._qpos_t
 
     def qvel(self) -> torch.Tensor:
         """Generalized velocities (N, nv), float32."""
-        return torch.from_numpy(self._state[:, self._qvel_at:self._qvel_at + self.model.nv]).float()
+        return self._qvel_t
 
     def sensordata(self) -> torch.Tensor:
         """Sensor values (N, nsensordata), float32."""
-        return torch.from_numpy(self._sensordata).float()
+        return self._sensor_t
 
     def add_base_velocity(self, env_ids: np.ndarray, delta: np.ndarray) -> None:
         """A push: add ``delta`` to the pelvis' world linear velocity."""
         self._state[np.asarray(env_ids), self._qvel_at:self._qvel_at + 3] += delta
+        self._refresh()
 
     def close(self) -> None:
         """Stop the thread pool."""

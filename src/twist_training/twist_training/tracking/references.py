@@ -1,0 +1,202 @@
+"""Reference motions for tracker training: a motion library on the device, and CMG clips generated in the loop.
+
+:class:`MotionLibrary` holds every frame of its clips (50 Hz, the control rate) as torch tensors, so looking up a
+batch of reference frames is indexing. Clips are drawn with probability proportional to weight x difficulty;
+difficulty adapts to how far episodes get (TWIST's rule: x1.01 when the mean completion is <= 0.5, x0.99 when
+>= 0.95, clamped to [1, 9], starting at 9 so every clip is tried early).
+
+:func:`cmg_clips` free-runs an exported CMG (``twist_core.cmg_runtime``, batched) under random command timelines
+and turns the joints into complete motions the same way the ``cmg_reference`` node does (root synthesized from
+the command, key bodies by forward kinematics), so the tracker trains on what it will track on the robot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import yaml
+
+from twist_core import rotations
+from twist_core.cmg_runtime import CmgRuntime
+from twist_core.motion import STANDARD_FPS, Motion, motion_from_generated_joints, resample
+from twist_core.motion_formats import read_motion
+from twist_core.robot import RobotSpec
+
+DIFFICULTY_START, DIFFICULTY_MIN, DIFFICULTY_MAX = 9.0, 1.0, 9.0
+
+
+@dataclasses.dataclass
+class ClipSpec:
+    """One entry of a motion list (TWIST's YAML layout: file, weight, description)."""
+
+    file: str
+    weight: float = 1.0
+    description: str = ""
+
+
+def read_motion_list(path: Path) -> list[ClipSpec]:
+    """A YAML motion list: ``root_path`` (optional) and ``motions: [{file, weight, description}]``."""
+    content = yaml.safe_load(Path(path).read_text()) or {}
+    root = Path(content.get("root_path", Path(path).parent))
+    if not root.is_absolute():
+        root = Path(path).parent / root
+    clips = []
+    for i, entry in enumerate(content.get("motions", [])):
+        if not isinstance(entry, dict) or "file" not in entry:
+            raise ValueError(f"{path}: motions[{i}] needs a 'file'")
+        clips.append(ClipSpec(str(root / entry["file"]), float(entry.get("weight", 1.0)),
+                              str(entry.get("description", ""))))
+    if not clips:
+        raise ValueError(f"{path}: no motions listed")
+    return clips
+
+
+def clips_from_inputs(inputs: Sequence[str]) -> list[ClipSpec]:
+    """Clips from YAML motion lists, directories (every .npz/.pkl) and files, weight 1 unless listed."""
+    clips: list[ClipSpec] = []
+    for item in map(Path, inputs):
+        if item.suffix in (".yaml", ".yml"):
+            clips += read_motion_list(item)
+        elif item.is_dir():
+            clips += [ClipSpec(str(p)) for p in sorted(item.iterdir()) if p.suffix in (".npz", ".pkl")]
+        else:
+            clips.append(ClipSpec(str(item)))
+    return clips
+
+
+def yaw_frame_points(root_pos: np.ndarray, root_quat: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Points (T, K, 3) relative to the root, in the root's yaw-only frame."""
+    heading = rotations.from_yaw(rotations.yaw(root_quat))
+    return rotations.rotate_inverse(heading[:, None, :], points - root_pos[:, None, :])
+
+
+class MotionLibrary:
+    """Every frame of a set of motions on a torch device; see the module docstring."""
+
+    def __init__(self, motions: Sequence[Motion], weights: Sequence[float], names: Sequence[str],
+                 device: str | torch.device = "cpu", min_frames: int = 10) -> None:
+        """Stack the motions (already at the control rate) and precompute the tracked quantities."""
+        keep = [i for i, m in enumerate(motions) if m.num_frames >= min_frames]
+        if not keep:
+            raise ValueError(f"no motion has at least {min_frames} frames")
+        motions = [motions[i] for i in keep]
+        self.names = [names[i] for i in keep]
+        self.device = torch.device(device)
+        lengths = np.array([m.num_frames for m in motions])
+        self.lengths = torch.as_tensor(lengths, device=self.device)
+        self.starts = torch.as_tensor(np.concatenate([[0], np.cumsum(lengths)[:-1]]), device=self.device)
+        self.weights = torch.as_tensor(np.asarray(weights, dtype=np.float64)[keep], dtype=torch.float32,
+                                       device=self.device)
+        self.difficulty = torch.full((len(motions),), DIFFICULTY_START, device=self.device)
+
+        def cat(values: Sequence[np.ndarray]) -> torch.Tensor:
+            return torch.as_tensor(np.concatenate(values), dtype=torch.float32, device=self.device)
+
+        self.root_pos = cat([m.root_pos for m in motions])
+        self.root_quat = cat([m.root_quat for m in motions])
+        self.root_lin_vel_local = cat([m.root_lin_vel_local() for m in motions])
+        self.root_ang_vel_local = cat([m.root_ang_vel_local() for m in motions])
+        self.joint_pos = cat([m.joint_pos for m in motions])
+        self.joint_vel = cat([m.joint_vel for m in motions])
+        self.key_body_yaw = cat([yaw_frame_points(m.root_pos, m.root_quat, m.key_body_pos) for m in motions])
+        self.key_body_local = cat([m.key_body_pos_local() for m in motions])
+        self.speed = torch.as_tensor([float(np.linalg.norm(m.root_lin_vel[:, :2], axis=1).mean()) for m in motions],
+                                     device=self.device)
+
+    @classmethod
+    def from_clips(cls, spec: RobotSpec, clips: Sequence[ClipSpec], device: str | torch.device = "cpu",
+                   extra: Sequence[Motion] = (), extra_weight: float = 1.0) -> "MotionLibrary":
+        """Load clip files (any motion-tool format, resampled to 50 Hz) plus already-built motions."""
+        motions, weights, names = [], [], []
+        for clip in clips:
+            motion = read_motion(clip.file, spec)
+            if abs(motion.fps - STANDARD_FPS) > 1e-9:
+                motion = resample(motion, spec, STANDARD_FPS)
+            motions.append(motion)
+            weights.append(clip.weight)
+            names.append(Path(clip.file).name)
+        for i, motion in enumerate(extra):
+            motions.append(motion)
+            weights.append(extra_weight)
+            names.append(f"cmg_{i:04d}")
+        return cls(motions, weights, names, device)
+
+    @property
+    def num_motions(self) -> int:
+        """Number of clips."""
+        return len(self.lengths)
+
+    def sample(self, n: int, generator: torch.Generator | None = None, min_remaining: int = 50) -> tuple[
+            torch.Tensor, torch.Tensor]:
+        """Clip ids (weight x difficulty) and start frames (uniform, leaving ``min_remaining`` frames if possible)."""
+        probabilities = self.weights * self.difficulty
+        ids = torch.multinomial(probabilities, n, replacement=True, generator=generator)
+        room = torch.clamp(self.lengths[ids] - min_remaining, min=1)
+        start = (torch.rand(n, generator=generator, device=self.device) * room).long()
+        return ids, start
+
+    def index(self, ids: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Flat frame index of (clip, frame) pairs, frames clamped to the clip."""
+        frames = torch.minimum(torch.clamp(frames, min=0), self.lengths[ids] - 1)
+        return self.starts[ids] + frames
+
+    def update_difficulty(self, ids: torch.Tensor, completion: torch.Tensor) -> None:
+        """Adapt the difficulty of clips from the completion (0..1) of episodes that just ended on them."""
+        if len(ids) == 0:
+            return
+        total = torch.zeros_like(self.difficulty).index_add_(0, ids, completion)
+        count = torch.zeros_like(self.difficulty).index_add_(0, ids, torch.ones_like(completion))
+        seen = count > 0
+        mean = total[seen] / count[seen]
+        factor = torch.where(mean <= 0.5, 1.01, torch.where(mean >= 0.95, 0.99, 1.0))
+        self.difficulty[seen] = torch.clamp(self.difficulty[seen] * factor, DIFFICULTY_MIN, DIFFICULTY_MAX)
+
+
+@dataclasses.dataclass
+class CommandSampling:
+    """Random command timelines for CMG clips: segments holding one command (standing included)."""
+
+    vx: tuple[float, float] = (-0.5, 1.0)
+    vy: float = 0.5
+    yaw_rate: float = 1.0
+    stand_probability: float = 0.15
+    segment: tuple[float, float] = (2.0, 5.0)
+
+
+def command_timelines(rng: np.random.Generator, clips: int, seconds: float, sampling: CommandSampling,
+                      low: np.ndarray, high: np.ndarray, fps: float = STANDARD_FPS) -> np.ndarray:
+    """(T, clips, 3) commands: 1 s standing, then random segments, clipped to the model's range."""
+    steps = int(round(seconds * fps))
+    out = np.zeros((steps, clips, 3))
+    for c in range(clips):
+        t = int(fps)
+        while t < steps:
+            length = int(rng.uniform(*sampling.segment) * fps)
+            if rng.random() >= sampling.stand_probability:
+                command = np.array([rng.uniform(*sampling.vx), rng.uniform(-sampling.vy, sampling.vy),
+                                    rng.uniform(-sampling.yaw_rate, sampling.yaw_rate)])
+                out[t:t + length, c] = np.clip(command, low, high)
+            t += length
+    return out
+
+
+def cmg_clips(spec: RobotSpec, runtime: CmgRuntime, clips: int, seconds: float, seed: int,
+              sampling: CommandSampling | None = None) -> list[Motion]:
+    """``clips`` CMG free runs under random command timelines, as complete motions (joints clamped to limits)."""
+    rng = np.random.default_rng(seed)
+    commands = command_timelines(rng, clips, seconds, sampling or CommandSampling(), runtime.command_min,
+                                 runtime.command_max, runtime.fps)
+    n = spec.num_joints
+    frame = np.repeat(runtime.standing_frame[None], clips, axis=0)
+    frames = []
+    for command in commands:
+        frames.append(frame)
+        frame = runtime.step(frame, command)
+        frame[:, :n] = np.clip(frame[:, :n], spec.lower_limits, spec.upper_limits)
+    frames = np.stack(frames)
+    return [motion_from_generated_joints(spec, runtime.fps, frames[:, c, :n], frames[:, c, n:], commands[:, c],
+                                         {"source": "cmg", "model": str(runtime.path)}) for c in range(clips)]

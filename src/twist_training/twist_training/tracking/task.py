@@ -1,0 +1,367 @@
+"""The TWIST-style motion tracking task for the G1, vectorized in torch over a batched simulation.
+
+Every environment tracks a reference clip from a :class:`~twist_training.tracking.references.MotionLibrary`
+(mocap and/or CMG clips) starting at a random frame, with reference-state initialization (the robot is placed in
+the reference's pose, velocities x0.8, 2 cm up). Each control step (50 Hz): actions (delayed by a per-environment
+number of steps, 0..``max_action_delay``) become joint targets through ``twist_core.policy_io`` (the policy node's
+code), the simulation advances, then rewards, terminations and observations are computed.
+
+Observations (rsl-rl ``TensorDict`` groups):
+
+- ``student`` (1144): ``PolicyIO.frame`` + ``History`` exactly as the policy node builds them (noisy sensing);
+- ``teacher``: ``future_frames`` reference frames ahead (58 each: height, roll, pitch, heading change, local
+  linear velocity, yaw rate, 23 joints, 9 key bodies in the frame's yaw frame), the current student frame (104),
+  and privileged state (99: pelvis velocity in the pelvis frame, height, the robot's key bodies, foot contacts,
+  the physics variant: friction, torso mass and COM, Kp/Kd strength, gravity).
+
+Rewards are TWIST's terms with TWIST's weights (x the control period): tracking of joints, joint velocities,
+root height/tilt, root velocity, key bodies; penalties on foot slip, contact forces, soft joint and torque
+limits, joint velocity/acceleration, action rate, short steps, body roll/pitch rate, ankle motion. (TWIST's
+stumble penalty needs tangential foot forces, which the foot touch sensors do not measure; it is left out.)
+Terminations: tilt, height or key bodies too far from the reference, runaway speed (never on the first step);
+the clip's end and the episode limit are time-outs (bootstrapped). Domain randomization: physics variants
+(``batched_sim``), per-environment action delay, pushes (pelvis velocity kicks at random times), sensor noise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+from tensordict import TensorDict
+
+from twist_core.policy_io import History, PolicyIO
+from twist_core.robot import RobotSpec
+from twist_training.tracking import torch_math as tm
+from twist_training.tracking.batched_sim import BatchedSim
+from twist_training.tracking.references import MotionLibrary
+
+FUTURE_FRAME_SIZE = 58
+PRIVILEGED_SIZE = 99
+TWIST_FUTURE_STEPS = (1, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95)
+DOF_ERROR_WEIGHTS = {"hip_pitch": 1.0, "hip_roll": 0.8, "hip_yaw": 0.8, "knee": 1.0, "ankle_pitch": 0.5,
+                     "ankle_roll": 0.5, "waist": 0.6, "shoulder": 0.8, "elbow": 1.0, "wrist": 0.8}
+
+
+@dataclasses.dataclass
+class RewardWeights:
+    """TWIST's reward weights (multiplied by the control period when applied)."""
+
+    tracking_joint_dof: float = 0.6
+    tracking_joint_vel: float = 0.2
+    tracking_root_pose: float = 0.6
+    tracking_root_vel: float = 1.0
+    tracking_keybody_pos: float = 2.0
+    feet_slip: float = -0.1
+    feet_contact_forces: float = -5e-4
+    dof_pos_limits: float = -5.0
+    dof_torque_limits: float = -1.0
+    dof_vel: float = -1e-4
+    dof_acc: float = -5e-8
+    action_rate: float = -0.01
+    feet_air_time: float = 5.0
+    ang_vel_xy: float = -0.01
+    ankle_dof_acc: float = -1e-7
+    ankle_dof_vel: float = -2e-4
+
+
+@dataclasses.dataclass
+class TaskConfig:
+    """Everything about the task except the robot and the reference clips."""
+
+    num_envs: int = 1024
+    episode_seconds: float = 10.0
+    future_steps: tuple[int, ...] = TWIST_FUTURE_STEPS
+    rewards: RewardWeights = dataclasses.field(default_factory=RewardWeights)
+    air_time_target: float = 0.3
+    soft_limit_fraction: float = 0.95
+    max_tilt: float = 1.0
+    max_height_error: float = 0.25
+    max_keybody_error: float = 0.7
+    max_speed: float = 5.0
+    rsi_velocity_scale: float = 0.8
+    rsi_lift: float = 0.02
+    max_action_delay: int = 1
+    push_interval: tuple[float, float] = (3.0, 5.0)
+    push_velocity: float = 0.5
+    noise_joint_pos: float = 0.01
+    noise_joint_vel: float = 0.1
+    noise_gyro: float = 0.1
+    noise_tilt: float = 0.05
+    seed: int = 0
+
+
+class TrackingEnv:
+    """rsl-rl ``VecEnv`` of the tracking task (duck-typed: rsl-rl only needs the attributes and methods)."""
+
+    def __init__(self, spec: RobotSpec, sim: BatchedSim, library: MotionLibrary, config: TaskConfig) -> None:
+        """Set up buffers and reset every environment."""
+        self.spec, self.sim, self.library, self.cfg = spec, sim, library, config
+        self.num_envs = sim.num_envs
+        self.device = sim.device
+        self.io = PolicyIO(spec)
+        self.num_actions = self.io.num_actions
+        self.dt = sim.control_dt
+        self.max_episode_length = int(round(config.episode_seconds / self.dt))
+        self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        n, d = self.num_envs, self.device
+        self.motion_ids = torch.zeros(n, dtype=torch.long, device=d)
+        self.motion_start = torch.zeros(n, dtype=torch.long, device=d)
+        self.actions = torch.zeros(n, self.num_actions, device=d)
+        self.last_actions = torch.zeros_like(self.actions)
+        self.action_queue = torch.zeros(n, config.max_action_delay + 1, self.num_actions, device=d)
+        self.action_delay = torch.zeros(n, dtype=torch.long, device=d)
+        self.last_joint_vel = torch.zeros(n, spec.num_joints, device=d)
+        self.air_time = torch.zeros(n, 2, device=d)
+        self.next_push = torch.zeros(n, device=d)
+        self.episode_sums: dict[str, torch.Tensor] = {}
+        policy = spec.policy_indices
+        self.policy_idx = torch.as_tensor(np.array(policy), device=d)
+        self.dof_weights = torch.as_tensor([_dof_weight(spec.joint_names[i]) for i in policy], device=d)
+        ankles = [i for i, j in enumerate(policy) if "ankle" in spec.joint_names[j]]
+        self.ankle_idx = torch.as_tensor(ankles, device=d)
+        middle = (spec.lower_limits + spec.upper_limits) / 2
+        half = (spec.upper_limits - spec.lower_limits) / 2 * config.soft_limit_fraction
+        self.soft_lower = torch.as_tensor(middle - half, dtype=torch.float32, device=d)
+        self.soft_upper = torch.as_tensor(middle + half, dtype=torch.float32, device=d)
+        self.effort = torch.as_tensor(np.array(spec.effort_limits), dtype=torch.float32, device=d)
+        self.future = torch.as_tensor(config.future_steps, device=d)
+        self.history: History | None = None
+        self._reset(torch.arange(n, device=d))
+        self._obs = self._observations(torch.arange(n, device=d))
+
+    # -- reference ---------------------------------------------------------------------------------------
+    def _frame_index(self, offset: int | torch.Tensor = 0) -> torch.Tensor:
+        return self.library.index(self.motion_ids, self.motion_start + self.episode_length_buf + offset)
+
+    def _remaining(self) -> torch.Tensor:
+        return self.library.lengths[self.motion_ids] - 1 - (self.motion_start + self.episode_length_buf)
+
+    # -- reset -------------------------------------------------------------------------------------------
+    def _reset(self, ids: torch.Tensor) -> None:
+        if len(ids) == 0:
+            return
+        lib, cfg = self.library, self.cfg
+        motion, start = lib.sample(len(ids), self.generator)
+        self.motion_ids[ids], self.motion_start[ids] = motion, start
+        self.episode_length_buf[ids] = 0
+        frame = lib.index(motion, start)
+        root_pos = lib.root_pos[frame].clone()
+        root_pos[:, 2] += cfg.rsi_lift
+        quat = lib.root_quat[frame]
+        lin_vel_world = _rotate(quat, lib.root_lin_vel_local[frame]) * cfg.rsi_velocity_scale
+        self.sim.reset(ids.cpu().numpy(), root_pos.cpu().numpy(), quat.cpu().numpy(),
+                       lib.joint_pos[frame].cpu().numpy(), lin_vel_world.cpu().numpy(),
+                       (lib.root_ang_vel_local[frame] * cfg.rsi_velocity_scale).cpu().numpy(),
+                       (lib.joint_vel[frame] * cfg.rsi_velocity_scale).cpu().numpy())
+        self.actions[ids] = 0.0
+        self.last_actions[ids] = 0.0
+        self.action_queue[ids] = 0.0
+        self.action_delay[ids] = torch.randint(0, cfg.max_action_delay + 1, (len(ids),), device=self.device,
+                                               generator=self.generator)
+        self.last_joint_vel[ids] = self.sim.joint_vel()[ids]
+        self.air_time[ids] = 0.0
+        self.next_push[ids] = self._push_time(len(ids))
+
+    def _push_time(self, n: int) -> torch.Tensor:
+        low, high = self.cfg.push_interval
+        return low + (high - low) * torch.rand(n, device=self.device, generator=self.generator)
+
+    # -- rsl-rl interface -----------------------------------------------------------------------------------
+    def get_observations(self) -> TensorDict:
+        """The observations of the current step."""
+        return self._obs
+
+    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        """Apply actions, advance one control step, reward, reset what ended, observe."""
+        actions = actions.to(self.device)
+        self.last_actions[:] = self.actions
+        self.actions[:] = actions
+        self.action_queue = torch.cat([actions[:, None], self.action_queue[:, :-1]], dim=1)
+        applied = self.action_queue[torch.arange(self.num_envs, device=self.device), self.action_delay]
+        self.sim.step(self.io.targets(applied))
+        self.episode_length_buf += 1
+        self._push()
+
+        rewards, terms, errors = self._rewards()
+        terminated = self._terminated(errors)
+        time_out = (self.episode_length_buf >= self.max_episode_length) | (self._remaining() <= 0)
+        dones = terminated | time_out
+        for name, value in terms.items():
+            self.episode_sums[name] = value.mean()
+        extras: dict[str, Any] = {"time_outs": time_out & ~terminated, "log": {
+            **{f"Reward/{k}": v.mean() for k, v in terms.items()},
+            "Tracking/joint_error_rad": errors["joint"].mean(), "Tracking/keybody_error_m": errors["keybody"].mean(),
+            "Tracking/root_vel_error_mps": errors["root_vel"].mean(),
+            "Tracking/height_error_m": errors["height"].abs().mean(),
+            "Episode/failure_rate": terminated.float().mean(),
+        }}
+        done_ids = torch.nonzero(dones).flatten()
+        if len(done_ids):
+            length = self.library.lengths[self.motion_ids[done_ids]] - self.motion_start[done_ids]
+            span = torch.clamp(torch.minimum(length, torch.full_like(length, self.max_episode_length)), min=1)
+            completion = torch.clamp(self.episode_length_buf[done_ids].float() / span.float(), max=1.0)
+            self.library.update_difficulty(self.motion_ids[done_ids], completion)
+            self._reset(done_ids)
+        self.last_joint_vel[:] = self.sim.joint_vel()
+        self._obs = self._observations(done_ids)
+        return self._obs, rewards, dones.long(), extras
+
+    # -- physics events ----------------------------------------------------------------------------------------
+    def _push(self) -> None:
+        t = self.episode_length_buf.float() * self.dt
+        due = torch.nonzero(t >= self.next_push).flatten()
+        if len(due) == 0 or self.cfg.push_velocity <= 0:
+            return
+        kick = torch.zeros(len(due), 3, device=self.device)
+        kick[:, :2] = (torch.rand(len(due), 2, device=self.device, generator=self.generator) * 2 - 1) * \
+            self.cfg.push_velocity
+        self.sim.add_base_velocity(due.cpu().numpy(), kick.cpu().numpy())
+        self.next_push[due] = t[due] + self._push_time(len(due))
+
+    # -- rewards and terminations ------------------------------------------------------------------------------
+    def _robot(self) -> dict[str, torch.Tensor]:
+        sim = self.sim
+        quat = sim.root_quat()
+        root = sim.root_pos()
+        heading = tm.from_yaw(tm.yaw(quat))
+        key = sim.key_body_pos()
+        return {"pos": root, "quat": quat, "lin_vel_local": tm.rotate_inverse(quat, sim.root_lin_vel()),
+                "ang_vel_local": sim.root_ang_vel_body(), "q": sim.joint_pos(), "dq": sim.joint_vel(),
+                "key_yaw": tm.rotate_inverse(heading[:, None, :], key - root[:, None, :]),
+                "key_local": tm.rotate_inverse(quat[:, None, :], key - root[:, None, :])}
+
+    def _rewards(self) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        lib, cfg, w = self.library, self.cfg, self.cfg.rewards
+        f = self._frame_index()
+        robot = self._robot()
+        pol = self.policy_idx
+        dq_err = (robot["q"] - lib.joint_pos[f])[:, pol]
+        dqd_err = (robot["dq"] - lib.joint_vel[f])[:, pol]
+        tilt_err = _tilt(robot["quat"]) - _tilt(lib.root_quat[f])
+        height_err = robot["pos"][:, 2] - lib.root_pos[f, 2]
+        vel_err = robot["lin_vel_local"] - lib.root_lin_vel_local[f]
+        ang_err = robot["ang_vel_local"] - lib.root_ang_vel_local[f]
+        key_err = torch.linalg.norm(robot["key_yaw"] - lib.key_body_yaw[f], dim=-1)
+        force = self.sim.foot_force()
+        contact = force > 5.0
+        foot_vel = self.sim.foot_vel()
+        torque = self.sim.joint_torque()
+        joint_acc = (robot["dq"] - self.last_joint_vel) / self.dt
+        first_contact = (self.air_time > 0) & contact
+        self.air_time += self.dt
+        moving = torch.linalg.norm(lib.root_lin_vel_local[f, :2], dim=-1) > 0.05
+        air_term = torch.sum(torch.clamp(self.air_time - cfg.air_time_target, max=0.0) * first_contact, dim=1) * moving
+        self.air_time *= ~contact
+        q = robot["q"]
+        terms = {
+            "tracking_joint_dof": torch.exp(-0.15 * torch.sum(self.dof_weights * dq_err ** 2, dim=1)),
+            "tracking_joint_vel": torch.exp(-0.01 * torch.sum(self.dof_weights * dqd_err ** 2, dim=1)),
+            "tracking_root_pose": torch.exp(-5.0 * (height_err ** 2 + 0.1 * torch.sum(tilt_err ** 2, dim=1))),
+            "tracking_root_vel": torch.exp(-(torch.sum(vel_err ** 2, dim=1) + 0.5 * torch.sum(ang_err ** 2, dim=1))),
+            "tracking_keybody_pos": torch.exp(-10.0 * torch.sum(key_err ** 2, dim=1)),
+            "feet_slip": torch.sum(torch.sqrt(torch.linalg.norm(foot_vel[..., :2], dim=-1) + 1e-8) * contact, dim=1),
+            "feet_contact_forces": torch.sum(torch.clamp(force - 100.0, min=0.0), dim=1),
+            "dof_pos_limits": torch.sum(torch.clamp(self.soft_lower - q, min=0) + torch.clamp(q - self.soft_upper,
+                                                                                              min=0), dim=1),
+            "dof_torque_limits": torch.sum(torch.clamp(torque.abs() / self.effort - 0.95, min=0.0), dim=1),
+            "dof_vel": torch.sum(robot["dq"][:, pol] ** 2, dim=1),
+            "dof_acc": torch.sum(joint_acc[:, pol] ** 2, dim=1),
+            "action_rate": torch.linalg.norm(self.actions - self.last_actions, dim=1),
+            "feet_air_time": air_term,
+            "ang_vel_xy": torch.sum(robot["ang_vel_local"][:, :2] ** 2, dim=1),
+            "ankle_dof_acc": torch.sum(joint_acc[:, pol][:, self.ankle_idx] ** 2, dim=1),
+            "ankle_dof_vel": torch.sum(robot["dq"][:, pol][:, self.ankle_idx] ** 2, dim=1),
+        }
+        weighted = {k: v * getattr(w, k) * self.dt for k, v in terms.items()}
+        total = torch.stack(list(weighted.values())).sum(0)
+        errors = {"joint": dq_err.abs().mean(1), "keybody": key_err.mean(1), "key_max": key_err.max(1).values,
+                  "root_vel": torch.linalg.norm(vel_err[:, :2], dim=1), "height": height_err,
+                  "tilt": _tilt(robot["quat"]).abs().max(1).values,
+                  "speed": torch.linalg.norm(self.sim.root_lin_vel(), dim=1)}
+        return total, weighted, errors
+
+    def _terminated(self, errors: dict[str, torch.Tensor]) -> torch.Tensor:
+        cfg = self.cfg
+        bad = (errors["tilt"] > cfg.max_tilt) | (errors["height"].abs() > cfg.max_height_error) | \
+            (errors["key_max"] > cfg.max_keybody_error) | (errors["speed"] > cfg.max_speed)
+        bad |= ~torch.isfinite(self.sim.qpos()).all(1)
+        return bad & (self.episode_length_buf > 1)
+
+    # -- observations -------------------------------------------------------------------------------------------
+    def _noise(self, shape: tuple[int, ...], scale: float) -> torch.Tensor:
+        return (torch.rand(shape, device=self.device, generator=self.generator) * 2 - 1) * scale
+
+    def _student_frame(self) -> torch.Tensor:
+        cfg, lib = self.cfg, self.library
+        f = self._frame_index()
+        n, j = self.num_envs, self.spec.num_joints
+        imu = self.sim.imu_quat()
+        tilt_noise = self._noise((n, 2), cfg.noise_tilt)
+        imu = _perturb(imu, tilt_noise)
+        return self.io.frame(
+            lib.root_pos[f, 2], lib.root_quat[f], lib.root_lin_vel_local[f], lib.root_ang_vel_local[f, 2],
+            lib.joint_pos[f], self.sim.imu_gyro() + self._noise((n, 3), cfg.noise_gyro), imu,
+            self.sim.joint_pos() + self._noise((n, j), cfg.noise_joint_pos),
+            self.sim.joint_vel() + self._noise((n, j), cfg.noise_joint_vel), self.actions)
+
+    def _future_frames(self) -> torch.Tensor:
+        lib = self.library
+        now = self._frame_index()
+        index = self.library.index(self.motion_ids[:, None].expand(-1, len(self.future)),
+                                   (self.motion_start + self.episode_length_buf)[:, None] + self.future[None])
+        quat = lib.root_quat[index]
+        heading = tm.wrap(tm.yaw(quat) - tm.yaw(lib.root_quat[now])[:, None])
+        parts = [lib.root_pos[index, 2:3], _tilt(quat), heading[..., None], lib.root_lin_vel_local[index],
+                 lib.root_ang_vel_local[index, 2:3], lib.joint_pos[index][..., self.policy_idx],
+                 lib.key_body_yaw[index].flatten(-2)]
+        return torch.cat(parts, dim=-1).flatten(1)
+
+    def _privileged(self) -> torch.Tensor:
+        robot = self._robot()
+        contact = (self.sim.foot_force() > 5.0).float()
+        return torch.cat([robot["lin_vel_local"], robot["pos"][:, 2:3], robot["key_local"].flatten(1), contact,
+                          self.sim.variant_params()], dim=1)
+
+    def _observations(self, reset_ids: torch.Tensor) -> TensorDict:
+        frame = self._student_frame()
+        if self.history is None:
+            self.history = History(frame)
+        elif len(reset_ids):
+            self.history.reset(reset_ids, frame[reset_ids])
+        student = self.history.observation(frame)
+        teacher = torch.cat([self._future_frames(), frame, self._privileged()], dim=1)
+        return TensorDict({"student": student, "teacher": teacher}, batch_size=[self.num_envs], device=self.device)
+
+
+def _dof_weight(name: str) -> float:
+    for key, weight in DOF_ERROR_WEIGHTS.items():
+        if key in name:
+            return weight
+    return 1.0
+
+
+def _tilt(quat: torch.Tensor) -> torch.Tensor:
+    """Roll and pitch (..., 2)."""
+    from twist_core.policy_io import roll_pitch
+
+    return roll_pitch(quat)
+
+
+def _rotate(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    conjugate = q * torch.tensor([1.0, -1.0, -1.0, -1.0], device=q.device)
+    return tm.rotate_inverse(conjugate, v)
+
+
+def _perturb(quat: torch.Tensor, roll_pitch: torch.Tensor) -> torch.Tensor:
+    """Quaternions rotated by small roll/pitch angles (sensor noise on the measured tilt)."""
+    half = roll_pitch / 2
+    cr, sr, cp, sp = torch.cos(half[:, 0]), torch.sin(half[:, 0]), torch.cos(half[:, 1]), torch.sin(half[:, 1])
+    noise = torch.stack([cr * cp, sr * cp, cr * sp, -sr * sp], dim=-1)
+    w1, x1, y1, z1 = quat.unbind(-1)
+    w2, x2, y2, z2 = noise.unbind(-1)
+    return torch.stack([w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2, w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+                        w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2], dim=-1)
