@@ -17,7 +17,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml", "README.md"]),
     ],
     install_requires=["setuptools", "numpy", "scipy", "mujoco", "tqdm", "matplotlib", "torch", "onnx", "onnxruntime",
-                      "tensorboard"],
+                      "tensorboard", "rsl-rl-lib", "tensordict", "pyyaml"],
     extras_require={"test": ["pytest"]},
     zip_safe=True,
     entry_points={"console_scripts": [
@@ -27,6 +27,9 @@ setup(
         "cmg-train = twist_training.cmg.train:main",
         "cmg-eval = twist_training.cmg.evaluate:main",
         "cmg-export = twist_training.cmg.export:main",
+        "train-teacher = twist_training.tracking.train:main_teacher",
+        "train-student = twist_training.tracking.train:main_student",
+        "export-policy = twist_training.tracking.export:main",
     ]},
     maintainer="TWIST-G1 maintainers",
     maintainer_email="maintainers@twist-g1.dev",

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from twist_core.cmg_runtime import CmgRuntime
-from twist_core.motion import MotionError, build_motion, root_from_command, save_motion
+from twist_core.motion import MotionError, save_motion
+from twist_core.testing.motion_fixture import walking_clip
 from twist_training.cmg import data as cmg_data
 from twist_training.cmg.evaluate import evaluate, gait_period, grid, leg_odometry
 from twist_training.cmg.export import export
@@ -17,21 +18,6 @@ from twist_training.cmg.model import CmgConfig, CmgNet, MoELayer, NormalizedCmg
 from twist_training.cmg.train import Trainer, TrainConfig, learning_rate, rollout_loss, teacher_probability
 
 TINY = CmgConfig(hidden=32, gate_hidden=16)
-
-
-def walking_clip(spec, seconds, vx, yaw_rate=0.0, fps=50.0, frequency=1.0):
-    """A synthetic clip: standing 1 s, then legs swinging at ``frequency`` Hz with the command label (vx, 0, yaw)."""
-    n = int(round(seconds * fps)) + 1
-    t = np.arange(n) / fps
-    moving = t >= 1.0
-    phase = np.where(moving, np.sin(2 * np.pi * frequency * (t - 1.0)), 0.0)
-    joint_pos = np.tile(spec.default_pose, (n, 1))
-    for side, sign in (("left", 1.0), ("right", -1.0)):
-        joint_pos[:, spec.joint_index(f"{side}_hip_pitch_joint")] += 0.3 * vx * sign * phase
-        joint_pos[:, spec.joint_index(f"{side}_hip_roll_joint")] += 0.05 * sign * phase
-    command = np.where(moving[:, None], [vx, 0.0, yaw_rate], 0.0)
-    root_pos, root_quat = root_from_command(command, fps, 0.75)
-    return build_motion(spec, fps, root_pos, root_quat, joint_pos, command=command)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -28,19 +27,9 @@ from twist_core.motion import STANDARD_FPS
 from twist_core.robot import RobotSpec, load_robot_spec
 from twist_training.cmg.model import NormalizedCmg
 from twist_training.cmg.train import net_from_checkpoint, stats_from_checkpoint
+from twist_training.provenance import git_commit
 
 OPSET = 17
-
-
-def git_commit() -> str:
-    """The workspace's git commit (with ``-dirty``), or ``unknown``."""
-    try:
-        root = Path(__file__).resolve().parent
-        commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=root,
-                                capture_output=True, text=True, check=True).stdout.strip()
-        return commit or "unknown"
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def normalized_model(state: dict[str, Any]) -> NormalizedCmg:

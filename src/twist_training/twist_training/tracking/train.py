@@ -1,0 +1,300 @@
+"""train-teacher / train-student: the TWIST tracker on batched MuJoCo with rsl-rl (PPO; PPO + KL to the teacher).
+
+    train-teacher --config config/tracking/teacher.yaml --out runs/teacher
+    train-student --config config/tracking/student.yaml --teacher runs/teacher --out runs/student
+
+A run directory holds TensorBoard scalars, ``model_<iteration>.pt`` checkpoints (the newest ``keep`` are kept;
+each carries the run's configuration, so export and evaluation need nothing else) and ``config.yaml``. Starting
+again with the same ``--out`` resumes from its newest checkpoint (``--restart`` starts over); ``--iterations``
+is the total. The teacher's actor and critic read the ``teacher`` observation (future reference frames +
+current frame + privileged state); the student's actor reads ``student`` (exactly what the policy node builds),
+its critic ``teacher``, initialized from the teacher's critic; the teacher's actor is saved in the student's
+checkpoints, so a student run resumes without the teacher run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from rsl_rl.models import MLPModel
+from rsl_rl.runners import OnPolicyRunner
+
+from twist_core.cmg_runtime import CmgRuntime
+from twist_core.robot import RobotSpec, load_robot_spec
+from twist_training.tracking.batched_sim import BatchedSim, CpuBatchedSim, DomainRandomization
+from twist_training.tracking.references import CommandSampling, MotionLibrary, clips_from_inputs, cmg_clips
+from twist_training.tracking.task import RewardWeights, TaskConfig, TrackingEnv
+
+ROLES = ("teacher", "student")
+CHECKPOINT = re.compile(r"model_(\d+)\.pt$")
+
+#: Every key a configuration file may set, with its default (TWIST's values where it has them).
+DEFAULTS: dict[str, Any] = {
+    "iterations": 10000,
+    "seed": 0,
+    "sim": {"num_envs": 1024, "physics_dt": 0.005, "decimation": 4, "threads": 2},
+    "task": {},  # TaskConfig fields (rewards: RewardWeights fields)
+    "randomization": {},  # DomainRandomization fields
+    "references": {"motions": [], "cmg_model": "", "cmg_clips": 0, "cmg_seconds": 20.0, "cmg_weight": 1.0,
+                   "commands": {}},  # CommandSampling fields
+    "runner": {"num_steps_per_env": 24, "save_interval": 50, "keep": 2},
+    "algorithm": {"num_learning_epochs": 5, "num_mini_batches": 4, "clip_param": 0.2, "gamma": 0.99, "lam": 0.95,
+                  "value_loss_coef": 1.0, "entropy_coef": 0.005, "learning_rate": 2e-4, "max_grad_norm": 1.0,
+                  "use_clipped_value_loss": True, "schedule": "adaptive", "desired_kl": 0.008},
+    "network": {"actor_hidden": [512, 512, 256, 128], "critic_hidden": [512, 512, 256, 128], "activation": "elu",
+                "init_std": 1.0},
+    "distillation": {"kl_coef_start": 0.1, "kl_coef_end": 0.01, "kl_decay_iterations": 3000},
+}
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used."""
+
+
+def merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """``base`` updated by ``override`` recursively; unknown keys of fixed sections are errors."""
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if key not in out and where not in ("task", "task.rewards", "randomization", "references.commands"):
+            raise ConfigError(f"unknown configuration key {where + '.' if where else ''}{key}")
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value, f"{where}.{key}" if where else key)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """DEFAULTS, then the YAML file, then ``overrides``."""
+    config = DEFAULTS
+    if path is not None:
+        try:
+            config = merge(config, yaml.safe_load(Path(path).read_text()) or {})
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from exc
+    return merge(config, overrides or {})
+
+
+def _dataclass(cls: type, values: dict[str, Any], name: str) -> Any:
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - fields
+    if unknown:
+        raise ConfigError(f"{name}: unknown keys {sorted(unknown)} (known: {sorted(fields)})")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def task_config(config: dict[str, Any]) -> TaskConfig:
+    """The TaskConfig of a run configuration."""
+    task = dict(config["task"])
+    rewards = _dataclass(RewardWeights, task.pop("rewards", {}), "task.rewards")
+    return _dataclass(TaskConfig, {**task, "rewards": rewards, "num_envs": config["sim"]["num_envs"],
+                                   "seed": config["seed"]}, "task")
+
+
+def make_sim(config: dict[str, Any], spec: RobotSpec, backend: str, device: str) -> BatchedSim:
+    """The batched simulation: ``cpu`` (MuJoCo C, threads) or ``warp`` (MuJoCo Warp on ``device``)."""
+    sim = config["sim"]
+    randomization = _dataclass(DomainRandomization, config["randomization"], "randomization")
+    common = dict(physics_dt=sim["physics_dt"], decimation=sim["decimation"], randomization=randomization,
+                  seed=config["seed"])
+    if backend == "cpu":
+        return CpuBatchedSim(spec, sim["num_envs"], threads=sim["threads"], **common)
+    if backend == "warp":
+        from twist_training.tracking.batched_warp import WarpBatchedSim
+
+        return WarpBatchedSim(spec, sim["num_envs"], device=device, **common)
+    raise ConfigError(f"backend must be cpu or warp, not {backend!r}")
+
+
+def make_library(config: dict[str, Any], spec: RobotSpec, device: str) -> MotionLibrary:
+    """Reference clips: the listed motions plus ``cmg_clips`` generated by the CMG under random commands."""
+    refs = config["references"]
+    generated = []
+    if refs["cmg_clips"] > 0:
+        if not refs["cmg_model"]:
+            raise ConfigError("references.cmg_clips > 0 needs references.cmg_model (an exported CMG)")
+        sampling = _dataclass(CommandSampling, refs["commands"], "references.commands")
+        generated = cmg_clips(spec, CmgRuntime(refs["cmg_model"], spec), refs["cmg_clips"], refs["cmg_seconds"],
+                              config["seed"], sampling)
+    clips = clips_from_inputs(refs["motions"])
+    if not clips and not generated:
+        raise ConfigError("no reference motions: set references.motions and/or references.cmg_clips")
+    return MotionLibrary.from_clips(spec, clips, device, generated, refs["cmg_weight"])
+
+
+def make_env(config: dict[str, Any], spec: RobotSpec, backend: str = "cpu", device: str = "cpu") -> TrackingEnv:
+    """The tracking environment of a run configuration."""
+    sim = make_sim(config, spec, backend, device)
+    return TrackingEnv(spec, sim, make_library(config, spec, str(sim.device)), task_config(config))
+
+
+def model_config(config: dict[str, Any], part: str) -> dict[str, Any]:
+    """rsl-rl model configuration of ``actor`` or ``critic``."""
+    net = config["network"]
+    out = {"class_name": "rsl_rl.models:MLPModel", "hidden_dims": list(net[f"{part}_hidden"]),
+           "activation": net["activation"], "obs_normalization": True}
+    if part == "actor":
+        out["distribution_cfg"] = {"class_name": "rsl_rl.modules:GaussianDistribution", "init_std": net["init_std"]}
+    return out
+
+
+def runner_config(config: dict[str, Any], role: str) -> dict[str, Any]:
+    """rsl-rl's train_cfg for ``role``."""
+    algorithm = dict(config["algorithm"])
+    if role == "teacher":
+        algorithm["class_name"] = "rsl_rl.algorithms:PPO"
+        groups = {"actor": ["teacher"], "critic": ["teacher"]}
+    else:
+        algorithm.update(class_name="twist_training.tracking.distillation:DistilledPPO", **config["distillation"])
+        groups = {"actor": ["student"], "critic": ["teacher"]}
+    runner = config["runner"]
+    return {"num_steps_per_env": runner["num_steps_per_env"], "save_interval": runner["save_interval"],
+            "obs_groups": groups, "algorithm": algorithm, "actor": model_config(config, "actor"),
+            "critic": model_config(config, "critic"), "logger": "tensorboard", "check_for_nan": True}
+
+
+def checkpoints(out: Path) -> list[Path]:
+    """``model_<iteration>.pt`` files of a run, oldest first."""
+    found = [(int(m.group(1)), p) for p in Path(out).glob("model_*.pt") if (m := CHECKPOINT.search(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(run: Path) -> Path:
+    """A run's newest checkpoint (``run`` may also be the checkpoint file itself)."""
+    run = Path(run)
+    if run.is_file():
+        return run
+    found = checkpoints(run)
+    if not found:
+        raise ConfigError(f"no model_*.pt in {run}")
+    return found[-1]
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint with its run configuration (``infos``: role, config)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise ConfigError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(state, dict) or not isinstance(state.get("infos"), dict) or "config" not in state["infos"]:
+        raise ConfigError(f"{path} is not a tracker checkpoint of train-teacher/train-student")
+    return state
+
+
+def actor_from_checkpoint(state: dict[str, Any], obs: Any, num_actions: int, group: str) -> MLPModel:
+    """The checkpoint's actor as an MLPModel reading observation group ``group``."""
+    config = state["infos"]["config"]
+    _, kwargs = _split_class(model_config(config, "actor"))
+    actor = MLPModel(obs, {"actor": [group]}, "actor", num_actions, **kwargs)
+    actor.load_state_dict(state["actor_state_dict"])
+    return actor.eval()
+
+
+def _split_class(cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    cfg = dict(cfg)
+    return cfg.pop("class_name"), cfg
+
+
+class TrackingRunner(OnPolicyRunner):
+    """OnPolicyRunner whose checkpoints carry the run configuration and only the newest ``keep`` stay."""
+
+    def __init__(self, env: TrackingEnv, config: dict[str, Any], role: str, out: Path, device: str) -> None:
+        """Build the algorithm for ``role`` and log to ``out``."""
+        self.run_config, self.role, self.keep = config, role, int(config["runner"]["keep"])
+        self.teacher_state: dict[str, Any] | None = None  # a student's teacher actor, saved with it
+        super().__init__(env, runner_config(config, role), str(out), device)
+
+    def save(self, path: str, infos: dict | None = None) -> None:
+        """Save with the configuration, then drop older checkpoints."""
+        extra = {"teacher": self.teacher_state} if self.teacher_state is not None else {}
+        super().save(path, {**(infos or {}), "role": self.role, "config": self.run_config, **extra})
+        for old in checkpoints(Path(path).parent)[:-self.keep]:
+            old.unlink()
+
+
+def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", device: str = "cpu",
+          teacher: Path | None = None, restart: bool = False) -> TrackingRunner:
+    """Train ``role`` to ``config['iterations']`` total iterations in ``out`` (resuming unless ``restart``)."""
+    if role not in ROLES:
+        raise ConfigError(f"role must be one of {ROLES}")
+    torch.manual_seed(config["seed"])
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    spec = load_robot_spec()
+    env = make_env(config, spec, backend, device)
+    runner = TrackingRunner(env, config, role, out, device)
+    existing = [] if restart else checkpoints(out)
+    if existing:
+        runner.load(str(existing[-1]), map_location=device)
+        runner.current_learning_iteration += 1
+        print(f"{role}: resuming from {existing[-1].name}")
+    if role == "student":
+        if existing:
+            teacher_state = load_checkpoint(existing[-1])["infos"]["teacher"]
+        else:
+            if teacher is None:
+                raise ConfigError("train-student needs --teacher (a teacher run or checkpoint)")
+            teacher_state = load_checkpoint(latest_checkpoint(teacher))
+            if teacher_state["infos"].get("role") != "teacher":
+                raise ConfigError(f"{teacher} is not a teacher checkpoint")
+            runner.alg.critic.load_state_dict(teacher_state["critic_state_dict"])
+        runner.teacher_state = {"actor_state_dict": teacher_state["actor_state_dict"],
+                                "infos": {"role": "teacher", "config": teacher_state["infos"]["config"]}}
+        runner.alg.set_teacher(actor_from_checkpoint(runner.teacher_state, env.get_observations(), env.num_actions,
+                                                     "teacher"))
+    remaining = config["iterations"] - runner.current_learning_iteration
+    if remaining > 0:
+        runner.learn(remaining)  # no random episode lengths: RSI already starts clips at random frames
+    return runner
+
+
+def main(role: str, argv: list[str] | None = None) -> None:
+    """Command line of ``train-<role>``."""
+    parser = argparse.ArgumentParser(prog=f"train-{role}", description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 2)[2],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, help="YAML run configuration (config/tracking/*.yaml)")
+    parser.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, TensorBoard)")
+    if role == "student":
+        parser.add_argument("--teacher", type=Path, help="teacher run directory or checkpoint")
+    parser.add_argument("--iterations", type=int, help="total iterations (overrides the config)")
+    parser.add_argument("--num-envs", type=int, help="parallel environments (overrides the config)")
+    parser.add_argument("--motions", nargs="+", help="motion lists/dirs/files (override references.motions)")
+    parser.add_argument("--cmg-model", help="exported CMG for generated references (overrides the config)")
+    parser.add_argument("--backend", choices=("cpu", "warp"), default="cpu", help="batched simulation backend")
+    parser.add_argument("--device", default="cpu", help="torch/warp device: cpu, cuda:0")
+    parser.add_argument("--restart", action="store_true", help="ignore existing checkpoints in --out")
+    args = parser.parse_args(argv)
+    overrides: dict[str, Any] = {}
+    if args.iterations is not None:
+        overrides["iterations"] = args.iterations
+    if args.num_envs is not None:
+        overrides["sim"] = {"num_envs": args.num_envs}
+    if args.motions or args.cmg_model:
+        overrides["references"] = {**({"motions": args.motions} if args.motions else {}),
+                                   **({"cmg_model": args.cmg_model} if args.cmg_model else {})}
+    try:
+        config = load_config(args.config, overrides)
+        train(role, config, args.out, args.backend, args.device, getattr(args, "teacher", None), args.restart)
+    except ConfigError as exc:
+        print(f"train-{role}: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main_teacher(argv: list[str] | None = None) -> None:
+    """Command line: ``train-teacher``."""
+    main("teacher", argv)
+
+
+def main_student(argv: list[str] | None = None) -> None:
+    """Command line: ``train-student``."""
+    main("student", argv)
