@@ -50,7 +50,7 @@ class WarpBatchedSim(BatchedSim):
         self._qpos = wp.to_torch(self._d.qpos)
         self._qvel = wp.to_torch(self._d.qvel)
         self._ctrl = wp.to_torch(self._d.ctrl)
-        self._sensor = wp.to_torch(self._d.sensordata)
+        self._sensor_values = wp.to_torch(self._d.sensordata)
         self._warmstart = wp.to_torch(self._d.qacc_warmstart)
         self._act_t = torch.as_tensor(self._act, device=self._torch_device)
         self._set_variants(np.arange(num_envs))
@@ -98,7 +98,7 @@ class WarpBatchedSim(BatchedSim):
 
     def sensordata(self) -> torch.Tensor:
         """Sensor values (N, nsensordata)."""
-        return self._sensor
+        return self._sensor_values
 
     def add_base_velocity(self, env_ids: np.ndarray, delta: np.ndarray) -> None:
         """A push: add ``delta`` to the pelvis' world linear velocity."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import pickle
 import re
 import sys
 from pathlib import Path
@@ -182,7 +183,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     """A checkpoint with its run configuration (``infos``: role, config)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
         raise ConfigError(f"cannot read checkpoint {path}: {exc}") from exc
     if not isinstance(state, dict) or not isinstance(state.get("infos"), dict) or "config" not in state["infos"]:
         raise ConfigError(f"{path} is not a tracker checkpoint of train-teacher/train-student")

@@ -1,0 +1,169 @@
+"""Tracker training: the task's observations against the policy node's code, rewards and terminations, the
+motion library, the KL distillation term, the CPU and Warp backends, and the train/resume/export commands."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from twist_core.motion import save_motion
+from twist_core.policy_io import History, PolicyIO
+from twist_core.policy_runtime import PolicyRuntime
+from twist_core.testing.motion_fixture import walking_clip
+from twist_training.tracking import export as policy_export
+from twist_training.tracking import train as tracking
+from twist_training.tracking.batched_sim import CpuBatchedSim, DomainRandomization
+from twist_training.tracking.distillation import gaussian_kl, kl_coefficient
+from twist_training.tracking.references import MotionLibrary, read_motion_list
+from twist_training.tracking.task import TaskConfig, TrackingEnv
+
+QUIET = {"noise_joint_pos": 0.0, "noise_joint_vel": 0.0, "noise_gyro": 0.0, "noise_tilt": 0.0, "push_velocity": 0.0}
+
+
+@pytest.fixture(scope="module")
+def clips(spec, tmp_path_factory):
+    """Three 6 s synthetic clips (standing, 0.5 m/s, 0.8 m/s turning) and a motion list weighting them."""
+    root = tmp_path_factory.mktemp("tracking_clips")
+    for i, (vx, yaw) in enumerate([(0.0, 0.0), (0.5, 0.0), (0.8, 0.2)]):
+        save_motion(walking_clip(spec, 6.0, vx, yaw), root / f"clip_{i}.npz")
+    (root / "list.yaml").write_text(yaml.safe_dump({"motions": [
+        {"file": f"clip_{i}.npz", "weight": w, "description": d}
+        for i, (w, d) in enumerate([(1.0, "stand"), (2.0, "walk"), (1.0, "turn")])]}))
+    return root
+
+
+def _env(spec, clips, num_envs=4, **task):
+    sim = CpuBatchedSim(spec, num_envs, randomization=DomainRandomization(variants=2), threads=1)
+    library = MotionLibrary.from_clips(spec, tracking.clips_from_inputs([str(clips)]))
+    return TrackingEnv(spec, sim, library, TaskConfig(num_envs=num_envs, **{**QUIET, **task}))
+
+
+def test_student_observation_is_what_the_policy_node_builds(spec, clips):
+    """Without noise, the env's student observation equals numpy PolicyIO.frame + History (the policy node's
+    code, float64) fed the sim's sensors and the reference, from the reset through five steps."""
+    env = _env(spec, clips, max_action_delay=0)
+    io = PolicyIO(spec)
+    generator = torch.Generator().manual_seed(0)
+
+    def node_frame(last_action):
+        f = env._frame_index()
+        lib, sim = env.library, env.sim
+        return io.frame(lib.root_pos[f, 2].double().numpy(), lib.root_quat[f].double().numpy(),
+                        lib.root_lin_vel_local[f].double().numpy(), lib.root_ang_vel_local[f, 2].double().numpy(),
+                        lib.joint_pos[f].double().numpy(), sim.imu_gyro().double().numpy(),
+                        sim.imu_quat().double().numpy(), sim.joint_pos().double().numpy(),
+                        sim.joint_vel().double().numpy(), last_action)
+
+    action = np.zeros((env.num_envs, io.num_actions))
+    history = History(node_frame(action))
+    np.testing.assert_allclose(env.get_observations()["student"].numpy(), history.observation(node_frame(action)),
+                               atol=1e-5)
+    for _ in range(5):
+        action = (0.3 * torch.randn(env.num_envs, io.num_actions, generator=generator)).numpy()
+        obs, _, dones, _ = env.step(torch.as_tensor(action, dtype=torch.float32))
+        assert not dones.any()
+        np.testing.assert_allclose(obs["student"].numpy(), history.observation(node_frame(action)), atol=1e-4)
+    assert obs["student"].shape == (4, 1144) and obs["teacher"].shape == (4, 20 * 58 + 104 + 99)
+
+
+def test_rewards_and_terminations(spec, clips):
+    """Reference-state init tracks well at first (joint term near its maximum); a robot knocked far off its
+    reference is terminated (not a time-out); clips ending are time-outs."""
+    env = _env(spec, clips, num_envs=8)
+    io = PolicyIO(spec)
+    _, rewards, dones, extras = env.step(torch.zeros(8, io.num_actions))
+    assert torch.isfinite(rewards).all()
+    assert float(extras["log"]["Reward/tracking_joint_dof"]) > 0.5 * 0.6 * env.dt
+    env.sim.add_base_velocity(np.arange(8), np.tile([4.0, 0.0, 3.0], (8, 1)))
+    terminated = torch.zeros(8, dtype=torch.bool)
+    for _ in range(25):
+        _, _, dones, extras = env.step(torch.zeros(8, io.num_actions))
+        terminated |= dones.bool() & ~extras["time_outs"]
+    assert terminated.all(), "a robot thrown 4 m/s upwards and forwards must fail its reference"
+    env.episode_length_buf[:] = env.library.lengths[env.motion_ids] - env.motion_start  # at every clip's end
+    _, _, dones, extras = env.step(torch.zeros(8, io.num_actions))
+    assert dones.all() and extras["time_outs"].any()
+
+
+def test_motion_library_sampling_and_difficulty(spec, clips):
+    """Weights from the YAML list, sampling proportional to weight x difficulty, TWIST's difficulty rule."""
+    listed = read_motion_list(clips / "list.yaml")
+    assert [c.weight for c in listed] == [1.0, 2.0, 1.0] and listed[0].description == "stand"
+    library = MotionLibrary.from_clips(spec, listed)
+    ids, starts = library.sample(30000, torch.Generator().manual_seed(0))
+    share = torch.bincount(ids, minlength=3).float() / 30000
+    np.testing.assert_allclose(share.numpy(), [0.25, 0.5, 0.25], atol=0.02)
+    assert (starts + 50 <= library.lengths[ids]).all()
+    library.update_difficulty(torch.tensor([0, 0, 1]), torch.tensor([0.2, 0.4, 1.0]))
+    np.testing.assert_allclose(library.difficulty.numpy(), [9.0, 9.0 * 0.99, 9.0])  # clamped at 9 / eased
+    (clips / "bad.yaml").write_text("motions: [{weight: 1}]")
+    with pytest.raises(ValueError, match="needs a 'file'"):
+        read_motion_list(clips / "bad.yaml")
+
+
+def test_kl_term_and_its_schedule():
+    """gaussian_kl is KL(p || q) of diagonal Gaussians; the coefficient decays by a cosine, not compounding."""
+    torch.manual_seed(0)
+    mp, mq = torch.randn(5, 23), torch.randn(5, 23)
+    sp, sq = torch.rand(5, 23) + 0.2, torch.rand(5, 23) + 0.2
+    expected = torch.distributions.kl_divergence(torch.distributions.Normal(mp, sp),
+                                                 torch.distributions.Normal(mq, sq)).sum(-1)
+    torch.testing.assert_close(gaussian_kl(mp, sp, mq, sq), expected)
+    assert torch.allclose(gaussian_kl(mp, sp, mp, sp), torch.zeros(5), atol=1e-6)
+    values = [kl_coefficient(i, 0.1, 0.01, 3000) for i in range(0, 6001, 500)]
+    assert values[0] == pytest.approx(0.1) and values[3] == pytest.approx(0.055)  # the midpoint at half time
+    assert values[6:] == pytest.approx([0.01] * 7) and all(a >= b for a, b in zip(values, values[1:]))
+
+
+def test_cpu_and_warp_backends_agree(spec):
+    """The same start, variants and targets stepped by MuJoCo (C) and MuJoCo Warp (its CPU device) for 10
+    control steps give the same state (first Warp run compiles its kernels, about 1.5 min)."""
+    pytest.importorskip("mujoco_warp")
+    from twist_training.tracking.batched_warp import WarpBatchedSim
+
+    randomization = DomainRandomization(variants=2)
+    cpu = CpuBatchedSim(spec, 2, randomization=randomization, threads=1)
+    gpu = WarpBatchedSim(spec, 2, randomization=randomization, device="cpu")
+    pose = np.tile(spec.default_pose, (2, 1))
+    for sim in (cpu, gpu):
+        sim.reset(np.arange(2), np.tile([0.0, 0.0, 0.8], (2, 1)), np.tile([1.0, 0, 0, 0], (2, 1)), pose,
+                  variants=np.array([0, 1]))
+    targets = torch.as_tensor(pose, dtype=torch.float32)
+    targets[:, spec.joint_index("left_knee_joint")] += 0.3
+    for _ in range(10):
+        cpu.step(targets)
+        gpu.step(targets)
+    np.testing.assert_allclose(gpu.qpos().cpu().numpy(), cpu.qpos().numpy(), atol=1e-3)
+    np.testing.assert_allclose(gpu.joint_torque().cpu().numpy(), cpu.joint_torque().numpy(), atol=1.0)
+    assert np.abs(cpu.qpos().numpy()[:, 2] - 0.8).max() > 1e-3, "the robot must have moved (fallen onto the floor)"
+
+
+def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
+    """train-teacher (2 iterations) resumes to 3; train-student learns with the KL term; export-policy writes an
+    ONNX file the policy node's loader accepts; a teacher, a missing run and a corrupt checkpoint are refused."""
+    smoke = Path(__file__).resolve().parents[3] / "config" / "tracking" / "smoke.yaml"
+    base = ["--config", str(smoke), "--motions", str(clips)]
+    tracking.main_teacher(base + ["--out", str(tmp_path / "teacher")])
+    tracking.main_teacher(base + ["--out", str(tmp_path / "teacher"), "--iterations", "3"])
+    assert "teacher: resuming from model_1.pt" in capsys.readouterr().out
+    assert [p.name for p in tracking.checkpoints(tmp_path / "teacher")] == ["model_1.pt", "model_2.pt"]
+    tracking.main_student(base + ["--out", str(tmp_path / "student"), "--teacher", str(tmp_path / "teacher")])
+    state = tracking.load_checkpoint(tracking.latest_checkpoint(tmp_path / "student"))
+    assert state["infos"]["role"] == "student" and state["distillation_updates"] == 2
+    assert "actor_state_dict" in state["infos"]["teacher"]
+    policy_export.main(["--checkpoint", str(tmp_path / "student"), "--out", str(tmp_path / "policy.onnx")])
+    runtime = PolicyRuntime(tmp_path / "policy.onnx", spec)
+    assert runtime.metadata["role"] == "student" and (tmp_path / "policy.pt").exists()
+    assert runtime.act(np.zeros(1144, dtype=np.float32)).shape == (23,)
+    for argv in (["--checkpoint", str(tmp_path / "teacher")], ["--checkpoint", str(tmp_path / "none")]):
+        with pytest.raises(SystemExit) as exit_info:
+            policy_export.main(argv + ["--out", str(tmp_path / "x.onnx")])
+        assert exit_info.value.code == 2
+    (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(tracking.ConfigError, match="cannot read checkpoint"):
+        tracking.load_checkpoint(tmp_path / "corrupt.pt")
+    with pytest.raises(SystemExit):
+        tracking.main_student(base + ["--out", str(tmp_path / "orphan")])
+    assert "needs --teacher" in capsys.readouterr().err
