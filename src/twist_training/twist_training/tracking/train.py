@@ -227,6 +227,7 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
     if role not in ROLES:
         raise ConfigError(f"role must be one of {ROLES}")
     torch.manual_seed(config["seed"])
+    torch.set_num_threads(max(1, int(config["sim"]["threads"])))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -271,6 +272,8 @@ def main(role: str, argv: list[str] | None = None) -> None:
     parser.add_argument("--num-envs", type=int, help="parallel environments (overrides the config)")
     parser.add_argument("--motions", nargs="+", help="motion lists/dirs/files (override references.motions)")
     parser.add_argument("--cmg-model", help="exported CMG for generated references (overrides the config)")
+    parser.add_argument("--cmg-clips", type=int, help="number of CMG-generated clips, 0: none (overrides the config)")
+    parser.add_argument("--threads", type=int, help="simulation and torch CPU threads (overrides sim.threads)")
     parser.add_argument("--backend", choices=("cpu", "warp"), default="cpu", help="batched simulation backend")
     parser.add_argument("--device", default="cpu", help="torch/warp device: cpu, cuda:0")
     parser.add_argument("--restart", action="store_true", help="ignore existing checkpoints in --out")
@@ -278,11 +281,10 @@ def main(role: str, argv: list[str] | None = None) -> None:
     overrides: dict[str, Any] = {}
     if args.iterations is not None:
         overrides["iterations"] = args.iterations
-    if args.num_envs is not None:
-        overrides["sim"] = {"num_envs": args.num_envs}
-    if args.motions or args.cmg_model:
-        overrides["references"] = {**({"motions": args.motions} if args.motions else {}),
-                                   **({"cmg_model": args.cmg_model} if args.cmg_model else {})}
+    sim = {k: v for k, v in (("num_envs", args.num_envs), ("threads", args.threads)) if v is not None}
+    references = {k: v for k, v in (("motions", args.motions), ("cmg_model", args.cmg_model),
+                                    ("cmg_clips", args.cmg_clips)) if v is not None}
+    overrides.update({k: v for k, v in (("sim", sim), ("references", references)) if v})
     try:
         config = load_config(args.config, overrides)
         train(role, config, args.out, args.backend, args.device, getattr(args, "teacher", None), args.restart)
