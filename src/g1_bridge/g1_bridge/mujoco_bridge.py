@@ -34,7 +34,8 @@ from std_srvs.srv import SetBool, Trigger
 from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
 from twist_msgs.srv import Reset
 
-from g1_bridge import messages, video
+from g1_bridge import messages
+from twist_core import video
 from twist_core.sim import G1Sim, GantryConfig
 from twist_core.robot import load_robot_spec
 from twist_core.safety import Mode, SafetyConfig, SafetyStateMachine

@@ -1,9 +1,10 @@
-"""Seeing the simulation: mp4 recording and the viewer (g1_bridge.video)."""
+"""Seeing the simulation: mp4 recording and the viewer (twist_core.video, GL platform chosen by g1_bridge)."""
 
 import numpy as np
 import pytest
 
-from g1_bridge.video import open_recorder, open_viewer  # first: g1_bridge selects the GL platform for MuJoCo
+import g1_bridge  # noqa: F401  first: g1_bridge selects the GL platform for MuJoCo
+from twist_core.video import open_recorder, open_viewer
 from twist_core.sim import G1Sim
 
 SUBSTEPS = 10

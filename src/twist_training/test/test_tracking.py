@@ -1,6 +1,7 @@
 """Tracker training: the task's observations against the policy node's code, rewards and terminations, the
 motion library, the KL distillation term, the CPU and Warp backends, and the train/resume/export commands."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from twist_core.motion import save_motion
 from twist_core.policy_io import History, PolicyIO
 from twist_core.policy_runtime import PolicyRuntime
 from twist_core.testing.motion_fixture import walking_clip
+from twist_training.tracking import evaluate
 from twist_training.tracking import export as policy_export
 from twist_training.tracking import train as tracking
 from twist_training.tracking.batched_sim import CpuBatchedSim, DomainRandomization
@@ -157,6 +159,12 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
     runtime = PolicyRuntime(tmp_path / "policy.onnx", spec)
     assert runtime.metadata["role"] == "student" and (tmp_path / "policy.pt").exists()
     assert runtime.act(np.zeros(1144, dtype=np.float32)).shape == (23,)
+    evaluate.main(["--policy", str(tmp_path / "policy.onnx"), "--envs", "4", "--seconds", "1", "--threads", "1",
+                   "--quiet-physics", "--out", str(tmp_path / "eval")])
+    report = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert report["rows"][-1]["clip"] == "all" and report["rows"][-1]["steps"] == 4 * 50
+    assert all(np.isfinite(r["joint_error"]) for r in report["rows"])
+    assert "joint rad" in capsys.readouterr().out
     for argv in (["--checkpoint", str(tmp_path / "teacher")], ["--checkpoint", str(tmp_path / "none")]):
         with pytest.raises(SystemExit) as exit_info:
             policy_export.main(argv + ["--out", str(tmp_path / "x.onnx")])

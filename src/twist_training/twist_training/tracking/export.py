@@ -5,14 +5,16 @@
 The file follows ``twist_core.policy_runtime``'s contract: input ``obs`` (batch, 1144), output ``actions``
 (batch, 23), the deterministic action (the Gaussian's mean), dynamic batch, metadata from
 ``policy_metadata`` (joint names, default pose, gains, observation layout and hash, control rate) plus the role,
-training iteration, run configuration and git commit. A TorchScript copy (``.pt``) is written beside it. After
-writing, the file is loaded with ``PolicyRuntime`` (the node's loader) and compared with torch; the export fails
-if they differ by more than ``--tolerance``. Teachers read privileged observations and cannot be deployed.
+training iteration, run configuration, library versions and git commit. A TorchScript copy (``.pt``) is
+written beside it. After writing, the file is loaded with ``PolicyRuntime`` (the node's loader) and compared
+with torch; the export fails if they differ by more than ``--tolerance``. Teachers read privileged
+observations and cannot be deployed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import sys
 import warnings
@@ -68,8 +70,9 @@ def export(state: dict[str, Any], out: Path, spec: RobotSpec, tolerance: float =
                 "references": config["references"], "seed": config["seed"]}
     proto = onnx.load(str(out))
     control_rate = 1.0 / (config["sim"]["physics_dt"] * config["sim"]["decimation"])
+    versions = {name: importlib.metadata.version(name) for name in ("torch", "rsl-rl-lib", "mujoco", "onnx")}
     for key, value in policy_metadata(spec, control_rate, role="student", training=training,
-                                      training_config=config, git_commit=git_commit()).items():
+                                      training_config=config, versions=versions, git_commit=git_commit()).items():
         proto.metadata_props.add(key=key, value=value)
     proto.doc_string = "TWIST-G1 student tracking policy (twist_core.policy_runtime documents the contract)"
     onnx.checker.check_model(proto)

@@ -192,7 +192,7 @@ class TrackingEnv:
         dones = terminated | time_out
         for name, value in terms.items():
             self.episode_sums[name] = value.mean()
-        extras: dict[str, Any] = {"time_outs": time_out & ~terminated, "log": {
+        extras: dict[str, Any] = {"time_outs": time_out & ~terminated, "errors": errors, "log": {
             **{f"Reward/{k}": v.mean() for k, v in terms.items()},
             "Tracking/joint_error_rad": errors["joint"].mean(), "Tracking/keybody_error_m": errors["keybody"].mean(),
             "Tracking/root_vel_error_mps": errors["root_vel"].mean(),

@@ -1,11 +1,11 @@
 """Seeing the simulation: mp4 recording by offscreen rendering, and the MuJoCo viewer window.
 
-Offscreen rendering needs an OpenGL platform; the package selects EGL unless ``MUJOCO_GL`` is set
-(see ``g1_bridge/__init__.py``). Mesa's software EGL works without a GPU, at about 0.25 s a frame on
-2 CPU cores, so real-time recording needs a GPU. The mp4 is written with imageio's ffmpeg plugin
-(``imageio-ffmpeg`` ships its own ffmpeg binary). Both are optional: :func:`open_recorder` and
-:func:`open_viewer` return ``None`` with a reason when they cannot work here, and the bridge carries on
-headless.
+Offscreen rendering needs an OpenGL platform chosen before MuJoCo is imported: the programs that record
+(``g1_bridge``, ``eval-policy``) select EGL unless ``MUJOCO_GL`` is set. Mesa's software EGL works without a
+GPU, at about 0.25 s a frame on 2 CPU cores, so real-time recording needs a GPU. The mp4 is written with
+imageio's ffmpeg plugin (``imageio-ffmpeg`` ships its own ffmpeg binary). Both are optional:
+:func:`open_recorder` and :func:`open_viewer` return ``None`` with a reason when they cannot work here, and the
+caller carries on headless.
 """
 
 from __future__ import annotations
