@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Does the teacher learn? A short real run on one standing-and-stepping motion, with its curves.
+
+The walking pattern generator makes a 12 s clip (stand 2 s, walk 0.3 m/s 6 s, stop, stand); train-teacher's
+code (config/tracking/teacher.yaml, smaller networks allowed) trains on it for ``--minutes`` of wall time. Every
+iteration's mean episode length and reward (rsl-rl's last 100 episodes) and the key-body tracking term are read
+back from the run's TensorBoard scalars; the script prints a table, writes ``learning.png`` and ``learning.json`` to ``--out``, and exits 1
+unless the last fifth of the run beats the first fifth clearly (episode length x1.5 and reward up).
+
+    python scripts/learning_check.py --out /tmp/learning                  # 10 minutes, 256 envs, 2 threads
+    python scripts/learning_check.py --minutes 0 --iterations 2 --envs 16 --no-check   # CI smoke
+    (after `source scripts/env.sh`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from twist_core.motion import save_motion
+from twist_core.robot import load_robot_spec
+from twist_training.tracking import train as tracking
+from twist_training.walking.generator import WalkGenerator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stepping_clip(path: Path) -> Path:
+    """Stand 2 s, walk 0.3 m/s for 6 s, stand 4 s: one clip from the walking pattern generator."""
+    spec = load_robot_spec()
+    generator = WalkGenerator(spec)
+    command = np.zeros((int(12 * generator.fps), 3))
+    command[int(2 * generator.fps):int(8 * generator.fps), 0] = 0.3
+    motion, _ = generator.generate(command, metadata={"purpose": "learning check"})
+    save_motion(motion, path)
+    return path
+
+
+def run(args: argparse.Namespace) -> list[dict[str, float]]:
+    """Train (one iteration to time it, then as many as the budget allows) and read the curves back."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    clip = stepping_clip(args.out / "stepping.npz")
+    config = tracking.load_config(ROOT / "config" / "tracking" / "teacher.yaml", {
+        "sim": {"num_envs": args.envs, "threads": args.threads}, "seed": args.seed,
+        "references": {"motions": [str(clip)], "cmg_clips": 0},
+        "network": {"actor_hidden": args.hidden, "critic_hidden": args.hidden},
+        "runner": {"save_interval": 10**9}})
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    env = tracking.make_env(config, load_robot_spec())
+    log_dir = args.out / "run"
+    with contextlib.redirect_stdout(io.StringIO()):  # rsl-rl's model printout and per-iteration reports
+        runner = tracking.TrackingRunner(env, config, "teacher", log_dir, "cpu")
+        start = time.monotonic()
+        runner.learn(1)
+        per_iteration = time.monotonic() - start
+        budget = args.iterations - 1 if args.minutes <= 0 else int((args.minutes * 60 - per_iteration) / per_iteration)
+        more = min(args.iterations - 1, budget)
+        if more > 0:
+            runner.current_learning_iteration += 1
+            runner.learn(more)
+    return curves(log_dir, args.envs * config["runner"]["num_steps_per_env"])
+
+
+def curves(log_dir: Path, steps_per_iteration: int) -> list[dict[str, float]]:
+    """One row per iteration from the run's TensorBoard scalars."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    available = set(events.Tags()["scalars"])
+    tags = {"episode_length": "Train/mean_episode_length", "reward": "Train/mean_reward",
+            "keybody_term": "Reward/tracking_keybody_pos"}
+    series = {key: {e.step: (e.value, e.wall_time) for e in events.Scalars(tag)} if tag in available else {}
+              for key, tag in tags.items()}
+    steps = sorted(series["keybody_term"])
+    if not steps:
+        return []
+    start = series["keybody_term"][steps[0]][1]
+    return [{"iteration": it, "seconds": series["keybody_term"][it][1] - start,
+             "env_steps": (it + 1) * steps_per_iteration,
+             **{key: series[key].get(it, (float("nan"), 0.0))[0] for key in tags}} for it in steps]
+
+
+def verdict(rows: list[dict[str, float]]) -> tuple[bool, str]:
+    """First fifth against last fifth of the run."""
+    if not rows:
+        return False, "no iteration recorded"
+    k = max(1, len(rows) // 5)
+    first, last = rows[:k], rows[-k:]
+
+    def avg(part: list[dict[str, float]], key: str) -> float:
+        return float(np.nanmean([r[key] for r in part]))
+
+    length = (avg(first, "episode_length"), avg(last, "episode_length"))
+    reward = (avg(first, "reward"), avg(last, "reward"))
+    ok = length[1] >= 1.5 * length[0] and reward[1] > reward[0]
+    return ok, (f"episode length {length[0]:.1f} -> {length[1]:.1f} steps, reward {reward[0]:.3f} -> "
+                f"{reward[1]:.3f} over {len(rows)} iterations")
+
+
+def plot(rows: list[dict[str, float]], path: Path) -> None:
+    """Episode length, reward and key-body term against env-steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["env_steps"] / 1e6 for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    for ax, key, label in zip(axes, ("episode_length", "reward", "keybody_term"),
+                              ("mean episode length [steps]", "mean episode reward", "key-body tracking term")):
+        ax.plot(steps, [r[key] for r in rows])
+        ax.set_xlabel("env-steps [M]")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("runs/learning_check"), help="output directory")
+    parser.add_argument("--minutes", type=float, default=10.0, help="wall-clock training budget (0: --iterations)")
+    parser.add_argument("--iterations", type=int, default=10**9, help="at most this many iterations")
+    parser.add_argument("--envs", type=int, default=256, help="parallel environments")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256, 128], help="actor/critic layers")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-check", action="store_true", help="report only; exit 0 whatever the curves")
+    args = parser.parse_args(argv)
+    rows = run(args)
+    print(f"{'iter':>5} {'wall s':>7} {'ep. len':>8} {'reward':>8} {'keybody':>8}")
+    for i in sorted(set(range(0, len(rows), max(1, len(rows) // 20))) | {len(rows) - 1}):
+        row = rows[i]
+        print(f"{row['iteration']:>5d} {row['seconds']:>7.0f} {row['episode_length']:>8.1f} {row['reward']:>8.3f} "
+              f"{row['keybody_term']:>8.4f}")
+    ok, text = verdict(rows)
+    plot(rows, args.out / "learning.png")
+    (args.out / "learning.json").write_text(json.dumps({"rows": rows, "ok": ok, "summary": text,
+                                                        "envs": args.envs, "threads": args.threads}, indent=1))
+    print(f"{'learning' if ok else 'NOT learning clearly'}: {text}; curves in {args.out / 'learning.png'}")
+    return 0 if ok or args.no_check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
