@@ -175,3 +175,24 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
     with pytest.raises(SystemExit):
         tracking.main_student(base + ["--out", str(tmp_path / "orphan")])
     assert "needs --teacher" in capsys.readouterr().err
+
+
+def _script(name):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[3] / "scripts" / f"{name}.py"
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def test_learning_check_and_benchmark_scripts_run(tmp_path, capsys):
+    """The CI-sized learning check (2 iterations on a generated stepping clip) and benchmark (8 envs) run and
+    report what they measure."""
+    assert _script("learning_check").main(["--minutes", "0", "--iterations", "2", "--envs", "8", "--threads", "1",
+                                           "--hidden", "32", "--no-check", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "learning.json").read_text())
+    assert len(report["rows"]) == 2 and (tmp_path / "learning.png").stat().st_size > 0
+    _script("bench_tracking").main(["--envs", "8", "--steps", "3", "--iterations", "1", "--threads", "1"])
+    assert capsys.readouterr().out.splitlines()[-1].split()[0] == "8"

@@ -18,6 +18,10 @@ Rewards are TWIST's terms with TWIST's weights (x the control period): tracking 
 root height/tilt, root velocity, key bodies; penalties on foot slip, contact forces, soft joint and torque
 limits, joint velocity/acceleration, action rate, short steps, body roll/pitch rate, ankle motion. (TWIST's
 stumble penalty needs tangential foot forces, which the foot touch sensors do not measure; it is left out.)
+With ``only_positive_rewards`` (default on; TWIST has it off) a step's total is clipped at zero: while the
+penalties of a clumsy early policy outweigh the tracking terms, an episode's return would otherwise grow by
+ending it sooner, and a short training run learns to fall (measured: episode length 32 -> 14 steps in
+10 minutes of CPU training without it).
 Terminations: tilt, height or key bodies too far from the reference, runaway speed (never on the first step);
 the clip's end and the episode limit are time-outs (bootstrapped). Domain randomization: physics variants
 (``batched_sim``), per-environment action delay, pushes (pelvis velocity kicks at random times), sensor noise.
@@ -90,6 +94,7 @@ class TaskConfig:
     noise_joint_vel: float = 0.1
     noise_gyro: float = 0.1
     noise_tilt: float = 0.05
+    only_positive_rewards: bool = True
     seed: int = 0
 
 
@@ -278,6 +283,8 @@ class TrackingEnv:
         }
         weighted = {k: v * getattr(w, k) * self.dt for k, v in terms.items()}
         total = torch.stack(list(weighted.values())).sum(0)
+        if cfg.only_positive_rewards:
+            total = torch.clamp(total, min=0.0)
         errors = {"joint": dq_err.abs().mean(1), "keybody": key_err.mean(1), "key_max": key_err.max(1).values,
                   "root_vel": torch.linalg.norm(vel_err[:, :2], dim=1), "height": height_err,
                   "tilt": _tilt(robot["quat"]).abs().max(1).values,
