@@ -4,8 +4,10 @@
 The walking pattern generator makes a 12 s clip (stand 2 s, walk 0.3 m/s 6 s, stop, stand); train-teacher's
 code (config/tracking/teacher.yaml, smaller networks allowed) trains on it for ``--minutes`` of wall time. Every
 iteration's mean episode length and reward (rsl-rl's last 100 episodes) and the key-body tracking term are read
-back from the run's TensorBoard scalars; the script prints a table, writes ``learning.png`` and ``learning.json`` to ``--out``, and exits 1
-unless the last fifth of the run beats the first fifth clearly (episode length x1.5 and reward up).
+back from the run's TensorBoard scalars for the curves. The verdict probes the deterministic policy (action
+means) the same way before and after training (``--probe-steps`` steps of every environment; episode length =
+env-steps / episodes started, so running episodes count): the script prints a table, writes ``learning.png`` and
+``learning.json`` to ``--out``, and exits 1 unless the episode length grew x1.5 and the reward per step rose.
 
     python scripts/learning_check.py --out /tmp/learning                  # 10 minutes, 256 envs, 2 threads
     python scripts/learning_check.py --minutes 0 --iterations 2 --envs 16 --no-check   # CI smoke
@@ -44,14 +46,28 @@ def stepping_clip(path: Path) -> Path:
     return path
 
 
-def run(args: argparse.Namespace) -> list[dict[str, float]]:
-    """Train (one iteration to time it, then as many as the budget allows) and read the curves back."""
+def probe(env: tracking.TrackingEnv, actor: torch.nn.Module, steps: int) -> dict[str, float]:
+    """The deterministic policy (action means) for ``steps`` control steps of every environment: mean episode
+    length (env-steps over episodes started, so running episodes count too) and mean reward per step."""
+    obs = env.get_observations()
+    ended, reward = 0, 0.0
+    with torch.inference_mode():
+        for _ in range(steps):
+            obs, rewards, dones, _ = env.step(actor(obs))
+            ended += int(dones.sum())
+            reward += float(rewards.mean())
+    return {"episode_length": steps * env.num_envs / (ended + env.num_envs), "reward_per_step": reward / steps}
+
+
+def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, float], dict[str, float]]:
+    """Probe, train (one iteration to time it, then as many as the budget allows), probe; read the curves."""
     args.out.mkdir(parents=True, exist_ok=True)
     clip = stepping_clip(args.out / "stepping.npz")
     config = tracking.load_config(ROOT / "config" / "tracking" / "teacher.yaml", {
         "sim": {"num_envs": args.envs, "threads": args.threads}, "seed": args.seed,
         "references": {"motions": [str(clip)], "cmg_clips": 0},
-        "network": {"actor_hidden": args.hidden, "critic_hidden": args.hidden},
+        "network": {"actor_hidden": args.hidden, "critic_hidden": args.hidden,
+                    **({"init_std": args.init_std} if args.init_std is not None else {})},
         "runner": {"save_interval": 10**9}})
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -59,6 +75,7 @@ def run(args: argparse.Namespace) -> list[dict[str, float]]:
     log_dir = args.out / "run"
     with contextlib.redirect_stdout(io.StringIO()):  # rsl-rl's model printout and per-iteration reports
         runner = tracking.TrackingRunner(env, config, "teacher", log_dir, "cpu")
+        before = probe(env, runner.alg.actor, args.probe_steps)
         start = time.monotonic()
         runner.learn(1)
         per_iteration = time.monotonic() - start
@@ -67,7 +84,8 @@ def run(args: argparse.Namespace) -> list[dict[str, float]]:
         if more > 0:
             runner.current_learning_iteration += 1
             runner.learn(more)
-    return curves(log_dir, args.envs * config["runner"]["num_steps_per_env"])
+        after = probe(env, runner.alg.actor, args.probe_steps)
+    return curves(log_dir, args.envs * config["runner"]["num_steps_per_env"]), before, after
 
 
 def curves(log_dir: Path, steps_per_iteration: int) -> list[dict[str, float]]:
@@ -90,21 +108,13 @@ def curves(log_dir: Path, steps_per_iteration: int) -> list[dict[str, float]]:
              **{key: series[key].get(it, (float("nan"), 0.0))[0] for key in tags}} for it in steps]
 
 
-def verdict(rows: list[dict[str, float]]) -> tuple[bool, str]:
-    """First fifth against last fifth of the run."""
-    if not rows:
-        return False, "no iteration recorded"
-    k = max(1, len(rows) // 5)
-    first, last = rows[:k], rows[-k:]
-
-    def avg(part: list[dict[str, float]], key: str) -> float:
-        return float(np.nanmean([r[key] for r in part]))
-
-    length = (avg(first, "episode_length"), avg(last, "episode_length"))
-    reward = (avg(first, "reward"), avg(last, "reward"))
-    ok = length[1] >= 1.5 * length[0] and reward[1] > reward[0]
-    return ok, (f"episode length {length[0]:.1f} -> {length[1]:.1f} steps, reward {reward[0]:.3f} -> "
-                f"{reward[1]:.3f} over {len(rows)} iterations")
+def verdict(before: dict[str, float], after: dict[str, float], iterations: int) -> tuple[bool, str]:
+    """The trained policy against the untrained one, both probed the same way."""
+    ok = after["episode_length"] >= 1.5 * before["episode_length"] and \
+        after["reward_per_step"] > before["reward_per_step"]
+    return ok, (f"deterministic policy before/after {iterations} iterations: episode length "
+                f"{before['episode_length']:.1f} -> {after['episode_length']:.1f} steps, reward per step "
+                f"{before['reward_per_step']:.4f} -> {after['reward_per_step']:.4f}")
 
 
 def plot(rows: list[dict[str, float]], path: Path) -> None:
@@ -137,18 +147,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--envs", type=int, default=256, help="parallel environments")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads")
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256, 128], help="actor/critic layers")
+    parser.add_argument("--init-std", type=float, help="initial action std (default: the teacher config's)")
+    parser.add_argument("--probe-steps", type=int, default=250, help="control steps of each before/after probe")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-check", action="store_true", help="report only; exit 0 whatever the curves")
     args = parser.parse_args(argv)
-    rows = run(args)
+    rows, before, after = run(args)
     print(f"{'iter':>5} {'wall s':>7} {'ep. len':>8} {'reward':>8} {'keybody':>8}")
     for i in sorted(set(range(0, len(rows), max(1, len(rows) // 20))) | {len(rows) - 1}):
         row = rows[i]
         print(f"{row['iteration']:>5d} {row['seconds']:>7.0f} {row['episode_length']:>8.1f} {row['reward']:>8.3f} "
               f"{row['keybody_term']:>8.4f}")
-    ok, text = verdict(rows)
+    ok, text = verdict(before, after, len(rows))
     plot(rows, args.out / "learning.png")
-    (args.out / "learning.json").write_text(json.dumps({"rows": rows, "ok": ok, "summary": text,
+    (args.out / "learning.json").write_text(json.dumps({"rows": rows, "before": before, "after": after,
+                                                        "ok": ok, "summary": text,
                                                         "envs": args.envs, "threads": args.threads}, indent=1))
     print(f"{'learning' if ok else 'NOT learning clearly'}: {text}; curves in {args.out / 'learning.png'}")
     return 0 if ok or args.no_check else 1

@@ -191,8 +191,10 @@ def test_learning_check_and_benchmark_scripts_run(tmp_path, capsys):
     """The CI-sized learning check (2 iterations on a generated stepping clip) and benchmark (8 envs) run and
     report what they measure."""
     assert _script("learning_check").main(["--minutes", "0", "--iterations", "2", "--envs", "8", "--threads", "1",
-                                           "--hidden", "32", "--no-check", "--out", str(tmp_path)]) == 0
+                                           "--hidden", "32", "--probe-steps", "10", "--no-check", "--out",
+                                           str(tmp_path)]) == 0
     report = json.loads((tmp_path / "learning.json").read_text())
     assert len(report["rows"]) == 2 and (tmp_path / "learning.png").stat().st_size > 0
+    assert report["before"]["episode_length"] > 0 and np.isfinite(report["after"]["reward_per_step"])
     _script("bench_tracking").main(["--envs", "8", "--steps", "3", "--iterations", "1", "--threads", "1"])
     assert capsys.readouterr().out.splitlines()[-1].split()[0] == "8"

@@ -76,15 +76,26 @@ class CmgData:
         return np.flatnonzero(self.validation == validation)
 
 
-def commands_of(motion, smoothing: float = 1.0) -> np.ndarray:
-    """Per-frame (vx, vy, yaw_rate): the motion's labels, else its smoothed root-frame velocity."""
+def commands_of(motion, smoothing: float = 1.0, lead: float = 0.0) -> np.ndarray:
+    """Per-frame (vx, vy, yaw_rate): the motion's labels, else its smoothed root-frame velocity.
+
+    ``lead`` [s] labels each frame with the command that many seconds later (the last command repeats at the
+    end). Motion that anticipates its commands needs it: the walking generator's preview control starts shifting
+    its weight before the command changes, and frames labelled "stand" that already start walking teach a
+    model (which sees one frame and the command) to wander off from standing.
+    """
     if motion.command is not None:
-        return np.asarray(motion.command, dtype=np.float64)
-    velocity = np.column_stack([motion.root_lin_vel_local()[:, :2], motion.root_ang_vel_local()[:, 2]])
-    width = max(1, int(round(smoothing * motion.fps)))
-    kernel = np.ones(width) / width
-    padded = np.pad(velocity, ((width // 2, width - 1 - width // 2), (0, 0)), mode="edge")
-    return np.column_stack([np.convolve(padded[:, i], kernel, mode="valid") for i in range(3)])
+        labels = np.asarray(motion.command, dtype=np.float64)
+    else:
+        velocity = np.column_stack([motion.root_lin_vel_local()[:, :2], motion.root_ang_vel_local()[:, 2]])
+        width = max(1, int(round(smoothing * motion.fps)))
+        kernel = np.ones(width) / width
+        padded = np.pad(velocity, ((width // 2, width - 1 - width // 2), (0, 0)), mode="edge")
+        labels = np.column_stack([np.convolve(padded[:, i], kernel, mode="valid") for i in range(3)])
+    shift = int(round(lead * motion.fps))
+    if shift > 0:
+        labels = np.concatenate([labels[shift:], np.repeat(labels[-1:], min(shift, len(labels)), axis=0)])
+    return labels
 
 
 def windows(states: np.ndarray, commands: np.ndarray, length: int = WINDOW, stride: int = 5) -> tuple[
@@ -184,20 +195,20 @@ def _assemble(spec: RobotSpec, clips: list[tuple[np.ndarray, np.ndarray]], names
 
 def prepare_from_motions(spec: RobotSpec, paths: Sequence[Path], validation_fraction: float = 0.05, seed: int = 0,
                          length: int = WINDOW, stride: int = 5, command_smoothing: float = 1.0,
-                         progress: bool = True) -> CmgData:
-    """Windows from motion files (any format motion-tool reads), resampled to 50 Hz."""
+                         progress: bool = True, command_lead: float = 0.0) -> CmgData:
+    """Windows from motion files (any format motion-tool reads), resampled to 50 Hz (``commands_of``)."""
     clips, names = [], []
     for path in tqdm(paths, desc="motions", unit="file", disable=not progress):
         motion = read_motion(path, spec)
         if abs(motion.fps - STANDARD_FPS) > 1e-9:
             motion = resample(motion, spec, STANDARD_FPS)
         clips.append((np.concatenate([motion.joint_pos, motion.joint_vel], axis=1),
-                      commands_of(motion, command_smoothing)))
+                      commands_of(motion, command_smoothing, command_lead)))
         names.append(Path(path).name)
     if not clips:
         raise MotionError("no motion files given")
     return _assemble(spec, clips, names, validation_fraction, seed, length, stride,
-                     source=f"{len(paths)} motion files")
+                     source=f"{len(paths)} motion files, command labels led by {command_lead:g} s")
 
 
 def _resample_rows(rows: np.ndarray, fps: float) -> np.ndarray:
@@ -301,6 +312,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stride", type=int, default=5, help="frames between window starts")
     parser.add_argument("--command-smoothing", type=float, default=1.0,
                         help="seconds of root-velocity smoothing for files without command labels")
+    parser.add_argument("--command-lead", type=float, default=0.0,
+                        help="label each frame with the command this many seconds later (0.5 for walk-dataset "
+                             "clips, whose preview control anticipates command changes)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the validation split")
     parser.add_argument("--skip-failing", action="store_true",
                         help="leave out clips that a directory's summary.json (walk-dataset) marks as failing")
@@ -309,7 +323,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.motions:
             data = prepare_from_motions(spec, motion_files(args.motions, args.skip_failing), args.validation, args.seed,
-                                        stride=args.stride, command_smoothing=args.command_smoothing)
+                                        stride=args.stride, command_smoothing=args.command_smoothing,
+                                        command_lead=args.command_lead)
         else:
             data = prepare_from_legacy_pt(spec, args.legacy_pt, args.legacy_fps, args.validation, args.seed,
                                           stride=args.stride)

@@ -52,6 +52,7 @@ class TrainConfig:
     teacher_decay: float = 0.6
     detach_rollout: bool = False
     standing_start_weight: float = 2.0
+    input_noise: float = 0.0
     validation_windows: int = 2048
     seed: int = 0
     model: CmgConfig = dataclasses.field(default_factory=CmgConfig)
@@ -75,12 +76,19 @@ def learning_rate(config: TrainConfig, progress: float) -> float:
 
 
 def rollout_loss(net: CmgNet, motion: torch.Tensor, command: torch.Tensor, teacher: float,
-                 detach: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Mean MSE of an autoregressive rollout (normalized units); per-sample, per-step scheduled sampling."""
+                 detach: bool = False, generator: torch.Generator | None = None,
+                 input_noise: float = 0.0) -> torch.Tensor:
+    """Mean MSE of an autoregressive rollout (normalized units); per-sample, per-step scheduled sampling.
+
+    ``input_noise`` adds Gaussian noise of that std to every input state (targets stay clean), so the model learns
+    to steer back to the data, e.g. to the standing pose under a zero command.
+    """
     x = motion[:, 0]
     total = motion.new_zeros(())
     steps = command.shape[1]
     for t in range(steps):
+        if input_noise > 0:
+            x = x + input_noise * torch.randn(x.shape, generator=generator, device=x.device)
         prediction = net(x, command[:, t])
         total = total + torch.mean((prediction - motion[:, t + 1]) ** 2)
         if t + 1 < steps:
@@ -122,6 +130,13 @@ class Trainer:
                 "stats": {k: np.asarray(v).tolist() for k, v in dataclasses.asdict(self.data.stats).items()},
                 "standing_frame": self.data.standing_frame.tolist(), "data_summary": self.data.summary,
                 "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state()}
+
+    def init_from(self, path: Path) -> None:
+        """Start this (new) run from another run's network weights (fine-tuning with a new schedule)."""
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        if state["config"]["model"] != dataclasses.asdict(self.config.model):
+            raise ValueError(f"{path}: model {state['config']['model']} differs from {self.config.model}")
+        self.net.load_state_dict(state["net"])
 
     def resume(self, path: Path) -> None:
         """Continue from a checkpoint written by this trainer."""
@@ -174,7 +189,7 @@ class Trainer:
                 group["lr"] = learning_rate(c, progress)
             motion = self.motion_n[draws[b]].to(self.device)
             command = self.command_n[draws[b]].to(self.device)
-            loss = rollout_loss(self.net, motion, command, teacher, c.detach_rollout, generator)
+            loss = rollout_loss(self.net, motion, command, teacher, c.detach_rollout, generator, c.input_noise)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norms.append(float(torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)))
@@ -242,6 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--restart", action="store_true", help="ignore OUT/latest.pt and start from scratch")
+    parser.add_argument("--init-from", type=Path, help="start a new run from this checkpoint's weights (fine-tune)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
     for field in dataclasses.fields(TrainConfig):
         if field.name == "model":
@@ -274,6 +290,9 @@ def main(argv: list[str] | None = None) -> None:
     if latest.exists() and not args.restart:
         trainer.resume(latest)
         print(f"resuming {latest} after epoch {trainer.epoch}")
+    elif args.init_from is not None:
+        trainer.init_from(args.init_from)
+        print(f"starting from the weights of {args.init_from}")
     print(f"{len(trainer.train_idx)} training / {len(trainer.val_idx)} validation windows; "
           f"{sum(p.numel() for p in trainer.net.parameters()):,} parameters; device {args.device}")
     try:
