@@ -250,3 +250,13 @@ def test_evaluation_flags_a_generator_that_stands_still(spec, prepared, tmp_path
     assert "| +0.50 |" in (out / "report.md").read_text()
     assert (out / "summary.png").stat().st_size > 10_000
     assert len(json.loads((out / "report.json").read_text())["rows"]) == 2
+
+
+def test_command_lead_shifts_labels_earlier(spec):
+    """--command-lead: each frame gets the command ``lead`` seconds later; the last command repeats at the end."""
+    clip = walking_clip(spec, 4.0, 0.5)  # standing 1 s, then 0.5 m/s
+    labels = cmg_data.commands_of(clip, lead=0.5)
+    np.testing.assert_array_equal(labels[:25, 0], 0.0)
+    np.testing.assert_array_equal(labels[25:, 0], 0.5)  # the start is announced 0.5 s (25 frames) before frame 50
+    np.testing.assert_array_equal(cmg_data.commands_of(clip)[:50, 0], 0.0)
+    assert len(labels) == clip.num_frames
