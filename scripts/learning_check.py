@@ -4,10 +4,11 @@
 The walking pattern generator makes a 12 s clip (stand 2 s, walk 0.3 m/s 6 s, stop, stand); train-teacher's
 code (config/tracking/teacher.yaml, smaller networks allowed) trains on it for ``--minutes`` of wall time. Every
 iteration's mean episode length and reward (rsl-rl's last 100 episodes) and the key-body tracking term are read
-back from the run's TensorBoard scalars for the curves. The verdict probes the deterministic policy (action
-means) the same way before and after training (``--probe-steps`` steps of every environment; episode length =
-env-steps / episodes started, so running episodes count): the script prints a table, writes ``learning.png`` and
-``learning.json`` to ``--out``, and exits 1 unless the episode length grew x1.5 and the reward per step rose.
+back from the run's TensorBoard scalars for the curves. The verdict probes the policy the same way before and
+after training (``--probe-steps`` steps of every environment, sampling actions as in training; episode length =
+env-steps / episodes started, so running episodes count; the mean action is probed and reported too): the
+script prints a table, writes ``learning.png`` and ``learning.json`` to ``--out``, and exits 1 unless the
+episode length grew x1.5 and the reward per step rose.
 
     python scripts/learning_check.py --out /tmp/learning                  # 10 minutes, 256 envs, 2 threads
     python scripts/learning_check.py --minutes 0 --iterations 2 --envs 16 --no-check   # CI smoke
@@ -47,16 +48,21 @@ def stepping_clip(path: Path) -> Path:
 
 
 def probe(env: tracking.TrackingEnv, actor: torch.nn.Module, steps: int) -> dict[str, float]:
-    """The deterministic policy (action means) for ``steps`` control steps of every environment: mean episode
-    length (env-steps over episodes started, so running episodes count too) and mean reward per step."""
-    obs = env.get_observations()
-    ended, reward = 0, 0.0
-    with torch.inference_mode():
-        for _ in range(steps):
-            obs, rewards, dones, _ = env.step(actor(obs))
-            ended += int(dones.sum())
-            reward += float(rewards.mean())
-    return {"episode_length": steps * env.num_envs / (ended + env.num_envs), "reward_per_step": reward / steps}
+    """The policy as trained (sampling actions) and its mean (deterministic), ``steps`` control steps of every
+    environment each: mean episode length (env-steps over episodes started, so running episodes count too) and
+    mean reward per step."""
+    out = {}
+    for name, stochastic in (("", True), ("deterministic_", False)):
+        obs = env.get_observations()
+        ended, reward = 0, 0.0
+        with torch.inference_mode():
+            for _ in range(steps):
+                obs, rewards, dones, _ = env.step(actor(obs, stochastic_output=stochastic))
+                ended += int(dones.sum())
+                reward += float(rewards.mean())
+        out[f"{name}episode_length"] = steps * env.num_envs / (ended + env.num_envs)
+        out[f"{name}reward_per_step"] = reward / steps
+    return out
 
 
 def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, float], dict[str, float]]:
@@ -112,9 +118,11 @@ def verdict(before: dict[str, float], after: dict[str, float], iterations: int) 
     """The trained policy against the untrained one, both probed the same way."""
     ok = after["episode_length"] >= 1.5 * before["episode_length"] and \
         after["reward_per_step"] > before["reward_per_step"]
-    return ok, (f"deterministic policy before/after {iterations} iterations: episode length "
-                f"{before['episode_length']:.1f} -> {after['episode_length']:.1f} steps, reward per step "
-                f"{before['reward_per_step']:.4f} -> {after['reward_per_step']:.4f}")
+    return ok, (f"policy before/after {iterations} iterations: episode length {before['episode_length']:.1f} -> "
+                f"{after['episode_length']:.1f} steps, reward per step {before['reward_per_step']:.4f} -> "
+                f"{after['reward_per_step']:.4f} (its mean action: {before['deterministic_episode_length']:.1f} -> "
+                f"{after['deterministic_episode_length']:.1f} steps, {before['deterministic_reward_per_step']:.4f} "
+                f"-> {after['deterministic_reward_per_step']:.4f})")
 
 
 def plot(rows: list[dict[str, float]], path: Path) -> None:
