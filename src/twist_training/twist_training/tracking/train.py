@@ -248,7 +248,10 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
             teacher_state = load_checkpoint(latest_checkpoint(teacher))
             if teacher_state["infos"].get("role") != "teacher":
                 raise ConfigError(f"{teacher} is not a teacher checkpoint")
-            runner.alg.critic.load_state_dict(teacher_state["critic_state_dict"])
+            try:
+                runner.alg.critic.load_state_dict(teacher_state["critic_state_dict"])
+            except RuntimeError as exc:
+                raise ConfigError(f"the student's critic (network.critic_hidden) must be the teacher's: {exc}") from exc
         runner.teacher_state = {"actor_state_dict": teacher_state["actor_state_dict"],
                                 "infos": {"role": "teacher", "config": teacher_state["infos"]["config"]}}
         runner.alg.set_teacher(actor_from_checkpoint(runner.teacher_state, env.get_observations(), env.num_actions,
