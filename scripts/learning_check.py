@@ -34,6 +34,10 @@ from twist_training.tracking import train as tracking
 from twist_training.walking.generator import WalkGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
+#: --quiet-physics: no sensor noise, pushes, action delay or physics randomization (learning alone, no robustness)
+QUIET = {"task": {"noise_joint_pos": 0.0, "noise_joint_vel": 0.0, "noise_gyro": 0.0, "noise_tilt": 0.0,
+                  "push_velocity": 0.0, "max_action_delay": 0},
+         "randomization": {"enabled": False, "variants": 1}}
 
 
 def stepping_clip(path: Path) -> Path:
@@ -74,7 +78,8 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, flo
         "references": {"motions": [str(clip)], "cmg_clips": 0},
         "network": {"actor_hidden": args.hidden, "critic_hidden": args.hidden,
                     **({"init_std": args.init_std} if args.init_std is not None else {})},
-        "runner": {"save_interval": 10**9}})
+        "runner": {"save_interval": 10**9},
+        **(QUIET if args.quiet_physics else {})})
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     env = tracking.make_env(config, load_robot_spec())
@@ -156,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads")
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256, 128], help="actor/critic layers")
     parser.add_argument("--init-std", type=float, help="initial action std (default: the teacher config's)")
+    parser.add_argument("--quiet-physics", action="store_true", help="no noise, pushes, delay or randomization")
     parser.add_argument("--probe-steps", type=int, default=250, help="control steps of each before/after probe")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-check", action="store_true", help="report only; exit 0 whatever the curves")
