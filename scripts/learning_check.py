@@ -34,10 +34,6 @@ from twist_training.tracking import train as tracking
 from twist_training.walking.generator import WalkGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
-#: --quiet-physics: no sensor noise, pushes, action delay or physics randomization (learning alone, no robustness)
-QUIET = {"task": {"noise_joint_pos": 0.0, "noise_joint_vel": 0.0, "noise_gyro": 0.0, "noise_tilt": 0.0,
-                  "push_velocity": 0.0, "max_action_delay": 0},
-         "randomization": {"enabled": False, "variants": 1}}
 
 
 def stepping_clip(path: Path) -> Path:
@@ -79,7 +75,7 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, flo
         "network": {"actor_hidden": args.hidden, "critic_hidden": args.hidden,
                     **({"init_std": args.init_std} if args.init_std is not None else {})},
         "runner": {"save_interval": 10**9},
-        **(QUIET if args.quiet_physics else {})})
+        **(tracking.QUIET_PHYSICS if args.quiet_physics else {})})
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     env = tracking.make_env(config, load_robot_spec())

@@ -5,8 +5,8 @@
 
 The policy runs through ``twist_core.policy_runtime`` (ONNX Runtime, what the policy node runs) on the task's
 student observation; the task, references and randomization come from the run configuration (``--config``, and
-``--motions`` / ``--cmg-model`` / ``--cmg-clips``); ``--quiet-physics`` turns sensor noise, pushes and physics
-randomization off. Every environment runs ``--seconds`` of simulated time; an episode that ends (clip end or
+``--motions`` / ``--cmg-model`` / ``--cmg-clips``); ``--quiet-physics`` turns sensor noise, pushes, action delay
+and physics randomization off. Every environment runs ``--seconds`` of simulated time; an episode that ends (clip end or
 failure) restarts on a new clip. One table row per clip: episodes, failures (terminations: tilt, height, key
 bodies off the reference), mean episode length, joint / key-body / root-velocity tracking errors; ``--out``
 writes ``eval.json`` too. ``--video`` records environment 0 as mp4 (offscreen rendering; software EGL is slow).
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--envs", type=int, default=32, help="parallel environments")
     parser.add_argument("--seconds", type=float, default=20.0, help="simulated seconds per environment")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads")
-    parser.add_argument("--quiet-physics", action="store_true", help="no noise, pushes or physics randomization")
+    parser.add_argument("--quiet-physics", action="store_true", help="no noise, pushes, delay or physics randomization")
     parser.add_argument("--video", default="", help="mp4 of environment 0")
     parser.add_argument("--out", type=Path, help="directory for eval.json")
     args = parser.parse_args(argv)
@@ -126,9 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         if refs:
             overrides["references"] = refs
         if args.quiet_physics:
-            overrides["task"] = {"noise_joint_pos": 0.0, "noise_joint_vel": 0.0, "noise_gyro": 0.0,
-                                 "noise_tilt": 0.0, "push_velocity": 0.0}
-            overrides["randomization"] = {"enabled": False, "variants": 1}
+            overrides.update(tracking.QUIET_PHYSICS)
         config = tracking.merge(base, overrides) if base is not None else tracking.load_config(args.config, overrides)
         torch.set_num_threads(args.threads)
         env = tracking.make_env(config, spec)

@@ -55,6 +55,14 @@ DEFAULTS: dict[str, Any] = {
     "distillation": {"kl_coef_start": 0.1, "kl_coef_end": 0.01, "kl_decay_iterations": 3000},
 }
 
+#: Overrides for evaluation or learning checks without robustness training: no sensor noise, pushes, action delay
+#: or physics randomization.
+QUIET_PHYSICS: dict[str, Any] = {
+    "task": {"noise_joint_pos": 0.0, "noise_joint_vel": 0.0, "noise_gyro": 0.0, "noise_tilt": 0.0,
+             "push_velocity": 0.0, "max_action_delay": 0},
+    "randomization": {"enabled": False, "variants": 1},
+}
+
 
 class ConfigError(ValueError):
     """A configuration file or override that cannot be used."""
