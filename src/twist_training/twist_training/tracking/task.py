@@ -36,14 +36,12 @@ import numpy as np
 import torch
 from tensordict import TensorDict
 
-from twist_core.policy_io import History, PolicyIO
+from twist_core.policy_io import History, PolicyIO, roll_pitch
 from twist_core.robot import RobotSpec
 from twist_training.tracking import torch_math as tm
 from twist_training.tracking.batched_sim import BatchedSim
 from twist_training.tracking.references import MotionLibrary
 
-FUTURE_FRAME_SIZE = 58
-PRIVILEGED_SIZE = 99
 TWIST_FUTURE_STEPS = (1, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95)
 DOF_ERROR_WEIGHTS = {"hip_pitch": 1.0, "hip_roll": 0.8, "hip_yaw": 0.8, "knee": 1.0, "ankle_pitch": 0.5,
                      "ankle_roll": 0.5, "waist": 0.6, "shoulder": 0.8, "elbow": 1.0, "wrist": 0.8}
@@ -122,7 +120,6 @@ class TrackingEnv:
         self.last_joint_vel = torch.zeros(n, spec.num_joints, device=d)
         self.air_time = torch.zeros(n, 2, device=d)
         self.next_push = torch.zeros(n, device=d)
-        self.episode_sums: dict[str, torch.Tensor] = {}
         policy = spec.policy_indices
         self.policy_idx = torch.as_tensor(np.array(policy), device=d)
         self.dof_weights = torch.as_tensor([_dof_weight(spec.joint_names[i]) for i in policy], device=d)
@@ -139,8 +136,8 @@ class TrackingEnv:
         self._obs = self._observations(torch.arange(n, device=d))
 
     # -- reference ---------------------------------------------------------------------------------------
-    def _frame_index(self, offset: int | torch.Tensor = 0) -> torch.Tensor:
-        return self.library.index(self.motion_ids, self.motion_start + self.episode_length_buf + offset)
+    def _frame_index(self) -> torch.Tensor:
+        return self.library.index(self.motion_ids, self.motion_start + self.episode_length_buf)
 
     def _remaining(self) -> torch.Tensor:
         return self.library.lengths[self.motion_ids] - 1 - (self.motion_start + self.episode_length_buf)
@@ -157,7 +154,7 @@ class TrackingEnv:
         root_pos = lib.root_pos[frame].clone()
         root_pos[:, 2] += cfg.rsi_lift
         quat = lib.root_quat[frame]
-        lin_vel_world = _rotate(quat, lib.root_lin_vel_local[frame]) * cfg.rsi_velocity_scale
+        lin_vel_world = tm.rotate(quat, lib.root_lin_vel_local[frame]) * cfg.rsi_velocity_scale
         self.sim.reset(ids.cpu().numpy(), root_pos.cpu().numpy(), quat.cpu().numpy(),
                        lib.joint_pos[frame].cpu().numpy(), lin_vel_world.cpu().numpy(),
                        (lib.root_ang_vel_local[frame] * cfg.rsi_velocity_scale).cpu().numpy(),
@@ -195,8 +192,6 @@ class TrackingEnv:
         terminated = self._terminated(errors)
         time_out = (self.episode_length_buf >= self.max_episode_length) | (self._remaining() <= 0)
         dones = terminated | time_out
-        for name, value in terms.items():
-            self.episode_sums[name] = value.mean()
         extras: dict[str, Any] = {"time_outs": time_out & ~terminated, "errors": errors, "log": {
             **{f"Reward/{k}": v.mean() for k, v in terms.items()},
             "Tracking/joint_error_rad": errors["joint"].mean(), "Tracking/keybody_error_m": errors["keybody"].mean(),
@@ -246,7 +241,8 @@ class TrackingEnv:
         pol = self.policy_idx
         dq_err = (robot["q"] - lib.joint_pos[f])[:, pol]
         dqd_err = (robot["dq"] - lib.joint_vel[f])[:, pol]
-        tilt_err = _tilt(robot["quat"]) - _tilt(lib.root_quat[f])
+        tilt = roll_pitch(robot["quat"])
+        tilt_err = tilt - roll_pitch(lib.root_quat[f])
         height_err = robot["pos"][:, 2] - lib.root_pos[f, 2]
         vel_err = robot["lin_vel_local"] - lib.root_lin_vel_local[f]
         ang_err = robot["ang_vel_local"] - lib.root_ang_vel_local[f]
@@ -287,7 +283,7 @@ class TrackingEnv:
             total = torch.clamp(total, min=0.0)
         errors = {"joint": dq_err.abs().mean(1), "keybody": key_err.mean(1), "key_max": key_err.max(1).values,
                   "root_vel": torch.linalg.norm(vel_err[:, :2], dim=1), "height": height_err,
-                  "tilt": _tilt(robot["quat"]).abs().max(1).values,
+                  "tilt": tilt.abs().max(1).values,
                   "speed": torch.linalg.norm(self.sim.root_lin_vel(), dim=1)}
         return total, weighted, errors
 
@@ -308,7 +304,7 @@ class TrackingEnv:
         n, j = self.num_envs, self.spec.num_joints
         imu = self.sim.imu_quat()
         tilt_noise = self._noise((n, 2), cfg.noise_tilt)
-        imu = _perturb(imu, tilt_noise)
+        imu = tm.multiply(imu, tm.from_roll_pitch(tilt_noise))  # sensor noise on the measured tilt
         return self.io.frame(
             lib.root_pos[f, 2], lib.root_quat[f], lib.root_lin_vel_local[f], lib.root_ang_vel_local[f, 2],
             lib.joint_pos[f], self.sim.imu_gyro() + self._noise((n, 3), cfg.noise_gyro), imu,
@@ -322,7 +318,7 @@ class TrackingEnv:
                                    (self.motion_start + self.episode_length_buf)[:, None] + self.future[None])
         quat = lib.root_quat[index]
         heading = tm.wrap(tm.yaw(quat) - tm.yaw(lib.root_quat[now])[:, None])
-        parts = [lib.root_pos[index, 2:3], _tilt(quat), heading[..., None], lib.root_lin_vel_local[index],
+        parts = [lib.root_pos[index, 2:3], roll_pitch(quat), heading[..., None], lib.root_lin_vel_local[index],
                  lib.root_ang_vel_local[index, 2:3], lib.joint_pos[index][..., self.policy_idx],
                  lib.key_body_yaw[index].flatten(-2)]
         return torch.cat(parts, dim=-1).flatten(1)
@@ -349,26 +345,3 @@ def _dof_weight(name: str) -> float:
         if key in name:
             return weight
     return 1.0
-
-
-def _tilt(quat: torch.Tensor) -> torch.Tensor:
-    """Roll and pitch (..., 2)."""
-    from twist_core.policy_io import roll_pitch
-
-    return roll_pitch(quat)
-
-
-def _rotate(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    conjugate = q * torch.tensor([1.0, -1.0, -1.0, -1.0], device=q.device)
-    return tm.rotate_inverse(conjugate, v)
-
-
-def _perturb(quat: torch.Tensor, roll_pitch: torch.Tensor) -> torch.Tensor:
-    """Quaternions rotated by small roll/pitch angles (sensor noise on the measured tilt)."""
-    half = roll_pitch / 2
-    cr, sr, cp, sp = torch.cos(half[:, 0]), torch.sin(half[:, 0]), torch.cos(half[:, 1]), torch.sin(half[:, 1])
-    noise = torch.stack([cr * cp, sr * cp, cr * sp, -sr * sp], dim=-1)
-    w1, x1, y1, z1 = quat.unbind(-1)
-    w2, x2, y2, z2 = noise.unbind(-1)
-    return torch.stack([w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2, w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
-                        w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2], dim=-1)

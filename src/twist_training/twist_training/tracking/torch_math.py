@@ -12,6 +12,26 @@ def rotate_inverse(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return v + q[..., :1] * t + torch.cross(u.expand_as(v), t, dim=-1)
 
 
+def rotate(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Rotate vectors ``v`` (..., 3) by unit quaternions ``q`` (..., 4): body -> world."""
+    return rotate_inverse(q * q.new_tensor([1.0, -1.0, -1.0, -1.0]), v)
+
+
+def multiply(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Hamilton products ``a * b`` of quaternions (..., 4)."""
+    w1, x1, y1, z1 = a.unbind(-1)
+    w2, x2, y2, z2 = b.unbind(-1)
+    return torch.stack([w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2, w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+                        w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2], dim=-1)
+
+
+def from_roll_pitch(roll_pitch: torch.Tensor) -> torch.Tensor:
+    """Quaternions (..., 4) of small rotations about x then y from (roll, pitch) angles (..., 2)."""
+    half = roll_pitch / 2
+    cr, sr, cp, sp = torch.cos(half[..., 0]), torch.sin(half[..., 0]), torch.cos(half[..., 1]), torch.sin(half[..., 1])
+    return torch.stack([cr * cp, sr * cp, cr * sp, -sr * sp], dim=-1)
+
+
 def yaw(q: torch.Tensor) -> torch.Tensor:
     """Heading angle (ZYX yaw) of quaternions (...)."""
     w, x, y, z = q.unbind(-1)
