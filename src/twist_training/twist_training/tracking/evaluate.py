@@ -104,9 +104,7 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policy", type=Path, required=True, help="exported student (.onnx)")
     parser.add_argument("--config", type=Path, help="run configuration (default: the policy's training config)")
-    parser.add_argument("--motions", nargs="+", help="reference motions (override the config)")
-    parser.add_argument("--cmg-model", help="exported CMG for generated references")
-    parser.add_argument("--cmg-clips", type=int, help="number of CMG-generated clips (0: none)")
+    tracking.add_reference_arguments(parser)
     parser.add_argument("--envs", type=int, default=32, help="parallel environments")
     parser.add_argument("--seconds", type=float, default=20.0, help="simulated seconds per environment")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads")
@@ -121,8 +119,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.config is None and not isinstance(base, dict):
             raise tracking.ConfigError(f"{args.policy} carries no training_config: give --config")
         overrides: dict[str, Any] = {"sim": {"num_envs": args.envs, "threads": args.threads}}
-        refs = {k: v for k, v in (("motions", args.motions), ("cmg_model", args.cmg_model),
-                                  ("cmg_clips", args.cmg_clips)) if v is not None}
+        refs = tracking.reference_overrides(args)
         if refs:
             overrides["references"] = refs
         if args.quiet_physics:

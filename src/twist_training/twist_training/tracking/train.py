@@ -270,6 +270,19 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
     return runner
 
 
+def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line overrides of ``references`` (``--motions``, ``--cmg-model``, ``--cmg-clips``)."""
+    parser.add_argument("--motions", nargs="+", help="motion lists/dirs/files (override references.motions)")
+    parser.add_argument("--cmg-model", help="exported CMG for generated references (overrides the config)")
+    parser.add_argument("--cmg-clips", type=int, help="number of CMG-generated clips, 0: none (overrides the config)")
+
+
+def reference_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``references`` entries given by :func:`add_reference_arguments`' options."""
+    return {k: v for k, v in (("motions", args.motions), ("cmg_model", args.cmg_model),
+                              ("cmg_clips", args.cmg_clips)) if v is not None}
+
+
 def main(role: str, argv: list[str] | None = None) -> None:
     """Command line of ``train-<role>``."""
     parser = argparse.ArgumentParser(prog=f"train-{role}", description=__doc__.split("\n\n")[0],
@@ -281,9 +294,7 @@ def main(role: str, argv: list[str] | None = None) -> None:
         parser.add_argument("--teacher", type=Path, help="teacher run directory or checkpoint")
     parser.add_argument("--iterations", type=int, help="total iterations (overrides the config)")
     parser.add_argument("--num-envs", type=int, help="parallel environments (overrides the config)")
-    parser.add_argument("--motions", nargs="+", help="motion lists/dirs/files (override references.motions)")
-    parser.add_argument("--cmg-model", help="exported CMG for generated references (overrides the config)")
-    parser.add_argument("--cmg-clips", type=int, help="number of CMG-generated clips, 0: none (overrides the config)")
+    add_reference_arguments(parser)
     parser.add_argument("--threads", type=int, help="simulation and torch CPU threads (overrides sim.threads)")
     parser.add_argument("--backend", choices=("cpu", "warp"), default="cpu", help="batched simulation backend")
     parser.add_argument("--device", default="cpu", help="torch/warp device: cpu, cuda:0")
@@ -293,9 +304,7 @@ def main(role: str, argv: list[str] | None = None) -> None:
     if args.iterations is not None:
         overrides["iterations"] = args.iterations
     sim = {k: v for k, v in (("num_envs", args.num_envs), ("threads", args.threads)) if v is not None}
-    references = {k: v for k, v in (("motions", args.motions), ("cmg_model", args.cmg_model),
-                                    ("cmg_clips", args.cmg_clips)) if v is not None}
-    overrides.update({k: v for k, v in (("sim", sim), ("references", references)) if v})
+    overrides.update({k: v for k, v in (("sim", sim), ("references", reference_overrides(args))) if v})
     try:
         config = load_config(args.config, overrides)
         train(role, config, args.out, args.backend, args.device, getattr(args, "teacher", None), args.restart)
