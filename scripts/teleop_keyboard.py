@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import rclpy
     from geometry_msgs.msg import Twist
+    from rclpy.duration import Duration
 
     rclpy.init()
     node = rclpy.create_node("teleop_keyboard")
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         command = [0.0, 0.0, 0.0]
-        publish()  # leave the robot with a zero command
+        publish()  # leave the robot with a zero command, delivered before the node goes away
+        publisher.wait_for_all_acked(Duration(seconds=1.0))
         termios.tcsetattr(sys.stdin, termios.TCSADRAIN, saved)
         print()
         node.destroy_node()
