@@ -2,10 +2,13 @@
 
     ros2 launch launch/real.launch.py network_interface:=eth0 [policy_file:=models/student/policy.onnx]
         [reference:=cmg|mocap|none] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE] [rviz:=true]
+        [dds_domain:=0] [release_motion_service:=true]
 
-The same graph as launch/sim.launch.py with the real-robot bridge (g1_bridge's unitree_bridge, issue #9) in
-place of the MuJoCo bridge, on wall-clock time: g1_bridge.launch_graph.real_graph. Start, go and damp through
-the bridge's services or the wireless remote (see src/g1_bridge/README.md); try everything in simulation first.
+The same graph as launch/sim.launch.py with the real-robot bridge (g1_bridge's unitree_bridge, parameters from
+config/unitree_bridge.yaml) in place of the MuJoCo bridge, on wall-clock time: g1_bridge.launch_graph.real_graph.
+Start, go and damp with the wireless remote (START, A, B/SELECT) or the bridge's services; the runbook is in
+README.md ("The real robot"). Rehearse against the simulated G1 first (unitree_sim; dds_domain:=1
+network_interface:=lo release_motion_service:=false).
 """
 
 from pathlib import Path
@@ -32,7 +35,9 @@ def _nodes(context):
     graph = real_graph(build_urdf(load_robot_spec()), CONFIG, policy_file=_absolute(arg("policy_file")),
                        reference=arg("reference"), cmg_model=_absolute(arg("cmg_model")),
                        motion_file=_absolute(arg("motion_file")), rviz=arg("rviz").lower() == "true",
-                       bridge_parameters={"network_interface": arg("network_interface")})
+                       bridge_parameters={"network_interface": arg("network_interface"),
+                                          "dds_domain": int(arg("dds_domain")),
+                                          "release_motion_service": arg("release_motion_service").lower() == "true"})
     return launch_nodes(graph)
 
 
@@ -41,6 +46,9 @@ def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument("network_interface", default_value="eth0",
                               description="network interface wired to the G1 (192.168.123.x)"),
+        DeclareLaunchArgument("dds_domain", default_value="0", description="Unitree DDS domain (unitree_sim: 1)"),
+        DeclareLaunchArgument("release_motion_service", default_value="true",
+                              description="release the onboard motion service first (unitree_sim: false)"),
         DeclareLaunchArgument("policy_file", default_value="models/student/policy.onnx",
                               description="exported student policy"),
         DeclareLaunchArgument("reference", default_value="cmg", choices=["none", "cmg", "mocap"],

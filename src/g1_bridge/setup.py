@@ -21,6 +21,8 @@ setup(
     zip_safe=True,
     entry_points={"console_scripts": [
         "mujoco_bridge = g1_bridge.mujoco_bridge:main",
+        "unitree_bridge = g1_bridge.unitree_bridge:main",
+        "unitree_sim = g1_bridge.unitree_sim:main",
         "g1_urdf = g1_bridge.urdf:main",
     ]},
     maintainer="TWIST-G1 maintainers",

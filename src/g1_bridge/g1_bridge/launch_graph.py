@@ -23,8 +23,8 @@ waits up to ``LOCKSTEP_COMMAND_WAIT`` for each tick's command (``lockstep_timeou
 for determinism, and a node starved of CPU for a moment (a loaded machine) must not change what is simulated;
 they cost time only when a node is missing (a dead policy still gets damped, ``command_deadline`` simulated
 seconds later).
-The real robot (:func:`real_graph`) is the same graph with ``unitree_bridge`` (issue #9) in place of
-``mujoco_bridge``, on wall-clock time.
+The real robot (:func:`real_graph`) is the same graph with ``unitree_bridge`` (parameters from
+``config/unitree_bridge.yaml`` plus overrides) in place of ``mujoco_bridge``, on wall-clock time.
 """
 
 from __future__ import annotations
@@ -49,15 +49,6 @@ class NodeSpec:
 REFERENCE_SOURCES = ("none", "cmg", "mocap")
 LOCKSTEP_REFERENCE_WAIT = 0.4  # s (wall) the policy waits for each tick's reference in lockstep
 LOCKSTEP_COMMAND_WAIT = 0.5  # s (wall) the bridge waits for each tick's command in lockstep, with a policy
-#: The real-robot bridge's parameters as the graph sets them (the node arrives with issue #9).
-UNITREE_BRIDGE_DEFAULTS = {
-    "network_interface": "eth0",       # the interface wired to the G1 (192.168.123.0/24)
-    "dds_domain": 0,                   # Unitree DDS domain of the robot (its simulator uses 1)
-    "release_motion_service": True,    # release the onboard motion service (MotionSwitcher) before control
-    "control_rate": 50.0,              # RobotState publications per second
-    "lowcmd_rate": 500.0,              # rt/lowcmd publications per second (from the latest JointCommand)
-    "command_deadline": 0.1,           # seconds without a valid JointCommand in POLICY before damping
-}
 
 
 def _check_reference(reference: str, cmg_model: str, motion_file: str) -> None:
@@ -124,14 +115,15 @@ def real_graph(robot_description: str, config_dir: Path, policy_file: str, refer
                bridge_parameters: dict[str, Any] | None = None) -> list[NodeSpec]:
     """The nodes on the real G1: ``unitree_bridge``, reference publisher, policy, state publishers, rviz2.
 
-    Wall-clock time everywhere. ``bridge_parameters`` override :data:`UNITREE_BRIDGE_DEFAULTS` (at least
-    ``network_interface`` on most machines).
+    Wall-clock time everywhere. The bridge reads ``config/unitree_bridge.yaml``; ``bridge_parameters`` override
+    it (at least ``network_interface`` on most machines; ``dds_domain`` 1 and ``release_motion_service`` false
+    against ``unitree_sim``).
     """
     if not policy_file:
         raise ValueError("the real robot needs policy_file (an exported student policy)")
     _check_reference(reference, cmg_model, motion_file)
     bridge = NodeSpec("g1_bridge", "unitree_bridge", "unitree_bridge",
-                      parameters=({**UNITREE_BRIDGE_DEFAULTS, **(bridge_parameters or {})},))
+                      parameters=(str(config_dir / "unitree_bridge.yaml"), dict(bridge_parameters or {})))
     return [bridge] + _loop_nodes(robot_description, config_dir, False, rviz, reference, cmg_model, motion_file,
                                   policy_file)
 

@@ -21,32 +21,27 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
-from rclpy.node import Node
-from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import Imu, JointState
 from nav_msgs.msg import Odometry
-from std_srvs.srv import SetBool, Trigger
-from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
+from std_srvs.srv import SetBool
+from twist_msgs.msg import BridgeStatus, JointCommand
 from twist_msgs.srv import Reset
 
 from g1_bridge import messages
+from g1_bridge.bridge_node import CONTROL_QOS, SAFETY_PARAMETERS, STATUS_QOS, BridgeNode, usage as bridge_usage
+from g1_bridge.bridge_node import wants_help
 from twist_core import video
 from twist_core.sim import G1Sim, GantryConfig
-from twist_core.robot import load_robot_spec
-from twist_core.safety import Mode, SafetyConfig, SafetyStateMachine
+from twist_core.safety import Mode
 
 try:  # tf2_msgs is part of every ROS 2 install but not of the PyPI wheels
     from tf2_msgs.msg import TFMessage
 except ImportError:  # pragma: no cover - depends on the installation
     TFMessage = None
 
-CONTROL_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-STATUS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+__all__ = ["CONTROL_QOS", "STATUS_QOS", "PARAMETERS", "MujocoBridge", "main"]
 CLOCK_MODES = {"realtime": BridgeStatus.CLOCK_MODE_REALTIME, "lockstep": BridgeStatus.CLOCK_MODE_LOCKSTEP}
 
 PARAMETERS = {
@@ -57,15 +52,8 @@ PARAMETERS = {
     "lockstep_timeout": (0.1, "lockstep: wall seconds to wait for the command of a tick before advancing anyway"),
     "status_rate": (10.0, "bridge_status publications per second (wall clock)"),
     "auto_start": (False, "request start (ramp to the default pose) right after launch"),
-    "ramp_time": (2.0, "seconds to ramp from the measured pose to the default pose"),
-    "command_deadline": (0.1, "seconds without a valid JointCommand in POLICY before damping"),
-    "max_tilt": (1.0, "pelvis roll/pitch bound [rad] before damping"),
+    **SAFETY_PARAMETERS,
     "min_height": (0.35, "pelvis height bound [m] before damping"),
-    "joint_limit_margin": (0.1, "rad beyond a joint limit before damping (POLICY)"),
-    "saturation_time": (0.5, "seconds of continuous torque saturation before damping (POLICY)"),
-    "damping_kd": (8.0, "joint damping in DAMPING [N*m*s/rad]"),
-    "hold_kp_scale": (4.0, "RAMP/HOLD stiffness = config kp times this"),
-    "hold_kd_scale": (4.0, "RAMP/HOLD damping = config kd times this"),
     "gantry_stiffness": (4000.0, "virtual gantry spring [N/m]"),
     "gantry_damping": (400.0, "virtual gantry damper [N*s/m]"),
     "gantry_height": (0.0, "virtual gantry anchor height [m]; 0: the standing height"),
@@ -80,55 +68,34 @@ PARAMETERS = {
 }
 
 
-class MujocoBridge(Node):
+class MujocoBridge(BridgeNode):
     """The MuJoCo bridge node; see the module docstring."""
+
+    backend = "mujoco"
 
     def __init__(self, **overrides) -> None:
         """Declare parameters, build the simulation and the ROS interfaces."""
-        super().__init__("mujoco_bridge", parameter_overrides=[
-            Parameter(k, value=v) for k, v in overrides.items()])
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, _descriptor(description))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        super().__init__("mujoco_bridge", PARAMETERS, overrides, min_height_parameter=True)
+        p = self.params
         if p["clock_mode"] not in CLOCK_MODES:
             raise ValueError(f"clock_mode must be one of {sorted(CLOCK_MODES)}, not {p['clock_mode']!r}")
         substeps = p["physics_rate"] / p["control_rate"]
         if p["control_rate"] <= 0 or abs(substeps - round(substeps)) > 1e-9 or round(substeps) < 1:
             raise ValueError(f"physics_rate {p['physics_rate']} must be a multiple of control_rate {p['control_rate']}")
-        self.params = p
         self.lockstep = p["clock_mode"] == "lockstep"
         self.substeps = int(round(substeps))
-        self.spec = load_robot_spec()
         gantry = GantryConfig(stiffness=p["gantry_stiffness"], damping=p["gantry_damping"],
                               height=p["gantry_height"] or None)
         self.sim = G1Sim(self.spec, p["physics_rate"], gantry, (p["imu_gyro_noise"], p["imu_accel_noise"]),
                          p["seed"])
-        self.safety = SafetyStateMachine(self.spec, SafetyConfig(
-            ramp_time=p["ramp_time"], command_deadline=p["command_deadline"], max_tilt=p["max_tilt"],
-            min_height=p["min_height"], joint_limit_margin=p["joint_limit_margin"],
-            saturation_time=p["saturation_time"], damping_kd=p["damping_kd"],
-            hold_kp_scale=p["hold_kp_scale"], hold_kd_scale=p["hold_kd_scale"]))
-        self.sequence = 0
-        self.status_sequence = 0
-        self.commands_received = 0
-        self.commands_rejected = 0
         self._answered = -1  # highest state sequence a command answered
         self._rtf_mark = (time.monotonic(), self.sim.time)
         self.real_time_factor = 0.0
-        self._last_logged_fault = None
         self._reset_pending = False
 
-        self.state_pub = self.create_publisher(RobotState, "robot_state", CONTROL_QOS)
-        self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)
-        self.imu_pub = self.create_publisher(Imu, "imu", 10)
         self.odom_pub = self.create_publisher(Odometry, "odom", 10)
         self.tf_pub = self.create_publisher(TFMessage, "/tf", 10) if TFMessage is not None else None
-        self.status_pub = self.create_publisher(BridgeStatus, "bridge_status", STATUS_QOS)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.lockstep else None
-        self.create_subscription(JointCommand, "joint_command", self._on_command, CONTROL_QOS)
-        self.create_service(Trigger, "~/start", self._on_start)
-        self.create_service(Trigger, "~/go", self._on_go)
-        self.create_service(Trigger, "~/damp", self._on_damp)
         self.create_service(SetBool, "~/gantry", self._on_gantry)
         self.create_service(Reset, "~/reset", self._on_reset)
         self.create_timer(1.0 / p["status_rate"], self.publish_status)
@@ -138,12 +105,12 @@ class MujocoBridge(Node):
         if p["record_video"]:
             self.recorder, text = video.open_recorder(self.sim.model, p["record_video"],
                                                       track_body=self.sim.model.body(self.spec.model.root_body).id)
-            self._log(self.recorder is not None, text)
+            self.log(self.recorder is not None, text)
         if p["viewer"]:
             self.viewer, text = video.open_viewer(self.sim.model, self.sim.data)
-            self._log(self.viewer is not None, text)
+            self.log(self.viewer is not None, text)
         if p["auto_start"]:
-            self._on_start(Trigger.Request(), Trigger.Response())
+            self.request("start")
         self.get_logger().info(
             f"MuJoCo G1 ready: {p['clock_mode']} clock, physics {p['physics_rate']:.0f} Hz, "
             f"control {p['control_rate']:.0f} Hz, mode {self.safety.mode.name}")
@@ -154,15 +121,11 @@ class MujocoBridge(Node):
         state = self.sim.state()
         roll, pitch = state.roll_pitch
         self.safety.update(state.time, state.q, state.dq, roll, pitch, state.height, state.saturated)
-        self._log_fault()
+        self.log_fault()
         if self.safety.mode == Mode.POLICY and self.params["release_gantry_on_go"] and self.sim.gantry_engaged:
             self.sim.set_gantry(False)
         stamp = self._stamp(state.time)
-        msg = messages.robot_state_message(self.spec, stamp, self.sequence, self.safety.mode,
-                                           self.spec.model.imu_site, state, privileged=True)
-        self.state_pub.publish(msg)
-        self.joint_state_pub.publish(messages.joint_state_message(msg))
-        self.imu_pub.publish(messages.imu_message(msg))
+        msg = self.publish_state(stamp, state, privileged=True)
         frames = (self.params["odom_frame"], self.params["base_frame"])
         self.odom_pub.publish(messages.odometry_message(msg, *frames))
         if self.tf_pub is not None:
@@ -212,28 +175,18 @@ class MujocoBridge(Node):
             self.advance()
 
     # -- inputs -----------------------------------------------------------------------------------------
-    def _on_command(self, msg: JointCommand) -> None:
-        self.commands_received += 1
-        targets, error = messages.command_error_or_targets(self.spec, msg)
-        if error is not None:
-            self.commands_rejected += 1
-            self.get_logger().error(f"rejected JointCommand {msg.sequence}: {error}", throttle_duration_sec=1.0)
-        self.safety.on_command(self.sim.time, targets, error, damp_requested=msg.mode == JointCommand.MODE_DAMP)
-        self._log_fault()
+    def now(self) -> float:
+        """Simulated time: the state machine runs on the simulation's clock."""
+        return self.sim.time
+
+    def measured_q(self):
+        """The simulated joint positions."""
+        return self.sim.state().q
+
+    def after_command(self, msg: JointCommand) -> None:
+        """Lockstep: the command of the current tick has arrived."""
         if msg.state_sequence == self.sequence:
             self._answered = self.sequence
-
-    def _on_start(self, _request, response):
-        response.success, response.message = self.safety.start(self.sim.time, self.sim.state().q)
-        return self._report("start", response)
-
-    def _on_go(self, _request, response):
-        response.success, response.message = self.safety.go(self.sim.time)
-        return self._report("go", response)
-
-    def _on_damp(self, _request, response):
-        response.success, response.message = self.safety.damp("damping requested by service")
-        return self._report("damp", response)
 
     def _on_gantry(self, request, response):
         self.sim.set_gantry(request.data)
@@ -265,69 +218,34 @@ class MujocoBridge(Node):
         return self._report("reset", response)
 
     def _report(self, what: str, response):
-        self._log(response.success, f"{what}: {response.message} (mode {self.safety.mode.name})")
+        self.log(response.success, f"{what}: {response.message} (mode {self.safety.mode.name})")
         self.publish_status()
         return response
 
-    def _log(self, ok: bool, text: str) -> None:
-        if ok:  # two lines: rclpy refuses two severities from one call site
-            self.get_logger().info(text)
-        else:
-            self.get_logger().warning(text)
-
     # -- status -----------------------------------------------------------------------------------------
-    def publish_status(self) -> None:
-        """Publish BridgeStatus (also on every mode change)."""
+    def fill_status(self, msg: BridgeStatus) -> None:
+        """Simulation fields of the status: sim-time stamp, clock mode, gantry, real-time factor."""
         wall, sim_time = time.monotonic(), self.sim.time
         if wall - self._rtf_mark[0] > 0.5:
             self.real_time_factor = (sim_time - self._rtf_mark[1]) / (wall - self._rtf_mark[0])
             self._rtf_mark = (wall, sim_time)
-        msg = BridgeStatus()
         msg.header.stamp = self._stamp(sim_time)
-        msg.sequence = self.status_sequence
-        msg.mode = int(self.safety.mode)
-        msg.fault = int(self.safety.fault)
-        msg.fault_message = self.safety.fault_message
         msg.clock_mode = CLOCK_MODES[self.params["clock_mode"]]
-        msg.backend = "mujoco"
         msg.gantry_engaged = self.sim.gantry_engaged
-        msg.control_ticks = self.sequence
-        msg.commands_received = self.commands_received
-        msg.commands_rejected = self.commands_rejected
-        age = self.safety.command_age(sim_time)
-        msg.command_age = float(age) if np.isfinite(age) else -1.0
         msg.real_time_factor = float(self.real_time_factor)
-        self.status_pub.publish(msg)
-        self.status_sequence += 1
-
-    def _log_fault(self) -> None:
-        if self.safety.fault != self._last_logged_fault:
-            self._last_logged_fault = self.safety.fault
-            if self.safety.mode == Mode.DAMPING:
-                self.get_logger().error(f"DAMPING: {self.safety.fault.name}: {self.safety.fault_message}")
-                self.publish_status()
 
     def _stamp(self, sim_time: float):
         return messages.stamp_from_seconds(sim_time) if self.lockstep else self.get_clock().now().to_msg()
 
 
-def _descriptor(description: str):
-    from rcl_interfaces.msg import ParameterDescriptor
-
-    return ParameterDescriptor(description=description)
-
-
 def usage() -> str:
     """The --help text: how to run the node and every parameter with its default."""
-    lines = [__doc__, "Usage: ros2 run g1_bridge mujoco_bridge [--ros-args -p NAME:=VALUE ...]", "", "Parameters:"]
-    lines += [f"  {name:<22} {default!r:<12} {text}" for name, (default, text) in PARAMETERS.items()]
-    return "\n".join(lines)
+    return bridge_usage(__doc__, "mujoco_bridge", PARAMETERS)
 
 
 def main(args: list[str] | None = None) -> None:
     """Entry point: ros2 run g1_bridge mujoco_bridge --ros-args -p clock_mode:=lockstep ..."""
-    argv = sys.argv if args is None else args
-    if "--help" in argv or "-h" in argv:
+    if wants_help(args):
         print(usage())
         return
     rclpy.init(args=args)

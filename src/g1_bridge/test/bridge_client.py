@@ -40,8 +40,8 @@ def stop_bridge(process: subprocess.Popen) -> None:
 class BridgeClient(Node):
     """Answers every RobotState with a JointCommand while ``answering``; records what it sees."""
 
-    def __init__(self, spec, gain_scale: float = 4.0) -> None:
-        """Publishers, subscriptions and service clients for one bridge."""
+    def __init__(self, spec, gain_scale: float = 4.0, bridge_name: str = "mujoco_bridge") -> None:
+        """Publishers, subscriptions and service clients for one bridge (``bridge_name``: its node name)."""
         super().__init__("bridge_test_client")
         self.spec = spec
         self.gain_scale = gain_scale
@@ -50,13 +50,14 @@ class BridgeClient(Node):
         self.wiggle = False  # arm motions that depend only on the state sequence
         self.hold_back: int | None = None  # leave the state with this sequence unanswered (see answer())
         self.states: list[RobotState] = []
+        self.last_command_time: float | None = None  # time.monotonic() of the latest JointCommand published
         self.status: BridgeStatus | None = None
         self.command_pub = self.create_publisher(JointCommand, "joint_command", CONTROL_QOS)
         self.create_subscription(RobotState, "robot_state", self._on_state, CONTROL_QOS)
         self.create_subscription(BridgeStatus, "bridge_status", self._on_status, STATUS_QOS)
-        self.triggers = {name: self.create_client(Trigger, f"/mujoco_bridge/{name}")
+        self.triggers = {name: self.create_client(Trigger, f"/{bridge_name}/{name}")
                          for name in ("start", "go", "damp")}
-        self.reset_client = self.create_client(Reset, "/mujoco_bridge/reset")
+        self.reset_client = self.create_client(Reset, f"/{bridge_name}/reset")
         self.sequence = 0
 
     def _on_status(self, msg: BridgeStatus) -> None:
@@ -85,6 +86,7 @@ class BridgeClient(Node):
         cmd.kd = (self.gain_scale * self.spec.to_policy(self.spec.kd)).tolist()
         cmd.effort = [0.0] * 23
         self.command_pub.publish(cmd)
+        self.last_command_time = time.monotonic()
         self.sequence += 1
 
     def spin_until(self, condition, timeout: float) -> bool:

@@ -5,19 +5,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from g1_bridge.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, UNITREE_BRIDGE_DEFAULTS, real_graph,
-                                    sim_graph)
+from g1_bridge.launch_graph import LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, real_graph, sim_graph
 from g1_bridge.mujoco_bridge import PARAMETERS
+from g1_bridge.unitree_bridge import PARAMETERS as UNITREE_PARAMETERS
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 LAUNCH = Path(__file__).resolve().parents[3] / "launch" / "sim.launch.py"
 REAL_LAUNCH = LAUNCH.with_name("real.launch.py")
 
 
-def test_params_file_sets_every_parameter_with_its_default():
-    """config/mujoco_bridge.yaml names exactly the node's parameters, with the code's defaults."""
-    params = yaml.safe_load((CONFIG / "mujoco_bridge.yaml").read_text())["mujoco_bridge"]["ros__parameters"]
-    assert params == {name: default for name, (default, _) in PARAMETERS.items()}
+@pytest.mark.parametrize("node,parameters", [("mujoco_bridge", PARAMETERS), ("unitree_bridge", UNITREE_PARAMETERS)])
+def test_params_file_sets_every_parameter_with_its_default(node, parameters):
+    """config/<node>.yaml names exactly the node's parameters, with the code's defaults."""
+    params = yaml.safe_load((CONFIG / f"{node}.yaml").read_text())[node]["ros__parameters"]
+    assert params == {name: default for name, (default, _) in parameters.items()}
 
 
 def test_sim_graph():
@@ -105,7 +106,7 @@ def test_real_graph():
                           ("", "rviz2")}
     bridge = nodes[("", "unitree_bridge")]
     assert (bridge.package, bridge.executable) == ("g1_bridge", "unitree_bridge")
-    assert bridge.parameters == ({**UNITREE_BRIDGE_DEFAULTS, "network_interface": "enp3s0"},)
+    assert bridge.parameters == (str(CONFIG / "unitree_bridge.yaml"), {"network_interface": "enp3s0"})
     assert all(p.get("use_sim_time") is False for n in graph for p in n.parameters if isinstance(p, dict)
                and "use_sim_time" in p)
     assert nodes[("", "twist_policy")].parameters[1]["policy_file"] == "/m/policy.onnx"
@@ -120,7 +121,7 @@ def test_real_graph():
 @pytest.mark.parametrize("path,builder,options", [
     (LAUNCH, "sim_graph", ("reference", "cmg_model", "motion_file", "policy_file", "clock_mode", "rviz")),
     (REAL_LAUNCH, "real_graph", ("reference", "cmg_model", "motion_file", "policy_file", "rviz",
-                                 "network_interface")),
+                                 "network_interface", "dds_domain", "release_motion_service")),
 ], ids=["sim", "real"])
 def test_launch_files_use_the_graph(path, builder, options):
     """The launch files build their nodes from the graph data and the generated URDF (they cannot run here)."""

@@ -1,0 +1,460 @@
+"""ROS 2 node `unitree_bridge`: the real G1 over unitree_sdk2py (Cyclone DDS) behind the bridge safety state machine.
+
+The ROS side is the MuJoCo bridge's (``g1_bridge.bridge_node``): ``joint_command`` in; ``robot_state`` (at
+``control_rate``, not privileged), ``joint_states``, ``imu``, ``bridge_status`` out; ``~/start``, ``~/go``,
+``~/damp`` services; the same modes and faults (``twist_core.safety``).
+
+The robot side (Cyclone DDS, domain ``dds_domain`` on ``network_interface``):
+
+* ``rt/lowstate`` (``unitree_hg`` LowState_, 500 Hz from the robot): CRC checked (``check_lowstate_crc``),
+  motors 0-28 in the motor order of ``config/g1.yaml``, the pelvis IMU quaternion (w, x, y, z), gyroscope and
+  accelerometer, ``mode_machine`` and the wireless remote.
+* ``rt/lowcmd`` (LowCmd_) at ``lowcmd_rate`` (500 Hz) from its own thread, from the state machine's latest targets
+  (the latest valid JointCommand in POLICY): ``mode_pr`` 0, ``mode_machine`` echoed from the latest LowState,
+  ``mode`` 1 for motors 0-28 (0 for the unused slots 29-34), the CRC computed last. Before it is sent each
+  command is clamped: position targets to the joint limits, feed-forward torque to the effort limits, and the PD
+  torque predicted from the latest measured state (``tau + kp (q* - q) + kd (dq* - dq)``) to the effort limits
+  by moving the position target; a clamp active in POLICY for ``saturation_time`` is TORQUE_SATURATION.
+  A NaN/Inf can never be sent: a non-finite command is replaced by damping (NON_FINITE).
+
+Safety beyond the MuJoCo bridge: the wireless remote (START -> ramp to the default pose, A -> policy, B or
+SELECT -> damping; START and A only while no shoulder button is held), LowState older than
+``lowstate_timeout`` -> DAMPING (STATE_STALE), and damping on every exit path: an exception in any thread,
+SIGINT, SIGTERM and a normal shutdown all end with ``shutdown_damping_time`` seconds of damping LowCmds.
+
+Start-up: the interface must exist, LowState must arrive within ``lowstate_wait`` (robot reachable), a
+checklist is printed (interface address, LowState rate and CRC, mode_machine, motor voltage and temperatures,
+joints within limits), and the onboard motion service is released through MotionSwitcher
+(``release_motion_service``; false for ``unitree_sim``, which has none). Only then does LowCmd start, in
+ZERO_TORQUE.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import socket
+import struct
+import sys
+import threading
+import time
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from twist_msgs.msg import BridgeStatus
+
+from g1_bridge import unitree_protocol as up
+from g1_bridge.bridge_node import SAFETY_PARAMETERS, BridgeNode, usage as bridge_usage, wants_help
+from twist_core import rotations
+from twist_core.robot import RobotSpec
+from twist_core.safety import Fault, JointTargets, Mode, damping_targets
+
+PARAMETERS = {
+    # name: (default, description)
+    "network_interface": ("eth0", "network interface wired to the G1 (192.168.123.0/24); lo for unitree_sim"),
+    "dds_domain": (0, "Unitree DDS domain: 0 on the robot, 1 for unitree_sim"),
+    "release_motion_service": (True, "release the onboard motion service (MotionSwitcher) before taking control"),
+    "motion_service_timeout": (10.0, "seconds to wait for the motion service to answer and release"),
+    "control_rate": (50.0, "RobotState publications per second"),
+    "lowcmd_rate": (500.0, "rt/lowcmd publications per second (from the latest JointCommand)"),
+    "lowstate_timeout": (0.1, "seconds without a valid LowState before damping"),
+    "lowstate_wait": (10.0, "seconds to wait for the first LowState at start-up"),
+    "check_lowstate_crc": (True, "drop LowState messages whose CRC is wrong"),
+    "remote_control": (True, "act on the wireless remote: START ramp, A policy, B/SELECT damping"),
+    "shutdown_damping_time": (1.0, "seconds of damping LowCmd sent on exit before the node stops"),
+    "status_rate": (10.0, "bridge_status publications per second"),
+    **SAFETY_PARAMETERS,
+}
+
+
+@dataclasses.dataclass
+class LowStateSnapshot:
+    """The parts of one LowState the bridge uses (motor order, float64) and when it arrived."""
+
+    time: float
+    q: np.ndarray
+    dq: np.ndarray
+    tau: np.ndarray
+    imu_quat_wxyz: np.ndarray
+    gyro: np.ndarray
+    accel: np.ndarray
+    mode_machine: int
+    remote: np.ndarray
+    temperature: np.ndarray
+    voltage: np.ndarray
+    imu_temperature: int
+
+
+def snapshot_from_record(spec: RobotSpec, rec: np.ndarray, now: float) -> LowStateSnapshot:
+    """A snapshot of a LOWSTATE_DTYPE record received at ``now``."""
+    motors = rec["motor_state"][:spec.num_joints]
+    imu = rec["imu_state"]
+    return LowStateSnapshot(
+        time=now, q=motors["q"].astype(np.float64), dq=motors["dq"].astype(np.float64),
+        tau=motors["tau_est"].astype(np.float64), imu_quat_wxyz=imu["quaternion"].astype(np.float64),
+        gyro=imu["gyroscope"].astype(np.float64), accel=imu["accelerometer"].astype(np.float64),
+        mode_machine=int(rec["mode_machine"]), remote=rec["wireless_remote"].copy(),
+        temperature=motors["temperature"].max(axis=1).astype(np.float64), voltage=motors["vol"].astype(np.float64),
+        imu_temperature=int(imu["temperature"]))
+
+
+def clamp_targets(spec: RobotSpec, targets: JointTargets, q: np.ndarray, dq: np.ndarray
+                  ) -> tuple[JointTargets, bool]:
+    """Clamp targets before they go to the motors; returns them and whether a torque clamp was active.
+
+    Positions to the joint limits, feed-forward torque to the effort limits, and the PD torque predicted from the
+    measured ``q``, ``dq`` to the effort limits by moving the position target (joints with kp > 0).
+    """
+    limit = spec.effort_limits
+    position = np.clip(targets.position, spec.lower_limits, spec.upper_limits)
+    effort = np.clip(targets.effort, -limit, limit)
+    q_m, dq_m = np.nan_to_num(q), np.nan_to_num(dq)
+    predicted = effort + targets.kp * (position - q_m) + targets.kd * (targets.velocity - dq_m)
+    excess = predicted - np.clip(predicted, -limit, limit)
+    movable = targets.kp > 0
+    saturated = bool(np.any(excess[movable] != 0.0))
+    shift = np.divide(excess, targets.kp, out=np.zeros_like(excess), where=movable)
+    position = np.clip(position - shift, spec.lower_limits, spec.upper_limits)
+    return JointTargets(position=position, velocity=np.array(targets.velocity, dtype=np.float64),
+                        kp=np.array(targets.kp, dtype=np.float64), kd=np.array(targets.kd, dtype=np.float64),
+                        effort=effort), saturated
+
+
+def lowcmd_record(spec: RobotSpec, targets: JointTargets, mode_machine: int) -> np.ndarray:
+    """The LowCmd for ``targets`` (motors 0..28 enabled, the rest disabled), its CRC computed last."""
+    rec = np.zeros((), dtype=up.LOWCMD_DTYPE)
+    rec["mode_pr"] = 0
+    rec["mode_machine"] = mode_machine
+    motors = rec["motor_cmd"]
+    n = spec.num_joints
+    motors["mode"][:n] = up.MOTOR_MODE_ENABLED
+    motors["q"][:n] = targets.position
+    motors["dq"][:n] = targets.velocity
+    motors["tau"][:n] = targets.effort
+    motors["kp"][:n] = targets.kp
+    motors["kd"][:n] = targets.kd
+    rec["crc"] = up.record_crc(rec)
+    return rec
+
+
+def record_is_finite(rec: np.ndarray) -> bool:
+    """Every float of a LowCmd record is finite."""
+    motors = rec["motor_cmd"]
+    return all(bool(np.all(np.isfinite(motors[name]))) for name in ("q", "dq", "tau", "kp", "kd"))
+
+
+def interface_address(name: str) -> str | None:
+    """The IPv4 address of a network interface (None when it has none); OSError when it does not exist."""
+    socket.if_nametoindex(name)  # raises OSError for an unknown interface
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            packed = fcntl.ioctl(sock.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))  # SIOCGIFADDR
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
+
+
+class UnitreeBridge(BridgeNode):
+    """The real-robot bridge node; see the module docstring."""
+
+    backend = "unitree"
+
+    def __init__(self, **overrides) -> None:
+        """Check the set-up, connect to the robot, release its motion service, start the LowCmd thread."""
+        super().__init__("unitree_bridge", PARAMETERS, overrides, min_height_parameter=False)
+        p = self.params
+        for key in ("control_rate", "lowcmd_rate", "status_rate", "lowstate_timeout"):
+            if p[key] <= 0:
+                raise ValueError(f"{key} must be positive, not {p[key]}")
+        self.latest: LowStateSnapshot | None = None
+        self.lowstate_received = 0
+        self.lowstate_crc_errors = 0
+        self.lowcmd_sent = 0
+        self.lowcmd_errors = 0
+        self.lowcmd_period_max = 0.0
+        self._saturated = False
+        self._remote = up.RemoteActions()
+        self._stop_at: float | None = None
+        self._closing = False  # the ROS context may be gone: no more ROS output from the LowCmd thread
+        self._lowstate_event = threading.Event()
+        self._checklist: list[str] = []
+
+        address = self._check_interface()
+        self._connect()
+        self._wait_for_robot()
+        self._release_motion_service()
+        self._lowcmd_msg = self._new_lowcmd()
+        self._thread = threading.Thread(target=self._lowcmd_loop, name="lowcmd", daemon=True)
+        self._thread.start()
+        try:
+            self.create_timer(1.0 / p["control_rate"], self._publish_state)
+            self.create_timer(1.0 / p["status_rate"], self.publish_status)
+            self._print_checklist(address)
+        except Exception as exc:
+            self.close(f"start-up error: {exc!r}")
+            raise
+
+    # -- start-up ---------------------------------------------------------------------------------------------
+    def _item(self, ok: bool | None, text: str) -> None:
+        self._checklist.append(f"  [{'ok' if ok else '--' if ok is None else '!!'}] {text}")
+
+    def _check_interface(self) -> str | None:
+        name = self.params["network_interface"]
+        try:
+            address = interface_address(name)
+        except OSError:
+            names = ", ".join(n for _, n in socket.if_nameindex())
+            raise RuntimeError(f"network interface {name!r} does not exist (interfaces: {names}); "
+                               f"set network_interface to the one wired to the robot") from None
+        robot_net = address is not None and address.startswith("192.168.123.")
+        self._item(True if robot_net or name == "lo" else None,
+                   f"network interface {name} exists, address {address or 'none'}"
+                   + ("" if robot_net or name == "lo" else " (the G1's network is 192.168.123.0/24)"))
+        return address
+
+    def _connect(self) -> None:
+        from importlib.metadata import version
+
+        from unitree_sdk2py.core.channel import ChannelFactoryInitialize, ChannelPublisher, ChannelSubscriber
+        from unitree_sdk2py.idl.unitree_hg.msg.dds_ import LowCmd_, LowState_
+
+        p = self.params
+        ChannelFactoryInitialize(p["dds_domain"], p["network_interface"])
+        self._lowcmd_pub = ChannelPublisher(up.LOWCMD_TOPIC, LowCmd_)
+        self._lowcmd_pub.Init()
+        self._lowstate_sub = ChannelSubscriber(up.LOWSTATE_TOPIC, LowState_)
+        self._lowstate_sub.Init(self._on_lowstate, 0)
+        self._item(True, f"Cyclone DDS (cyclonedds {version('cyclonedds')}, unitree_sdk2py), domain "
+                         f"{p['dds_domain']} on {p['network_interface']}")
+
+    def _wait_for_robot(self) -> None:
+        p = self.params
+        start = time.monotonic()
+        if not self._lowstate_event.wait(p["lowstate_wait"]):
+            hint = (f" ({self.lowstate_crc_errors} LowState dropped for a wrong CRC: check_lowstate_crc)"
+                    if self.lowstate_crc_errors else "")
+            raise RuntimeError(f"no LowState on {up.LOWSTATE_TOPIC} within {p['lowstate_wait']} s{hint}: is the "
+                               f"robot on, wired to {p['network_interface']}, in domain {p['dds_domain']}?")
+        first, counted = time.monotonic(), self.lowstate_received
+        time.sleep(0.5)  # measure the LowState rate over half a second
+        rate = (self.lowstate_received - counted) / (time.monotonic() - first)
+        with self.lock:
+            snap = self.latest
+        self._item(rate > 0.5 * p["lowcmd_rate"] or None,
+                   f"robot reachable: first LowState after {first - start:.2f} s, {rate:.0f} Hz, "
+                   f"{self.lowstate_crc_errors} CRC errors")
+        self._item(True, f"mode_machine {snap.mode_machine} (echoed in every LowCmd)")
+        self._item(None, f"battery: not in LowState (hg); motor supply voltage {snap.voltage.min():.1f}-"
+                         f"{snap.voltage.max():.1f} V")
+        hottest = int(np.argmax(snap.temperature))
+        self._item(bool(snap.temperature[hottest] < 70) or None,
+                   f"temperatures: motors max {snap.temperature[hottest]:.0f} degC "
+                   f"({self.spec.joint_names[hottest]}), IMU {snap.imu_temperature} degC")
+        outside = (snap.q < self.spec.lower_limits) | (snap.q > self.spec.upper_limits)
+        names = [self.spec.joint_names[i] for i in np.flatnonzero(outside)]
+        self._item(not names or None, "joints within their limits" if not names else f"joints outside: {names}")
+        roll, pitch, _ = rotations.roll_pitch_yaw(snap.imu_quat_wxyz)
+        self._item(bool(max(abs(roll), abs(pitch)) < self.params["max_tilt"]) or None,
+                   f"pelvis roll {roll:+.2f} pitch {pitch:+.2f} rad (IMU)")
+
+    def _release_motion_service(self) -> None:
+        if not self.params["release_motion_service"]:
+            self._item(None, "motion service: not released (release_motion_service is false)")
+            return
+        from unitree_sdk2py.comm.motion_switcher.motion_switcher_client import MotionSwitcherClient
+
+        client = MotionSwitcherClient()
+        client.SetTimeout(self.params["motion_service_timeout"])
+        client.Init()
+        deadline = time.monotonic() + self.params["motion_service_timeout"]
+        while True:
+            code, result = client.CheckMode()
+            if code != 0:
+                raise RuntimeError(f"the motion service did not answer CheckMode (code {code}); put the robot in "
+                                   "debug mode (L2+R2) or set release_motion_service:=false")
+            if not result or not result.get("name"):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the motion service still runs {result.get('name')!r} after "
+                                   f"{self.params['motion_service_timeout']} s of ReleaseMode")
+            self.get_logger().info(f"releasing the motion service ({result.get('name')!r})")
+            client.ReleaseMode()
+            time.sleep(0.5)
+        self._item(True, "motion service released (MotionSwitcher: no mode active)")
+
+    def _print_checklist(self, address: str | None) -> None:
+        p = self.params
+        lines = ["unitree_bridge start-up checklist:", *self._checklist,
+                 f"  [ok] LowCmd at {p['lowcmd_rate']:.0f} Hz from now on, mode {self.safety.mode.name}",
+                 "  remote: START ramp to the default pose, A policy (from HOLD), B or SELECT damping; "
+                 f"services /{self.get_name()}/start|go|damp"]
+        print("\n".join(lines), flush=True)
+
+    # -- the robot side -----------------------------------------------------------------------------------
+    def _on_lowstate(self, msg) -> None:
+        """LowState arrived (a Cyclone listener thread)."""
+        try:
+            now = time.monotonic()
+            rec = up.lowstate_record(msg)
+            if self.params["check_lowstate_crc"] and up.record_crc(rec) != int(rec["crc"]):
+                self.lowstate_crc_errors += 1
+                self.get_logger().warning("LowState with a wrong CRC dropped", throttle_duration_sec=1.0)
+                return
+            snap = snapshot_from_record(self.spec, rec, now)
+            with self.lock:
+                self.latest = snap
+                self.lowstate_received += 1
+            self._lowstate_event.set()
+            if self.params["remote_control"]:
+                for action in self._remote.update(up.parse_remote(snap.remote)):
+                    self.request(action, "damping requested on the wireless remote (B/SELECT)")
+        except Exception as exc:  # noqa: BLE001 - never let a bad message kill the listener
+            self.get_logger().error(f"LowState handling failed: {exc!r}", throttle_duration_sec=1.0)
+
+    def _new_lowcmd(self):
+        from unitree_sdk2py.idl.default import unitree_hg_msg_dds__LowCmd_
+
+        return unitree_hg_msg_dds__LowCmd_()
+
+    def _lowcmd_loop(self) -> None:
+        """Send LowCmd at lowcmd_rate until the shutdown damping has been sent."""
+        period = 1.0 / self.params["lowcmd_rate"]
+        next_send = last = time.monotonic()
+        while self._stop_at is None or time.monotonic() < self._stop_at:
+            try:
+                self._send_lowcmd()
+            except Exception as exc:  # noqa: BLE001 - damp, report, keep sending
+                self.lowcmd_errors += 1
+                with self.lock:
+                    self.safety.damp(f"internal error in the LowCmd thread: {exc!r}")
+                if self.lowcmd_errors in (1, 10, 100) or self.lowcmd_errors % 1000 == 0:
+                    print(f"unitree_bridge: LowCmd thread error #{self.lowcmd_errors}: {exc!r}; damping",
+                          file=sys.stderr, flush=True)
+                self._send_damping()
+            now = time.monotonic()
+            if self.lowcmd_sent > 1:
+                self.lowcmd_period_max = max(self.lowcmd_period_max, now - last)
+            last = now
+            next_send += period
+            delay = next_send - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -5 * period:  # overrun: do not burst to catch up
+                next_send = time.monotonic()
+
+    def _send_lowcmd(self) -> None:
+        now = time.monotonic()
+        p = self.params
+        with self.lock:
+            snap = self.latest
+            age = now - snap.time
+            if age > p["lowstate_timeout"]:
+                self.safety.trip(Fault.STATE_STALE, f"no LowState for {age * 1e3:.0f} ms "
+                                                    f"(timeout {p['lowstate_timeout'] * 1e3:.0f} ms)")
+            else:
+                roll, pitch, _ = rotations.roll_pitch_yaw(snap.imu_quat_wxyz)
+                self.safety.update(now, snap.q, snap.dq, float(roll), float(pitch), None, self._saturated)
+            targets = self.safety.targets(now)
+            damping = self.safety.mode == Mode.DAMPING
+        self.log_fault()
+        targets, saturated = clamp_targets(self.spec, targets, snap.q, snap.dq)
+        self._saturated = saturated and not damping
+        rec = lowcmd_record(self.spec, targets, snap.mode_machine)
+        if not record_is_finite(rec):
+            with self.lock:
+                self.safety.trip(Fault.NON_FINITE, "non-finite LowCmd replaced by damping")
+            self.log_fault()
+            self._send_damping()
+            return
+        self._write(rec)
+
+    def _send_damping(self) -> None:
+        """Send one damping LowCmd (constants only, so it cannot fail on bad data)."""
+        mode_machine = self.latest.mode_machine if self.latest is not None else 0
+        self._write(lowcmd_record(self.spec, damping_targets(self.spec, self.params["damping_kd"]), mode_machine))
+
+    def _write(self, rec: np.ndarray) -> None:
+        up.fill_lowcmd(self._lowcmd_msg, rec)
+        self._lowcmd_pub.Write(self._lowcmd_msg)
+        self.lowcmd_sent += 1
+
+    def close(self, reason: str) -> None:
+        """Damp, keep sending damping for ``shutdown_damping_time`` seconds, then stop the LowCmd thread."""
+        self._closing = True
+        with self.lock:
+            self.safety.damp(f"shutdown: {reason}")
+        self._stop_at = time.monotonic() + self.params["shutdown_damping_time"]
+        self._thread.join(self.params["shutdown_damping_time"] + 2.0)
+        print(f"unitree_bridge: {reason}: damping sent for {self.params['shutdown_damping_time']:.1f} s; "
+              f"{self.lowcmd_sent} LowCmd sent (longest period {self.lowcmd_period_max * 1e3:.1f} ms), "
+              f"{self.lowstate_received} LowState received ({self.lowstate_crc_errors} CRC errors)", flush=True)
+
+    # -- the ROS side ---------------------------------------------------------------------------------------
+    def now(self) -> float:
+        """Monotonic wall time (the state machine's clock on the robot)."""
+        return time.monotonic()
+
+    def measured_q(self):
+        """Joint positions of the latest LowState."""
+        snap = self.latest
+        return None if snap is None else snap.q
+
+    def publish_status(self) -> None:
+        """Publish BridgeStatus, unless the node is shutting down."""
+        if not self._closing:
+            super().publish_status()
+
+    def log_fault(self) -> None:
+        """Log and publish a new fault, unless the node is shutting down."""
+        if not self._closing:
+            super().log_fault()
+
+    def fill_status(self, msg: BridgeStatus) -> None:
+        """Real-time clock, no gantry."""
+        msg.clock_mode = BridgeStatus.CLOCK_MODE_REALTIME
+        msg.gantry_engaged = False
+        msg.real_time_factor = 1.0
+
+    def _publish_state(self) -> None:
+        with self.lock:
+            snap = self.latest
+        if snap is None or time.monotonic() - snap.time > self.params["lowstate_timeout"]:
+            return  # nothing fresh from the robot: no RobotState (the policy sees the gap)
+        self.publish_state(self.get_clock().now().to_msg(), snap, privileged=False)
+        self.sequence += 1
+
+
+def usage() -> str:
+    """The --help text: how to run the node and every parameter with its default."""
+    return bridge_usage(__doc__, "unitree_bridge", PARAMETERS)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point: ros2 run g1_bridge unitree_bridge --ros-args -p network_interface:=eth0 ..."""
+    if wants_help(args):
+        print(usage())
+        return
+    rclpy.init(args=args)
+    node = None
+    reason = "exit"
+    code = 0
+    try:
+        node = UnitreeBridge()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        reason = "signal"
+    except Exception as exc:  # noqa: BLE001 - report, damp, exit non-zero
+        reason, code = f"error: {exc}", 1
+        print(f"unitree_bridge: {'cannot start' if node is None else 'failed'}: {exc}", file=sys.stderr, flush=True)
+    finally:
+        if node is not None:
+            node.close(reason)
+            node.destroy_node()
+        rclpy.try_shutdown()
+    if code:
+        sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
