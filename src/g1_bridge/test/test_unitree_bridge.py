@@ -8,6 +8,7 @@ simulated remote's buttons, and watches every LowCmd on the wire independently o
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 
@@ -30,11 +31,16 @@ DEADLINE = 0.1          # command_deadline (the default)
 # lowstate_timeout in these tests (default 0.1 s): on the loaded 2-core test machine the Python simulator at
 # 500 Hz sometimes stalls for ~0.1 s (seen: a 107 ms gap), which the robot's own firmware does not.
 LOWSTATE_TIMEOUT = 0.25
-# s beyond a deadline. The latency is measured from this process's own clock readings (when it published the last
-# JointCommand / when its listener saw the last LowState, and when it saw the first damping LowCmd), so it
-# includes DDS delivery and the scheduling of three busy Python processes on a 2-core machine (measured here:
-# 107-218 ms for the 100 ms command deadline). The bridge itself checks at every LowCmd (2 ms).
-REACTION_MARGIN = 0.15
+# Two measurements of "damps within the deadline":
+# * the bridge's own: the age of the last command (or LowState) when it tripped, from its fault message; the trip
+#   and the first damping LowCmd happen in the same LowCmd cycle (every 2 ms), so this is the bridge's reaction.
+#   Bound: deadline + INTERNAL_MARGIN (the LowCmd thread may itself be starved on a loaded machine).
+# * from outside: this process's clock from the last JointCommand it published (or the last LowState its
+#   listener saw) to the first damping LowCmd its listener saw. It includes DDS delivery and the scheduling of
+#   three busy Python processes on 2 cores (measured here: 107 ms quiet, 218-311 ms with a training job holding
+#   both cores), so it only gets a sanity bound.
+INTERNAL_MARGIN = 0.1
+OUTSIDE_BOUND = 1.0
 # The simulated G1 reports LowState at 250 Hz here (the robot: 500 Hz): three processes deserializing LowState at
 # 500 Hz in Python load the 2-core test machine enough to stall them for 100-150 ms at times.
 SIM_ARGS = ("--lowstate-rate", "250")
@@ -104,6 +110,35 @@ def _check_wire(samples, spec) -> None:
     assert np.all(q <= spec.upper_limits.astype(np.float32) + 1e-6)
 
 
+def _age_at_trip(message: str) -> float:
+    """The age in seconds the bridge reported when it tripped ("no ... for 102 ms (...)")."""
+    match = re.search(r"for (\d+) ms", message)
+    assert match, message
+    return int(match.group(1)) / 1000.0
+
+
+def _wait_mode(client, mode, timeout=10.0) -> None:
+    assert client.spin_until(lambda: _mode(client) == mode, timeout), \
+        f"mode {_mode(client)} instead of {mode} (fault {client.status.fault_message!r})"
+
+
+def _trailing_damping(monitor) -> int:
+    """After the bridge stopped: how many of the last LowCmds on the wire were damping (0 if the last was not).
+
+    Waits until the monitor has seen no LowCmd for 0.5 s: its listener can lag behind the wire on a loaded machine.
+    """
+    count = -1
+    while count != len(monitor.commands()):
+        count = len(monitor.commands())
+        time.sleep(0.5)
+    trailing = 0
+    for sample in reversed(monitor.commands()):
+        if not sample.damping:
+            break
+        trailing += 1
+    return trailing
+
+
 def _first_damping_after(monitor, t0: float):
     """The first damping LowCmd on the wire at or after t0 (waits for the monitor's listener to catch up)."""
     assert wait_for(lambda: any(s.damping for s in monitor.commands(t0)), 2.0), "no damping LowCmd on the wire"
@@ -120,7 +155,7 @@ def test_full_sequence_with_the_remote_and_the_robot_stands(robot, spec):
     t_start = time.monotonic()
     assert _mode(client) == BridgeStatus.MODE_ZERO_TORQUE
     _press(client, operator, ["start"], BridgeStatus.MODE_RAMP)
-    assert client.spin_until(lambda: _mode(client) == BridgeStatus.MODE_HOLD, 10.0)
+    _wait_mode(client, BridgeStatus.MODE_HOLD)
 
     operator.gantry(False)  # lower the robot to the floor, as the rack is lowered
     assert wait_for(lambda: not monitor.latest_truth().gantry_engaged, 5.0)
@@ -150,7 +185,9 @@ def test_full_sequence_with_the_remote_and_the_robot_stands(robot, spec):
     gaps = np.diff(times)
     print(f"\nLowCmd on the wire: {rate:.1f} Hz over {times[-1] - times[0]:.1f} s, gap p50 "
           f"{np.median(gaps) * 1e3:.2f} ms, p99 {np.percentile(gaps, 99) * 1e3:.2f} ms, max {gaps.max() * 1e3:.1f} ms")
-    assert rate > 0.8 * LOWCMD_RATE
+    # 499 Hz measured on a quiet machine; 395 Hz while a training job held both cores: the thread paces itself
+    # to 500 Hz and never bursts to catch up, so a starved process sends fewer, never older, commands.
+    assert rate > 0.6 * LOWCMD_RATE
     states = np.array([t for t in monitor.lowstate_times if t >= t_start])
     print(f"LowState from the simulated G1: {(len(states) - 1) / (states[-1] - states[0]):.1f} Hz, "
           f"max gap {np.diff(states).max() * 1e3:.1f} ms")
@@ -158,10 +195,8 @@ def test_full_sequence_with_the_remote_and_the_robot_stands(robot, spec):
     assert truth.lowcmd_crc_errors == 0 and truth.lowcmd_wrong_mode_machine == 0 and truth.lowcmd_non_finite == 0
     assert truth.lowcmd_applied > 0.8 * len(samples)
 
-    t_stop = time.monotonic()
     assert stop(procs["bridge"], signal.SIGINT) == 0
-    after = monitor.commands(t_stop)
-    assert after and all(s.damping for s in after), "the bridge did not end with damping"
+    assert _trailing_damping(monitor) > 100, "the bridge did not end with damping"
     output = procs["bridge"].stdout.read()
     assert "start-up checklist" in output and "mode_machine 5" in output and "damping sent" in output
 
@@ -173,26 +208,28 @@ def test_command_stream_loss_damps_within_the_deadline_and_nan_is_never_sent(rob
     """
     client, monitor, operator, _ = robot
     _press(client, operator, ["start"], BridgeStatus.MODE_RAMP)
-    assert client.spin_until(lambda: _mode(client) == BridgeStatus.MODE_HOLD, 10.0)
+    _wait_mode(client, BridgeStatus.MODE_HOLD)
     _press(client, operator, ["A"], BridgeStatus.MODE_POLICY)
     _spin_for(client, 0.5)
     client.answering = False
     last_command = client.last_command_time
-    assert client.spin_until(lambda: _mode(client) == BridgeStatus.MODE_DAMPING, 5.0)
+    _wait_mode(client, BridgeStatus.MODE_DAMPING, 5.0)
     assert client.status.fault == BridgeStatus.FAULT_COMMAND_STALE
+    internal = _age_at_trip(client.status.fault_message)
     first = _first_damping_after(monitor, last_command)
     latency = first.time - last_command
-    print(f"\ncommand stream lost: damping on the wire {latency * 1e3:.1f} ms after the last JointCommand "
-          f"(deadline {DEADLINE * 1e3:.0f} ms)")
-    assert DEADLINE * 0.5 < latency < DEADLINE + REACTION_MARGIN
+    print(f"\ncommand stream lost: the bridge damped at command age {internal * 1e3:.0f} ms (deadline "
+          f"{DEADLINE * 1e3:.0f} ms); on the wire {latency * 1e3:.1f} ms after the last JointCommand was published")
+    assert DEADLINE <= internal <= DEADLINE + INTERNAL_MARGIN
+    assert DEADLINE * 0.5 < latency < OUTSIDE_BOUND
 
     client.answering = True
     _press(client, operator, ["start"], BridgeStatus.MODE_RAMP)
-    assert client.spin_until(lambda: _mode(client) == BridgeStatus.MODE_HOLD, 10.0)
+    _wait_mode(client, BridgeStatus.MODE_HOLD)
     _press(client, operator, ["A"], BridgeStatus.MODE_POLICY)
     t_nan = time.monotonic()
     client.poison = float("nan")
-    assert client.spin_until(lambda: _mode(client) == BridgeStatus.MODE_DAMPING, 5.0)
+    _wait_mode(client, BridgeStatus.MODE_DAMPING, 5.0)
     assert client.status.fault == BridgeStatus.FAULT_NON_FINITE
     _spin_for(client, 0.2)
     after = monitor.commands(t_nan)
@@ -204,23 +241,23 @@ def test_lowstate_loss_damps_within_the_deadline_and_sigterm_ends_in_damping(rob
     """The simulated robot is killed (LowState stops): damping within lowstate_timeout; SIGTERM ends damping."""
     client, monitor, operator, procs = robot
     _press(client, operator, ["start"], BridgeStatus.MODE_RAMP)
-    assert client.spin_until(lambda: _mode(client) == BridgeStatus.MODE_HOLD, 10.0)
+    _wait_mode(client, BridgeStatus.MODE_HOLD)
     assert stop(procs["sim"], signal.SIGKILL) != 0
     t_kill = time.monotonic()
     last_state = max(t for t in monitor.lowstate_times if t <= t_kill)
-    assert client.spin_until(lambda: _mode(client) == BridgeStatus.MODE_DAMPING, 5.0)
+    _wait_mode(client, BridgeStatus.MODE_DAMPING, 5.0)
     assert client.status.fault == BridgeStatus.FAULT_STATE_STALE and "LowState" in client.status.fault_message
+    internal = _age_at_trip(client.status.fault_message)
     first = _first_damping_after(monitor, last_state)
     latency = first.time - last_state
-    print(f"\nLowState lost: damping on the wire {latency * 1e3:.1f} ms after the last LowState "
-          f"(timeout {LOWSTATE_TIMEOUT * 1e3:.0f} ms)")
-    assert LOWSTATE_TIMEOUT * 0.5 < latency < LOWSTATE_TIMEOUT + REACTION_MARGIN
+    print(f"\nLowState lost: the bridge damped at LowState age {internal * 1e3:.0f} ms (timeout "
+          f"{LOWSTATE_TIMEOUT * 1e3:.0f} ms); on the wire {latency * 1e3:.1f} ms after the last LowState seen here")
+    assert LOWSTATE_TIMEOUT <= internal <= LOWSTATE_TIMEOUT + INTERNAL_MARGIN
+    assert LOWSTATE_TIMEOUT * 0.5 < latency < OUTSIDE_BOUND
     assert all(s.damping for s in monitor.commands(first.time))
 
-    t_term = time.monotonic()
     assert stop(procs["bridge"], signal.SIGTERM) == 0
-    after = monitor.commands(t_term)
-    assert len(after) > 100 and all(s.damping for s in after)
+    assert _trailing_damping(monitor) > 100, "the bridge did not end with damping"
     _check_wire(monitor.commands(t_kill - 2.0), spec)
 
 
