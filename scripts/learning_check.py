@@ -6,9 +6,11 @@ code (config/tracking/teacher.yaml, smaller networks allowed) trains on it for `
 iteration's mean episode length and reward (rsl-rl's last 100 episodes) and the key-body tracking term are read
 back from the run's TensorBoard scalars for the curves. The verdict probes the policy the same way before and
 after training (``--probe-steps`` steps of every environment, sampling actions as in training; episode length =
-env-steps / episodes started, so running episodes count; the mean action is probed and reported too): the
-script prints a table, writes ``learning.png`` and ``learning.json`` to ``--out``, and exits 1 unless the
-episode length grew x1.5 and the reward per step rose.
+env-steps / episodes started, so running episodes count; the mean action is probed and reported too), without
+the fading gantry of ``task.assist`` (teacher.yaml turns it on) and, for comparison, both policies under the
+gantry level training ended with: the script prints a table (with the learning rate and the gantry level),
+writes ``learning.png`` and ``learning.json`` to ``--out``, and exits 1 unless the episode length without help
+grew x1.5 and the reward per step rose. ``--set KEY=VALUE`` overrides any configuration key.
 
     python scripts/learning_check.py --out /tmp/learning                  # 10 minutes, 256 envs, 2 threads
     python scripts/learning_check.py --minutes 0 --iterations 2 --envs 16 --no-check   # CI smoke
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import io
 import json
 import sys
@@ -27,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from twist_core.motion import save_motion
 from twist_core.robot import load_robot_spec
@@ -47,15 +51,15 @@ def stepping_clip(path: Path) -> Path:
     return path
 
 
-def probe(env: tracking.TrackingEnv, actor: torch.nn.Module, steps: int) -> dict[str, float]:
+def probe(env: tracking.TrackingEnv, actor: torch.nn.Module, steps: int, assist: float = 0.0) -> dict[str, float]:
     """The policy as trained (sampling actions) and its mean (deterministic), ``steps`` control steps of every
-    environment each: mean episode length (env-steps over episodes started, so running episodes count too) and
-    mean reward per step."""
+    environment each, with the gantry held at ``assist`` (none by default): mean episode length (env-steps over
+    episodes started, so running episodes count too) and mean reward per step."""
     out = {}
     for name, stochastic in (("", True), ("deterministic_", False)):
         obs = env.get_observations()
         ended, reward = 0, 0.0
-        with torch.inference_mode():
+        with torch.inference_mode(), env.assist.fixed(assist):
             for _ in range(steps):
                 obs, rewards, dones, _ = env.step(actor(obs, stochastic_output=stochastic))
                 ended += int(dones.sum())
@@ -65,8 +69,12 @@ def probe(env: tracking.TrackingEnv, actor: torch.nn.Module, steps: int) -> dict
     return out
 
 
-def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, float], dict[str, float]]:
-    """Probe, train (one iteration to time it, then as many as the budget allows), probe; read the curves."""
+def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, dict[str, float]]]:
+    """Probe, train (one iteration to time it, then as many as the budget allows), probe; read the curves.
+
+    Probes: ``before``/``after`` without help; with the fading gantry (``task.assist``) also
+    ``before_assisted``/``after_assisted``, both policies under the gantry level training ended with.
+    """
     args.out.mkdir(parents=True, exist_ok=True)
     clip = stepping_clip(args.out / "stepping.npz")
     config = tracking.load_config(ROOT / "config" / "tracking" / "teacher.yaml", {
@@ -76,13 +84,17 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, flo
                     **({"init_std": args.init_std} if args.init_std is not None else {})},
         "runner": {"save_interval": 10**9},
         **(tracking.QUIET_PHYSICS if args.quiet_physics else {})})
+    for assignment in args.set:
+        config = tracking.merge(config, dotted_override(assignment))
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     env = tracking.make_env(config, load_robot_spec())
     log_dir = args.out / "run"
+    probes = {}
     with contextlib.redirect_stdout(io.StringIO()):  # rsl-rl's model printout and per-iteration reports
         runner = tracking.TrackingRunner(env, config, "teacher", log_dir, "cpu")
-        before = probe(env, runner.alg.actor, args.probe_steps)
+        initial = copy.deepcopy(runner.alg.actor)
+        probes["before"] = probe(env, initial, args.probe_steps)
         start = time.monotonic()
         runner.learn(1)
         per_iteration = time.monotonic() - start
@@ -91,8 +103,12 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, flo
         if more > 0:
             runner.current_learning_iteration += 1
             runner.learn(more)
-        after = probe(env, runner.alg.actor, args.probe_steps)
-    return curves(log_dir, args.envs * config["runner"]["num_steps_per_env"]), before, after
+        probes["after"] = probe(env, runner.alg.actor, args.probe_steps)
+        if env.assist.active:
+            probes["assist_level"] = {"level": env.assist.level}
+            probes["before_assisted"] = probe(env, initial, args.probe_steps, env.assist.level)
+            probes["after_assisted"] = probe(env, runner.alg.actor, args.probe_steps, env.assist.level)
+    return curves(log_dir, args.envs * config["runner"]["num_steps_per_env"]), probes
 
 
 def curves(log_dir: Path, steps_per_iteration: int) -> list[dict[str, float]]:
@@ -103,7 +119,8 @@ def curves(log_dir: Path, steps_per_iteration: int) -> list[dict[str, float]]:
     events.Reload()
     available = set(events.Tags()["scalars"])
     tags = {"episode_length": "Train/mean_episode_length", "reward": "Train/mean_reward",
-            "keybody_term": "Reward/tracking_keybody_pos"}
+            "keybody_term": "Reward/tracking_keybody_pos", "learning_rate": "Loss/learning_rate",
+            "assist": "Curriculum/assist_level"}
     series = {key: {e.step: (e.value, e.wall_time) for e in events.Scalars(tag)} if tag in available else {}
               for key, tag in tags.items()}
     steps = sorted(series["keybody_term"])
@@ -115,15 +132,38 @@ def curves(log_dir: Path, steps_per_iteration: int) -> list[dict[str, float]]:
              **{key: series[key].get(it, (float("nan"), 0.0))[0] for key in tags}} for it in steps]
 
 
-def verdict(before: dict[str, float], after: dict[str, float], iterations: int) -> tuple[bool, str]:
-    """The trained policy against the untrained one, both probed the same way."""
+def dotted_override(assignment: str) -> dict:
+    """``algorithm.learning_rate=1e-3`` as the nested override ``{"algorithm": {"learning_rate": 0.001}}``."""
+    key, sep, value = assignment.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--set needs KEY=VALUE, not {assignment!r}")
+    override: dict = {}
+    node = override
+    *parents, leaf = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = yaml.safe_load(value)
+    return override
+
+
+def compare(before: dict[str, float], after: dict[str, float]) -> str:
+    """One line: the policy before and after training, probed the same way."""
+    return (f"episode length {before['episode_length']:.1f} -> {after['episode_length']:.1f} steps, reward per step "
+            f"{before['reward_per_step']:.4f} -> {after['reward_per_step']:.4f} (its mean action: "
+            f"{before['deterministic_episode_length']:.1f} -> {after['deterministic_episode_length']:.1f} steps, "
+            f"{before['deterministic_reward_per_step']:.4f} -> {after['deterministic_reward_per_step']:.4f})")
+
+
+def verdict(probes: dict[str, dict[str, float]], iterations: int) -> tuple[bool, str]:
+    """The trained policy against the untrained one, both without help: episode length x1.5 and more reward."""
+    before, after = probes["before"], probes["after"]
     ok = after["episode_length"] >= 1.5 * before["episode_length"] and \
         after["reward_per_step"] > before["reward_per_step"]
-    return ok, (f"policy before/after {iterations} iterations: episode length {before['episode_length']:.1f} -> "
-                f"{after['episode_length']:.1f} steps, reward per step {before['reward_per_step']:.4f} -> "
-                f"{after['reward_per_step']:.4f} (its mean action: {before['deterministic_episode_length']:.1f} -> "
-                f"{after['deterministic_episode_length']:.1f} steps, {before['deterministic_reward_per_step']:.4f} "
-                f"-> {after['deterministic_reward_per_step']:.4f})")
+    text = f"policy before/after {iterations} iterations, no gantry: {compare(before, after)}"
+    if "after_assisted" in probes:
+        text += (f"; under the gantry at the level training ended with ({probes['assist_level']['level']:.2f}): "
+                 f"{compare(probes['before_assisted'], probes['after_assisted'])}")
+    return ok, text
 
 
 def plot(rows: list[dict[str, float]], path: Path) -> None:
@@ -159,18 +199,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-std", type=float, help="initial action std (default: the teacher config's)")
     parser.add_argument("--quiet-physics", action="store_true", help="no noise, pushes, delay or randomization")
     parser.add_argument("--probe-steps", type=int, default=250, help="control steps of each before/after probe")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a configuration key, e.g. --set algorithm.num_mini_batches=1 (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-check", action="store_true", help="report only; exit 0 whatever the curves")
     args = parser.parse_args(argv)
-    rows, before, after = run(args)
-    print(f"{'iter':>5} {'wall s':>7} {'ep. len':>8} {'reward':>8} {'keybody':>8}")
+    rows, probes = run(args)
+    print(f"{'iter':>5} {'wall s':>7} {'ep. len':>8} {'reward':>8} {'keybody':>8} {'lr':>8} {'assist':>6}")
     for i in sorted(set(range(0, len(rows), max(1, len(rows) // 20))) | {len(rows) - 1}):
         row = rows[i]
         print(f"{row['iteration']:>5d} {row['seconds']:>7.0f} {row['episode_length']:>8.1f} {row['reward']:>8.3f} "
-              f"{row['keybody_term']:>8.4f}")
-    ok, text = verdict(before, after, len(rows))
+              f"{row['keybody_term']:>8.4f} {row['learning_rate']:>8.1e} {row['assist']:>6.2f}")
+    ok, text = verdict(probes, len(rows))
     plot(rows, args.out / "learning.png")
-    (args.out / "learning.json").write_text(json.dumps({"rows": rows, "before": before, "after": after,
+    (args.out / "learning.json").write_text(json.dumps({"rows": rows, **probes,
                                                         "ok": ok, "summary": text,
                                                         "envs": args.envs, "threads": args.threads}, indent=1))
     print(f"{'learning' if ok else 'NOT learning clearly'}: {text}; curves in {args.out / 'learning.png'}")

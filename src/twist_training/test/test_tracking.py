@@ -16,6 +16,7 @@ from twist_core.testing.motion_fixture import walking_clip
 from twist_training.tracking import evaluate
 from twist_training.tracking import export as policy_export
 from twist_training.tracking import train as tracking
+from twist_training.tracking.assist import Assist, AssistConfig
 from twist_training.tracking.batched_sim import CpuBatchedSim, DomainRandomization
 from twist_training.tracking.distillation import gaussian_kl, kl_coefficient
 from twist_training.tracking.references import MotionLibrary, read_motion_list
@@ -36,9 +37,9 @@ def clips(spec, tmp_path_factory):
     return root
 
 
-def _env(spec, clips, num_envs=4, **task):
+def _env(spec, clips, num_envs=4, motions="", **task):
     sim = CpuBatchedSim(spec, num_envs, randomization=DomainRandomization(variants=2), threads=1)
-    library = MotionLibrary.from_clips(spec, tracking.clips_from_inputs([str(clips)]))
+    library = MotionLibrary.from_clips(spec, tracking.clips_from_inputs([str(clips / motions)]))
     return TrackingEnv(spec, sim, library, TaskConfig(num_envs=num_envs, **{**QUIET, **task}))
 
 
@@ -68,6 +69,7 @@ def test_student_observation_is_what_the_policy_node_builds(spec, clips):
         assert not dones.any()
         np.testing.assert_allclose(obs["student"].numpy(), history.observation(node_frame(action)), atol=1e-4)
     assert obs["student"].shape == (4, 1144) and obs["teacher"].shape == (4, 20 * 58 + 104 + 99)
+    assert obs["assist"].shape == (4, 1)
 
 
 def test_rewards_and_terminations(spec, clips):
@@ -105,6 +107,42 @@ def test_motion_library_sampling_and_difficulty(spec, clips):
         read_motion_list(clips / "bad.yaml")
 
 
+def test_assist_holds_the_robot_up_and_fades(spec, clips):
+    """On its PD gains alone (zero actions) the standing G1 topples within 4 s; the gantry at level 1 holds it
+    up; the curriculum lowers the level while nothing falls and raises it when much falls; ``fixed()`` holds it
+    (none by default) for probes; stepping physics step by physics step under a zero force law is exactly the
+    plain step."""
+    first_fall = {}
+    for level in (0.0, 1.0):
+        env = _env(spec, clips, num_envs=4, motions="clip_0.npz", max_action_delay=0,
+                   assist=AssistConfig(initial=level, update_steps=10**6))
+        fell = torch.full((4,), -1)
+        for step in range(200):
+            _, _, dones, extras = env.step(torch.zeros(4, env.num_actions))
+            fell[(dones.bool() & ~extras["time_outs"]) & (fell < 0)] = step
+        first_fall[level] = fell.tolist()
+    assert all(0 < f < 200 for f in first_fall[0.0]) and first_fall[1.0] == [-1] * 4, first_fall
+    assist = Assist(AssistConfig(initial=1.0, rate=0.1, update_steps=10, fall_rate_high=0.15), 4, 0.02, "cpu")
+    for _ in range(30):
+        assist.record(torch.zeros(4, dtype=torch.bool))
+    assert assist.level == pytest.approx(0.7)
+    for _ in range(10):
+        assist.record(torch.tensor([True, False, False, False]))  # 10 falls in 0.8 env-seconds
+    assert assist.level == pytest.approx(0.8)
+    with assist.fixed():
+        assert assist.level == 0.0 and not assist.active
+        assist.record(torch.ones(4, dtype=torch.bool))
+    with assist.fixed(0.3):
+        assert assist.level == 0.3
+    assert assist.level == pytest.approx(0.8)
+    plain, stepped = (CpuBatchedSim(spec, 2, threads=1) for _ in range(2))
+    targets = torch.as_tensor(np.tile(spec.default_pose, (2, 1)), dtype=torch.float32)
+    for _ in range(5):
+        plain.step(targets)
+        stepped.step(targets, lambda: torch.zeros(2, 6))
+    np.testing.assert_array_equal(stepped.qpos().numpy(), plain.qpos().numpy())
+
+
 def test_kl_term_and_its_schedule():
     """gaussian_kl is KL(p || q) of diagonal Gaussians; the coefficient decays by a cosine, not compounding."""
     torch.manual_seed(0)
@@ -121,7 +159,8 @@ def test_kl_term_and_its_schedule():
 
 def test_cpu_and_warp_backends_agree(spec):
     """The same start, variants and targets stepped by MuJoCo (C) and MuJoCo Warp (its CPU device) for 10
-    control steps give the same state (first Warp run compiles its kernels, about 1.5 min)."""
+    control steps, then 3 under a floating-base force law, give the same state (first Warp run compiles its
+    kernels, about 1.5 min)."""
     pytest.importorskip("mujoco_warp")
     from twist_training.tracking.batched_warp import WarpBatchedSim
 
@@ -137,20 +176,35 @@ def test_cpu_and_warp_backends_agree(spec):
     for _ in range(10):
         cpu.step(targets)
         gpu.step(targets)
+    for _ in range(3):  # a force law on the floating base, evaluated every physics step from each backend's state
+        for sim in (cpu, gpu):
+            sim.step(targets, lambda sim=sim: torch.cat([torch.tensor([[0.0, 0.0, 150.0]] * 2, device=sim.device),
+                                                         -20.0 * sim.qvel()[:, 3:6]], dim=1))
     np.testing.assert_allclose(gpu.qpos().cpu().numpy(), cpu.qpos().numpy(), atol=1e-3)
     np.testing.assert_allclose(gpu.joint_torque().cpu().numpy(), cpu.joint_torque().numpy(), atol=1.0)
     assert np.abs(cpu.qpos().numpy()[:, 2] - 0.8).max() > 1e-3, "the robot must have moved (fallen onto the floor)"
 
 
 def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
-    """train-teacher (2 iterations) resumes to 3; train-student learns with the KL term; export-policy writes an
-    ONNX file the policy node's loader accepts; a teacher, a missing run and a corrupt checkpoint are refused."""
+    """train-teacher (2 iterations, with the fading gantry) resumes to 3 with the gantry's level; train-student
+    learns with the KL term; export-policy writes an ONNX file the policy node's loader accepts; a teacher, a
+    missing run and a corrupt checkpoint are refused."""
     smoke = Path(__file__).resolve().parents[3] / "config" / "tracking" / "smoke.yaml"
-    base = ["--config", str(smoke), "--motions", str(clips)]
-    tracking.main_teacher(base + ["--out", str(tmp_path / "teacher")])
-    tracking.main_teacher(base + ["--out", str(tmp_path / "teacher"), "--iterations", "3"])
+    assisted = {**yaml.safe_load(smoke.read_text()), "task": {"assist": {"initial": 1.0, "update_steps": 4}}}
+    (tmp_path / "teacher.yaml").write_text(yaml.safe_dump(assisted))
+    base = ["--motions", str(clips)]
+    tracking.main_teacher(base + ["--config", str(tmp_path / "teacher.yaml"), "--out", str(tmp_path / "teacher")])
+    first = tracking.load_checkpoint(tmp_path / "teacher" / "model_1.pt")["infos"]["assist_level"]
+    assert 0.0 < first < 1.0, "16 steps with few falls: the gantry's level must have dropped"
+    tracking.main_teacher(base + ["--config", str(tmp_path / "teacher.yaml"), "--out", str(tmp_path / "teacher"),
+                                  "--iterations", "3"])
     assert "teacher: resuming from model_1.pt" in capsys.readouterr().out
     assert [p.name for p in tracking.checkpoints(tmp_path / "teacher")] == ["model_1.pt", "model_2.pt"]
+    last = tracking.load_checkpoint(tmp_path / "teacher" / "model_2.pt")["infos"]["assist_level"]
+    resumed = tracking.train("teacher", tracking.load_config(tmp_path / "teacher.yaml", {
+        "iterations": 3, "references": {"motions": [str(clips)]}}), tmp_path / "teacher")
+    assert resumed.env.assist.level == last <= first
+    base += ["--config", str(smoke)]
     tracking.main_student(base + ["--out", str(tmp_path / "student"), "--teacher", str(tmp_path / "teacher")])
     state = tracking.load_checkpoint(tracking.latest_checkpoint(tmp_path / "student"))
     assert state["infos"]["role"] == "student" and state["distillation_updates"] == 2

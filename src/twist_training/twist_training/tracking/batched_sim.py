@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import copy
 import dataclasses
+from collections.abc import Callable
 
 import mujoco
 import numpy as np
@@ -26,6 +27,10 @@ from twist_core.model import joint_dof_addresses, joint_qpos_addresses
 from twist_core.robot import RobotSpec
 from twist_core.sim import joint_actuators
 from twist_training.tracking.sim_model import training_model
+
+
+#: A force law on the floating base, evaluated every physics step (see :meth:`BatchedSim.step`).
+BaseForce = Callable[[], torch.Tensor]
 
 
 @dataclasses.dataclass
@@ -109,6 +114,8 @@ class BatchedSim(abc.ABC):
         self.variants = make_variants(spec, self.randomization, seed)
         self.variant_vectors = torch.as_tensor(np.stack([v.as_vector() for v in self.variants]), dtype=torch.float32)
         self.env_variant = np.zeros(num_envs, dtype=np.int64)
+        if self.model.jnt_type[0] != mujoco.mjtJoint.mjJNT_FREE or self.model.jnt_dofadr[0] != 0:
+            raise ValueError("the training model must start with the pelvis' free joint")
         self._qadr = joint_qpos_addresses(spec, self.model)
         self._dadr = joint_dof_addresses(spec, self.model)
         self._act = joint_actuators(spec, self.model)
@@ -131,8 +138,12 @@ class BatchedSim(abc.ABC):
         """Make ``env_ids`` simulate their ``env_variant``."""
 
     @abc.abstractmethod
-    def step(self, targets: torch.Tensor) -> None:
-        """Advance one control step with joint position targets (N, 29) in motor order."""
+    def step(self, targets: torch.Tensor, base_force: BaseForce | None = None) -> None:
+        """Advance one control step with joint position targets (N, 29) in motor order.
+
+        ``base_force``, when given, is evaluated before every physics step from the current readouts: a generalized
+        force (N, 6) on the floating base (world force, then torque in the pelvis frame: MuJoCo's free-joint dofs).
+        """
 
     @abc.abstractmethod
     def qpos(self) -> torch.Tensor:
@@ -256,9 +267,13 @@ class CpuBatchedSim(BatchedSim):
         self._qvel_at = self._qpos_at + self.model.nq
         self._state = np.zeros((num_envs, self._nstate))
         self._sensordata = np.zeros((num_envs, self.model.nsensordata))
-        self._ctrl = np.zeros((num_envs, decimation, self.model.nu))
+        # controls: actuator inputs, then qfrc_applied (the floating base's generalized force)
+        self._control_spec = mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_QFRC_APPLIED
+        self._ctrl = np.zeros((num_envs, decimation, self.model.nu + self.model.nv))
         self._out_state = np.zeros((num_envs, decimation, self._nstate))
         self._out_sensor = np.zeros((num_envs, decimation, self.model.nsensordata))
+        self._single = (np.zeros((num_envs, 1, self.model.nu + self.model.nv)), np.zeros((num_envs, 1, self._nstate)),
+                        np.zeros((num_envs, 1, self.model.nsensordata)))  # one physics step at a time
         data = self._datas[0]
         mujoco.mj_resetData(self.model, data)
         mujoco.mj_forward(self.model, data)
@@ -296,13 +311,27 @@ class CpuBatchedSim(BatchedSim):
             self._sensordata[env] = data.sensordata
         self._refresh()
 
-    def step(self, targets: torch.Tensor) -> None:
-        """One control step for every environment (threads in C)."""
+    def step(self, targets: torch.Tensor, base_force: BaseForce | None = None) -> None:
+        """One control step for every environment (threads in C); physics step by physics step with a force law."""
         self._ctrl[:, :, self._act] = targets.detach().cpu().numpy()[:, None, :]
-        self._rollout.rollout(self._env_models, self._datas, self._state, self._ctrl, nstep=self.decimation,
-                              state=self._out_state, sensordata=self._out_sensor, skip_checks=True)
-        self._state[:] = self._out_state[:, -1]
-        self._sensordata[:] = self._out_sensor[:, -1]
+        if base_force is None:
+            self._rollout.rollout(self._env_models, self._datas, self._state, self._ctrl, nstep=self.decimation,
+                                  control_spec=self._control_spec, state=self._out_state, sensordata=self._out_sensor,
+                                  skip_checks=True)
+            self._state[:] = self._out_state[:, -1]
+            self._sensordata[:] = self._out_sensor[:, -1]
+        else:
+            nu = self.model.nu
+            ctrl, state, sensor = self._single
+            ctrl[:] = self._ctrl[:, :1]
+            for _ in range(self.decimation):
+                ctrl[:, 0, nu:nu + 6] = base_force().detach().cpu().numpy()
+                self._rollout.rollout(self._env_models, self._datas, self._state, ctrl, nstep=1,
+                                      control_spec=self._control_spec, state=state, sensordata=sensor,
+                                      skip_checks=True)
+                self._state[:] = state[:, 0]
+                self._sensordata[:] = sensor[:, 0]
+                self._refresh()
         self._refresh()
 
     def qpos(self) -> torch.Tensor:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from twist_core.robot import RobotSpec
-from twist_training.tracking.batched_sim import BatchedSim, DomainRandomization, apply_variant
+from twist_training.tracking.batched_sim import BaseForce, BatchedSim, DomainRandomization, apply_variant
 
 BATCHED_FIELDS = ("geom_friction", "body_mass", "body_ipos", "actuator_gainprm", "actuator_biasprm")
 
@@ -51,6 +51,7 @@ class WarpBatchedSim(BatchedSim):
         self._qvel = wp.to_torch(self._d.qvel)
         self._ctrl = wp.to_torch(self._d.ctrl)
         self._sensor_values = wp.to_torch(self._d.sensordata)
+        self._qfrc_applied = wp.to_torch(self._d.qfrc_applied)
         self._warmstart = wp.to_torch(self._d.qacc_warmstart)
         self._act_t = torch.as_tensor(self._act, device=self._torch_device)
         self._set_variants(np.arange(num_envs))
@@ -81,12 +82,16 @@ class WarpBatchedSim(BatchedSim):
         with self._wp.ScopedDevice(self._wp_device):
             self._mjw.forward(self._m, self._d)
 
-    def step(self, targets: torch.Tensor) -> None:
+    def step(self, targets: torch.Tensor, base_force: BaseForce | None = None) -> None:
         """One control step: ``decimation`` Warp physics steps with the targets as PD setpoints."""
         self._ctrl[:, self._act_t] = targets.to(self._torch_device, self._ctrl.dtype)
         with self._wp.ScopedDevice(self._wp_device):
             for _ in range(self.decimation):
+                if base_force is not None:
+                    self._qfrc_applied[:, :6] = base_force().to(self._torch_device, self._qfrc_applied.dtype)
                 self._mjw.step(self._m, self._d)
+        if base_force is not None:
+            self._qfrc_applied[:, :6] = 0.0
 
     def qpos(self) -> torch.Tensor:
         """Generalized positions (N, nq)."""

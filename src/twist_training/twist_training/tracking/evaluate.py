@@ -118,12 +118,14 @@ def main(argv: list[str] | None = None) -> None:
         base = runtime.metadata.get("training_config") if args.config is None else None
         if args.config is None and not isinstance(base, dict):
             raise tracking.ConfigError(f"{args.policy} carries no training_config: give --config")
-        overrides: dict[str, Any] = {"sim": {"num_envs": args.envs, "threads": args.threads}}
+        overrides: dict[str, Any] = {"sim": {"num_envs": args.envs, "threads": args.threads},
+                                     "task": {"assist": {"initial": 0.0}}}  # never a gantry in evaluation
         refs = tracking.reference_overrides(args)
         if refs:
             overrides["references"] = refs
         if args.quiet_physics:
-            overrides.update(tracking.QUIET_PHYSICS)
+            overrides["task"].update(tracking.QUIET_PHYSICS["task"])
+            overrides["randomization"] = tracking.QUIET_PHYSICS["randomization"]
         config = tracking.merge(base, overrides) if base is not None else tracking.load_config(args.config, overrides)
         torch.set_num_threads(args.threads)
         env = tracking.make_env(config, spec)

@@ -12,7 +12,8 @@ Observations (rsl-rl ``TensorDict`` groups):
 - ``teacher``: ``future_frames`` reference frames ahead (58 each: height, roll, pitch, heading change, local
   linear velocity, yaw rate, 23 joints, 9 key bodies in the frame's yaw frame), the current student frame (104),
   and privileged state (99: pelvis velocity in the pelvis frame, height, the robot's key bodies, foot contacts,
-  the physics variant: friction, torso mass and COM, Kp/Kd strength, gravity).
+  the physics variant: friction, torso mass and COM, Kp/Kd strength, gravity);
+- ``assist`` (1): the gantry's level, for the critics only (the value depends on it; the actor must not lean on it).
 
 Rewards are TWIST's terms with TWIST's weights (x the control period): tracking of joints, joint velocities,
 root height/tilt, root velocity, key bodies; penalties on foot slip, contact forces, soft joint and torque
@@ -25,6 +26,7 @@ ending it sooner, and a short training run learns to fall (measured: episode len
 Terminations: tilt, height or key bodies too far from the reference, runaway speed (never on the first step);
 the clip's end and the episode limit are time-outs (bootstrapped). Domain randomization: physics variants
 (``batched_sim``), per-environment action delay, pushes (pelvis velocity kicks at random times), sensor noise.
+Optionally a fading virtual gantry (``assist``, off by default) holds the robot up early in teacher training.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from tensordict import TensorDict
 from twist_core.policy_io import History, PolicyIO, roll_pitch
 from twist_core.robot import RobotSpec
 from twist_training.tracking import torch_math as tm
+from twist_training.tracking.assist import Assist, AssistConfig
 from twist_training.tracking.batched_sim import BatchedSim
 from twist_training.tracking.references import MotionLibrary
 
@@ -93,6 +96,7 @@ class TaskConfig:
     noise_gyro: float = 0.1
     noise_tilt: float = 0.05
     only_positive_rewards: bool = True
+    assist: AssistConfig = dataclasses.field(default_factory=AssistConfig)
     seed: int = 0
 
 
@@ -131,6 +135,7 @@ class TrackingEnv:
         self.soft_upper = torch.as_tensor(middle + half, dtype=torch.float32, device=d)
         self.effort = torch.as_tensor(np.array(spec.effort_limits), dtype=torch.float32, device=d)
         self.future = torch.as_tensor(config.future_steps, device=d)
+        self.assist = Assist(config.assist, n, self.dt, d)
         self.history: History | None = None
         self._reset(torch.arange(n, device=d))
         self._obs = self._observations(torch.arange(n, device=d))
@@ -184,7 +189,7 @@ class TrackingEnv:
         self.actions[:] = actions
         self.action_queue = torch.cat([actions[:, None], self.action_queue[:, :-1]], dim=1)
         applied = self.action_queue[torch.arange(self.num_envs, device=self.device), self.action_delay]
-        self.sim.step(self.io.targets(applied))
+        self.sim.step(self.io.targets(applied), self._assist_wrench if self.assist.active else None)
         self.episode_length_buf += 1
         self._push()
 
@@ -192,12 +197,14 @@ class TrackingEnv:
         terminated = self._terminated(errors)
         time_out = (self.episode_length_buf >= self.max_episode_length) | (self._remaining() <= 0)
         dones = terminated | time_out
+        self.assist.record(terminated)
         extras: dict[str, Any] = {"time_outs": time_out & ~terminated, "errors": errors, "log": {
             **{f"Reward/{k}": v.mean() for k, v in terms.items()},
             "Tracking/joint_error_rad": errors["joint"].mean(), "Tracking/keybody_error_m": errors["keybody"].mean(),
             "Tracking/root_vel_error_mps": errors["root_vel"].mean(),
             "Tracking/height_error_m": errors["height"].abs().mean(),
             "Episode/failure_rate": terminated.float().mean(),
+            "Curriculum/assist_level": torch.tensor(self.assist.level),
         }}
         done_ids = torch.nonzero(dones).flatten()
         if len(done_ids):
@@ -211,6 +218,12 @@ class TrackingEnv:
         return self._obs, rewards, dones.long(), extras
 
     # -- physics events ----------------------------------------------------------------------------------------
+    def _assist_wrench(self) -> torch.Tensor:
+        """The gantry's wrench from the current physics state (called every physics step)."""
+        sim = self.sim
+        return self.assist.wrench(sim.root_quat(), sim.root_ang_vel_body(), sim.root_pos()[:, 2],
+                                  sim.root_lin_vel()[:, 2], self.library.root_pos[self._frame_index(), 2])
+
     def _push(self) -> None:
         t = self.episode_length_buf.float() * self.dt
         due = torch.nonzero(t >= self.next_push).flatten()
@@ -337,7 +350,9 @@ class TrackingEnv:
             self.history.reset(reset_ids, frame[reset_ids])
         student = self.history.observation(frame)
         teacher = torch.cat([self._future_frames(), frame, self._privileged()], dim=1)
-        return TensorDict({"student": student, "teacher": teacher}, batch_size=[self.num_envs], device=self.device)
+        assist = torch.full((self.num_envs, 1), self.assist.level, device=self.device)
+        return TensorDict({"student": student, "teacher": teacher, "assist": assist}, batch_size=[self.num_envs],
+                          device=self.device)
 
 
 def _dof_weight(name: str) -> float:

@@ -30,6 +30,7 @@ from rsl_rl.runners import OnPolicyRunner
 
 from twist_core.cmg_runtime import CmgRuntime
 from twist_core.robot import RobotSpec, load_robot_spec
+from twist_training.tracking.assist import AssistConfig
 from twist_training.tracking.batched_sim import BatchedSim, CpuBatchedSim, DomainRandomization
 from twist_training.tracking.references import CommandSampling, MotionLibrary, clips_from_inputs, cmg_clips
 from twist_training.tracking.task import RewardWeights, TaskConfig, TrackingEnv
@@ -42,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "iterations": 10000,
     "seed": 0,
     "sim": {"num_envs": 1024, "physics_dt": 0.005, "decimation": 4, "threads": 2},
-    "task": {},  # TaskConfig fields (rewards: RewardWeights fields)
+    "task": {},  # TaskConfig fields (rewards: RewardWeights fields, assist: AssistConfig fields)
     "randomization": {},  # DomainRandomization fields
     "references": {"motions": [], "cmg_model": "", "cmg_clips": 0, "cmg_seconds": 20.0, "cmg_weight": 1.0,
                    "commands": {}},  # CommandSampling fields
@@ -72,7 +73,8 @@ def merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> di
     """``base`` updated by ``override`` recursively; unknown keys of fixed sections are errors."""
     out = copy.deepcopy(base)
     for key, value in (override or {}).items():
-        if key not in out and where not in ("task", "task.rewards", "randomization", "references.commands"):
+        if key not in out and where not in ("task", "task.rewards", "task.assist", "randomization",
+                                            "references.commands"):
             raise ConfigError(f"unknown configuration key {where + '.' if where else ''}{key}")
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value, f"{where}.{key}" if where else key)
@@ -104,7 +106,8 @@ def task_config(config: dict[str, Any]) -> TaskConfig:
     """The TaskConfig of a run configuration."""
     task = dict(config["task"])
     rewards = _dataclass(RewardWeights, task.pop("rewards", {}), "task.rewards")
-    return _dataclass(TaskConfig, {**task, "rewards": rewards, "num_envs": config["sim"]["num_envs"],
+    assist = _dataclass(AssistConfig, task.pop("assist", {}), "task.assist")
+    return _dataclass(TaskConfig, {**task, "rewards": rewards, "assist": assist, "num_envs": config["sim"]["num_envs"],
                                    "seed": config["seed"]}, "task")
 
 
@@ -160,10 +163,10 @@ def runner_config(config: dict[str, Any], role: str) -> dict[str, Any]:
     algorithm = dict(config["algorithm"])
     if role == "teacher":
         algorithm["class_name"] = "rsl_rl.algorithms:PPO"
-        groups = {"actor": ["teacher"], "critic": ["teacher"]}
+        groups = {"actor": ["teacher"], "critic": ["teacher", "assist"]}
     else:
         algorithm.update(class_name="twist_training.tracking.distillation:DistilledPPO", **config["distillation"])
-        groups = {"actor": ["student"], "critic": ["teacher"]}
+        groups = {"actor": ["student"], "critic": ["teacher", "assist"]}
     runner = config["runner"]
     return {"num_steps_per_env": runner["num_steps_per_env"], "save_interval": runner["save_interval"],
             "obs_groups": groups, "algorithm": algorithm, "actor": model_config(config, "actor"),
@@ -224,7 +227,8 @@ class TrackingRunner(OnPolicyRunner):
     def save(self, path: str, infos: dict | None = None) -> None:
         """Save with the configuration, then drop older checkpoints."""
         extra = {"teacher": self.teacher_state} if self.teacher_state is not None else {}
-        super().save(path, {**(infos or {}), "role": self.role, "config": self.run_config, **extra})
+        super().save(path, {**(infos or {}), "role": self.role, "config": self.run_config,
+                            "assist_level": self.env.assist.level, **extra})
         for old in checkpoints(Path(path).parent)[:-self.keep]:
             old.unlink()
 
@@ -244,7 +248,8 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
     runner = TrackingRunner(env, config, role, out, device)
     existing = [] if restart else checkpoints(out)
     if existing:
-        runner.load(str(existing[-1]), map_location=device)
+        infos = runner.load(str(existing[-1]), map_location=device) or {}
+        env.assist.level = float(infos.get("assist_level", env.assist.level))
         runner.current_learning_iteration += 1
         print(f"{role}: resuming from {existing[-1].name}")
     if role == "student":
