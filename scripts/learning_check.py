@@ -167,16 +167,17 @@ def verdict(probes: dict[str, dict[str, float]], iterations: int) -> tuple[bool,
 
 
 def plot(rows: list[dict[str, float]], path: Path) -> None:
-    """Episode length, reward and key-body term against env-steps."""
+    """Episode length, reward, key-body term and the gantry's level against env-steps (training conditions)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     steps = [r["env_steps"] / 1e6 for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
-    for ax, key, label in zip(axes, ("episode_length", "reward", "keybody_term"),
-                              ("mean episode length [steps]", "mean episode reward", "key-body tracking term")):
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.5))
+    for ax, key, label in zip(axes, ("episode_length", "reward", "keybody_term", "assist"),
+                              ("mean episode length [steps]", "mean episode reward", "key-body tracking term",
+                               "gantry level (task.assist)")):
         ax.plot(steps, [r[key] for r in rows])
         ax.set_xlabel("env-steps [M]")
         ax.set_title(label)
