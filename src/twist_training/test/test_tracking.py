@@ -122,7 +122,7 @@ def test_assist_holds_the_robot_up_and_fades(spec, clips):
             fell[(dones.bool() & ~extras["time_outs"]) & (fell < 0)] = step
         first_fall[level] = fell.tolist()
     assert all(0 < f < 200 for f in first_fall[0.0]) and first_fall[1.0] == [-1] * 4, first_fall
-    assist = Assist(AssistConfig(initial=1.0, rate=0.1, update_steps=10, fall_rate_high=0.15), 4, 0.02, "cpu")
+    assist = Assist(AssistConfig(initial=1.0, rate=0.1, update_steps=10, fall_rate_high=0.15), 4, 0.02)
     for _ in range(30):
         assist.record(torch.zeros(4, dtype=torch.bool))
     assert assist.level == pytest.approx(0.7)

@@ -7,7 +7,8 @@ the pelvis up (an upward spring-damper towards the reference height) and upright
 scaled by one ``level`` in [0, 1]: the policy can first learn to track the motion, then learns balance while the
 help fades. The level follows the fall rate: below ``fall_rate_low`` falls per environment-second it drops by
 ``rate``, above ``fall_rate_high`` it rises again (never above ``initial``). The wrench is a generalized force on
-the floating base, constant over a control step. ``initial = 0`` (the default) turns it off; evaluation,
+the floating base, evaluated every physics step (once per 20 ms control step it rings on the light pelvis).
+``initial = 0`` (the default) turns it off; evaluation,
 students and deployment never use it.
 """
 
@@ -18,6 +19,8 @@ import dataclasses
 from collections.abc import Iterator
 
 import torch
+
+from twist_training.tracking import torch_math as tm
 
 
 @dataclasses.dataclass
@@ -38,9 +41,9 @@ class AssistConfig:
 class Assist:
     """The gantry's level, its wrench and its curriculum for a batch of environments."""
 
-    def __init__(self, config: AssistConfig, num_envs: int, dt: float, device: torch.device | str) -> None:
-        """Start at ``config.initial``."""
-        self.cfg, self.num_envs, self.dt, self.device = config, num_envs, dt, device
+    def __init__(self, config: AssistConfig, num_envs: int, dt: float) -> None:
+        """Start at ``config.initial``; ``dt`` is the control period."""
+        self.cfg, self.num_envs, self.dt = config, num_envs, dt
         self.level = float(config.initial)
         self._frozen = False
         self._falls = 0
@@ -59,9 +62,8 @@ class Assist:
         vertical velocity (N,).
         """
         cfg = self.cfg
-        w, x, y, z = quat.unbind(-1)
-        # world up in the pelvis frame: the third row of the rotation matrix
-        up = torch.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], dim=-1)
+        world_up = torch.tensor([0.0, 0.0, 1.0], dtype=quat.dtype, device=quat.device)
+        up = tm.rotate_inverse(quat, world_up.expand(quat.shape[0], 3))  # world up in the pelvis frame
         out = torch.zeros(quat.shape[0], 6, dtype=quat.dtype, device=quat.device)
         # torque along e_z x up turns the pelvis' z axis towards up (|e_z x up| = sin(tilt))
         out[:, 3] = cfg.tilt_stiffness * -up[:, 1] - cfg.tilt_damping * ang_vel_body[:, 0]

@@ -320,6 +320,7 @@ class CpuBatchedSim(BatchedSim):
                                   skip_checks=True)
             self._state[:] = self._out_state[:, -1]
             self._sensordata[:] = self._out_sensor[:, -1]
+            self._refresh()
         else:
             nu = self.model.nu
             ctrl, state, sensor = self._single
@@ -331,8 +332,7 @@ class CpuBatchedSim(BatchedSim):
                                       skip_checks=True)
                 self._state[:] = state[:, 0]
                 self._sensordata[:] = sensor[:, 0]
-                self._refresh()
-        self._refresh()
+                self._refresh()  # the force law reads the state after every physics step
 
     def qpos(self) -> torch.Tensor:
         """Generalized positions (N, nq), float32."""

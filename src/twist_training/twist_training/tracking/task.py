@@ -135,7 +135,7 @@ class TrackingEnv:
         self.soft_upper = torch.as_tensor(middle + half, dtype=torch.float32, device=d)
         self.effort = torch.as_tensor(np.array(spec.effort_limits), dtype=torch.float32, device=d)
         self.future = torch.as_tensor(config.future_steps, device=d)
-        self.assist = Assist(config.assist, n, self.dt, d)
+        self.assist = Assist(config.assist, n, self.dt)
         self.history: History | None = None
         self._reset(torch.arange(n, device=d))
         self._obs = self._observations(torch.arange(n, device=d))
