@@ -5,7 +5,9 @@ a metadata mismatch or a rate other than the model's fps stops the node with the
 starts at the model's standing frame, at the robot's position and heading from ``robot_state``. Every tick: the
 command (``cmd_vel``: linear.x, linear.y, angular.z; zero when older than ``cmd_timeout``; clamped to the model's
 training range; NaN rejected) is acceleration-limited, the model steps the joints (clamped to the joint limits and
-fed back), and the root is integrated from the command at the standing height. Non-finite model output is never
+fed back), and the root is integrated from the command at the standing height. At zero command (within
+``standing_deadband``) the joints settle into the standing frame after ``standing_delay`` and hold it
+(``standing_hold``, twist_core.cmg_runtime.StandingHold). Non-finite model output is never
 published: an invalid hold frame (standing) is sent and the generator restarts from standing.
 
 Publishes ``motion_reference`` (RELIABLE, KEEP_LAST 1, source SOURCE_CMG), ``reference/joint_states`` and, with
@@ -27,7 +29,7 @@ from twist_msgs.msg import MotionReference
 from cmg_node.cmg_generator import CmgGenerator, NonFiniteOutput
 from cmg_node.command_filter import CommandFilter, Verdict, format_range
 from cmg_node.node_common import COMMON_PARAMETERS, ReferenceNode, SetupError, frame_is_finite, run, usage as _usage
-from twist_core.cmg_runtime import CmgModelError, CmgRuntime
+from twist_core.cmg_runtime import CmgModelError, CmgRuntime, StandingHold
 
 CMD_VEL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATS_PERIOD = 5.0
@@ -39,6 +41,12 @@ PARAMETERS = {
     "max_linear_accel": (1.0, "acceleration limit on the commanded (vx, vy) [m/s^2]"),
     "max_yaw_accel": (2.0, "acceleration limit on the commanded yaw rate [rad/s^2]"),
     "threads": (1, "ONNX Runtime intra-op threads"),
+    "standing_hold": (True, "at zero command, settle into the standing frame and hold it (the model alone may "
+                            "step in place)"),
+    "standing_delay": (0.2, "seconds of zero command before settling"),
+    "standing_blend": (0.6, "seconds to blend into the standing frame"),
+    "standing_deadband": ([0.03, 0.03, 0.05], "commands with every |vx|, |vy| [m/s], |yaw rate| [rad/s] within "
+                                              "these count as zero"),
     **COMMON_PARAMETERS,
 }
 PARAMETERS["future_step"] = (0.1, "seconds between future frames (a multiple of 1/rate); the model is rolled "
@@ -68,7 +76,12 @@ class CmgReference(ReferenceNode):
                                         p["max_linear_accel"], p["max_yaw_accel"])
         except ValueError as exc:
             raise SetupError(str(exc)) from None
-        self.generator = CmgGenerator(runtime, self.spec)
+        try:
+            hold = StandingHold(bool(p["standing_hold"]), p["standing_delay"], p["standing_blend"],
+                                tuple(float(v) for v in p["standing_deadband"]))
+        except (TypeError, ValueError) as exc:
+            raise SetupError(str(exc)) from None
+        self.generator = CmgGenerator(runtime, self.spec, hold)
         self.command = np.zeros(3)
         self._fresh = True  # the first frame after a start is the standing frame itself
         self._tick_times: list[float] = []

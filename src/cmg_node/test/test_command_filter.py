@@ -5,7 +5,7 @@ import pytest
 
 from cmg_node.cmg_generator import CmgGenerator, NonFiniteOutput
 from cmg_node.command_filter import CommandFilter, RootIntegrator, Verdict
-from twist_core.cmg_runtime import CmgRuntime
+from twist_core.cmg_runtime import CmgRuntime, StandingHold
 from twist_core.testing.cmg_fixture import toy_step, write_toy_cmg
 
 RANGE = ([-0.5, -0.4, -1.0], [1.0, 0.4, 1.0])
@@ -225,3 +225,31 @@ def test_future_window_costs_one_step_per_tick_under_a_held_command(runtime, spe
         np.testing.assert_array_equal(current.root_pos, expected.root_pos)
         np.testing.assert_array_equal(current.root_quat, expected.root_quat)
     assert steps == [1] * 10 + [16, 16, 1, 1]  # a new command: one step to advance, 15 to roll the window
+
+
+def test_generator_stands_still_at_zero_command(spec, tmp_path):
+    """A model that never stands by itself: within the deadband the root stops and the joints settle into the
+    standing frame (future frames included) and stay; with the hold off they stay where the walk left them."""
+    sticky = CmgRuntime(write_toy_cmg(tmp_path / "sticky.onnx", spec, decay=1.0), spec)
+    gen, off = CmgGenerator(sticky, spec), CmgGenerator(sticky, spec, StandingHold(enabled=False))
+    walk, tiny = np.array([0.5, 0.0, 0.3]), np.array([0.02, 0.0, 0.04])
+    for g in (gen, off):
+        for _ in range(20):
+            g.advance(walk)
+    assert np.abs(gen.motion[:29] - spec.default_pose).max() > 0.05
+    position = gen.root.position
+    current, future = gen.reference(tiny, 3, 10)  # rolled ahead through the settling
+    for k in range(1, 31):
+        gen.advance(tiny)
+        off.advance(tiny)
+        if k % 10 == 0:
+            frame = gen.frame(tiny)
+            np.testing.assert_allclose(future[k // 10 - 1][1].joint_pos, frame.joint_pos, atol=1e-12)
+    np.testing.assert_array_equal(gen.root.position, position)  # inside the deadband: zero for the root too
+    assert not np.any(gen.frame(tiny).root_lin_vel_local)
+    for _ in range(11):
+        gen.advance(tiny)
+    np.testing.assert_array_equal(gen.frame(tiny).joint_pos, spec.default_pose)
+    assert not np.any(gen.frame(tiny).joint_vel)
+    assert np.abs(off.motion[:29] - spec.default_pose).max() > 0.05
+    assert off.root.position[0] > position[0]

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from twist_core.cmg_runtime import CMG_FORMAT_VERSION, CmgModelError, CmgRuntime
+from twist_core.cmg_runtime import (CMG_FORMAT_VERSION, CmgFreeRun, CmgModelError, CmgRuntime, FreeRunState,
+                                    StandingHold)
 from twist_core.testing.cmg_fixture import (DEFAULT_COMMAND_MAX, DEFAULT_COMMAND_MIN, standing_frame, toy_step,
                                             write_toy_cmg)
 
@@ -153,3 +154,80 @@ def test_metadata_values_are_json(spec, tmp_path):
     assert props["twist_cmg_version"] == CMG_FORMAT_VERSION and len(props["standing_frame"]) == 58
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 58]
+
+
+@pytest.fixture(scope="module")
+def sticky(spec, tmp_path_factory):
+    """A toy model that never stands by itself: at zero command it keeps whatever pose it is in (decay 1)."""
+    return CmgRuntime(write_toy_cmg(tmp_path_factory.mktemp("cmg") / "sticky.onnx", spec, decay=1.0), spec)
+
+
+def walked_away(run: CmgFreeRun, steps: int = 20) -> FreeRunState:
+    """The free run after ``steps`` frames of walking and turning."""
+    state = run.start()
+    for _ in range(steps):
+        state, _ = run.step(state, [0.5, 0.0, 0.3])
+    return state
+
+
+def test_free_run_settles_into_the_standing_frame_and_holds_it(sticky, spec, monkeypatch):
+    """Zero command: the pose waits ``delay``, then its distance from standing shrinks by the smoothstep profile
+    to exactly the standing frame, velocities equal to the frames' differences; held without running the model."""
+    hold = StandingHold(delay=0.2, blend=0.6)
+    run = CmgFreeRun(sticky, hold)
+    state = walked_away(run)
+    n = spec.num_joints
+    away = state.motion[:n] - run.standing[:n]
+    assert np.abs(away).max() > 0.05
+    previous = state.motion
+    for k in range(1, 41):
+        state, raw = run.step(state, np.zeros(3))
+        remaining = 1.0 - hold.weight(k * run.dt)
+        np.testing.assert_allclose(state.motion[:n] - run.standing[:n], remaining * away, atol=2e-5)
+        np.testing.assert_allclose(state.motion[n:], (state.motion[:n] - previous[:n]) / run.dt, atol=2e-3)
+        previous = state.motion
+    assert remaining == 0.0  # 0.2 + 0.6 s = 40 frames
+    np.testing.assert_array_equal(state.motion[:n], run.standing[:n])
+    calls = []
+    monkeypatch.setattr(sticky, "step", lambda *a: calls.append(a))
+    for _ in range(100):
+        state, raw = run.step(state, np.zeros(3))
+        np.testing.assert_array_equal(state.motion, run.standing)
+        np.testing.assert_array_equal(raw, run.standing)
+    assert calls == [] and state.still == pytest.approx(140 * run.dt)
+
+
+def test_free_run_hands_back_to_the_model_on_a_command(sticky, spec):
+    """A command while settling (or standing) continues the model from the current frame, with no jump."""
+    run = CmgFreeRun(sticky)
+    state = walked_away(run)
+    for _ in range(25):  # half-way through settling
+        state, _ = run.step(state, np.zeros(3))
+    command = np.array([0.3, 0.1, -0.2])
+    after, raw = run.step(state, command)
+    np.testing.assert_allclose(raw, sticky.step(state.motion, command), atol=1e-6)
+    np.testing.assert_allclose(after.motion, run.clamp(raw), atol=1e-9)
+    assert after.still == 0.0
+
+
+def test_free_run_deadband_batches_and_off_switch(sticky, spec):
+    """Commands within the deadband are zero; rows settle independently; a disabled hold is the model alone."""
+    run = CmgFreeRun(sticky, StandingHold(deadband=(0.03, 0.03, 0.05)))
+    np.testing.assert_array_equal(run.command([0.02, -0.03, 0.05]), np.zeros(3))
+    np.testing.assert_array_equal(run.command([0.04, 0.0, 0.0]), [0.04, 0.0, 0.0])
+    np.testing.assert_array_equal(run.command([[0.0, 0.0, 0.01], [9.0, 0.0, 0.0]]),
+                                  [[0.0, 0.0, 0.0], sticky.clamp_command([9.0, 0.0, 0.0])])
+    moving = np.array([0.4, 0.0, 0.2])
+    state = run.start(2)
+    alone = CmgFreeRun(sticky, StandingHold(enabled=False))
+    plain = alone.start()
+    np.testing.assert_array_equal(alone.command([0.02, 0.0, 0.0]), [0.02, 0.0, 0.0])
+    for k in range(61):  # 41 frames of (deadband) zero: settled after 40, held (the standing frame itself) after 41
+        commands = np.array([moving, moving if k < 20 else [0.01, 0.0, 0.0]])
+        state, _ = run.step(state, commands)
+        plain, _ = alone.step(plain, moving)
+        np.testing.assert_allclose(state.motion[0], plain.motion, atol=1e-9)  # the moving row: the model alone
+    np.testing.assert_array_equal(state.motion[1], run.standing)
+    np.testing.assert_allclose(state.still, [0.0, 41 * run.dt])
+    with pytest.raises(ValueError):
+        StandingHold(blend=0.0)

@@ -11,13 +11,18 @@ Normalization lives inside the graph. Metadata (``metadata_props``, JSON values)
 ``joint_names``, ``fps``, ``command_names``, ``command_min``, ``command_max`` (the training range; commands outside
 it extrapolate, so consumers clamp with :meth:`CmgRuntime.clamp_command`), ``standing_frame`` (58 numbers: where
 generation starts), ``training_data`` and ``training_config`` (summaries), ``git_commit``.
+
+:class:`CmgFreeRun` is how every consumer (the ``cmg_reference`` node, ``cmg-eval``, the tracker's CMG reference
+clips) free-runs a model: joints clamped to the robot's limits after every step, and the standing hold of
+:class:`StandingHold` at zero command.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -161,3 +166,103 @@ class CmgRuntime:
         """Joint positions and velocities of frame(s) ``motion`` (..., 58)."""
         n = self.spec.num_joints
         return motion[..., :n], motion[..., n:]
+
+
+@dataclasses.dataclass(frozen=True)
+class StandingHold:
+    """Standing still at zero command, whatever the model does there.
+
+    A generator trained on walking data may step in place under a zero command (the shipped model does, with a
+    1.1 s period). With the hold, once the command has been zero for ``delay`` seconds the free run blends from
+    the model's own frames (the model keeps running on its own output meanwhile) into the model's standing frame
+    over ``blend`` seconds (smoothstep weights; velocities include the blend's own rate) and then holds that
+    frame exactly without running the model. Any non-zero command hands back to the model, which continues from
+    the frame last published (the standing frame, once settled: where it starts in training). A command whose every
+    component is within ``deadband`` (vx, vy [m/s], yaw rate [rad/s]) counts as zero and is used as zero.
+    """
+
+    enabled: bool = True
+    delay: float = 0.2
+    blend: float = 0.6
+    deadband: tuple[float, float, float] = (0.03, 0.03, 0.05)
+
+    def __post_init__(self) -> None:
+        """Check the numbers (raises ValueError)."""
+        if not (self.delay >= 0 and self.blend > 0 and len(self.deadband) == 3 and min(self.deadband) >= 0):
+            raise ValueError(f"StandingHold needs delay >= 0, blend > 0 and 3 deadbands >= 0, got {self}")
+
+    def weight(self, still: np.ndarray) -> np.ndarray:
+        """Weight of the standing frame after ``still`` seconds of zero command: 0 until ``delay``, then 0 -> 1."""
+        x = np.clip((np.asarray(still, dtype=np.float64) - self.delay) / self.blend, 0.0, 1.0)
+        weight = x * x * (3.0 - 2.0 * x)
+        return weight if self.enabled else np.zeros_like(weight)
+
+
+class FreeRunState(NamedTuple):
+    """Where a free run is.
+
+    ``motion``: the current frame(s) (..., 58), joints within limits (what consumers use); ``still``: seconds of
+    zero command so far (...); ``model``: the model's own frame(s), which differ from ``motion`` while settling.
+    """
+
+    motion: np.ndarray
+    still: np.ndarray
+    model: np.ndarray
+
+
+class CmgFreeRun:
+    """A CMG free run as the node runs it: clamp joints to limits after each step, stand still at zero command."""
+
+    def __init__(self, runtime: CmgRuntime, hold: StandingHold | None = None) -> None:
+        """Free-run ``runtime``'s model with ``hold`` (default: :class:`StandingHold`'s defaults)."""
+        self.runtime, self.spec = runtime, runtime.spec
+        self.hold = hold if hold is not None else StandingHold()
+        self.dt = 1.0 / runtime.fps
+        self.standing = self.clamp(runtime.standing_frame)
+
+    def clamp(self, motion: np.ndarray) -> np.ndarray:
+        """A copy of ``motion`` (..., 58) with the joint positions clipped to the robot's limits."""
+        motion = np.array(motion, dtype=np.float64)
+        n = self.spec.num_joints
+        motion[..., :n] = np.clip(motion[..., :n], self.spec.lower_limits, self.spec.upper_limits)
+        return motion
+
+    def start(self, batch: int | None = None) -> FreeRunState:
+        """The standing frame, one (``batch`` None) or ``batch`` rows, with no time at zero command."""
+        motion = self.standing.copy() if batch is None else np.repeat(self.standing[None], batch, axis=0)
+        return FreeRunState(motion, np.zeros(motion.shape[:-1]), motion.copy())
+
+    def command(self, command: np.ndarray) -> np.ndarray:
+        """``command`` (..., 3) clamped to the model's range, exactly zero where it is within the deadband."""
+        command = self.runtime.clamp_command(command)
+        if self.hold.enabled:
+            zero = np.all(np.abs(command) <= np.asarray(self.hold.deadband), axis=-1, keepdims=True)
+            command = np.where(zero, 0.0, command)
+        return command
+
+    def step(self, state: FreeRunState, command: np.ndarray) -> tuple[FreeRunState, np.ndarray]:
+        """One frame ahead under ``command`` (3,) or like ``state``'s rows (..., 3), given through :meth:`command`.
+
+        Returns the new state and the model's raw output before clamping (the standing frame where the hold
+        holds; may contain NaN/Inf if the model produced them: the state then does too).
+        """
+        n, dt = self.spec.num_joints, self.dt
+        motion = np.asarray(state.motion, dtype=np.float64)
+        command = np.broadcast_to(self.command(command), motion.shape[:-1] + (3,))
+        zero = np.all(command == 0.0, axis=-1)
+        still = np.where(zero, state.still + dt, 0.0)
+        before, after = self.hold.weight(np.where(zero, state.still, 0.0)), self.hold.weight(still)
+        held = before >= 1.0  # settled before this step (the last settling step lands exactly on standing)
+        if np.all(held):  # holding everywhere: the model is not consulted
+            standing = np.broadcast_to(self.standing, motion.shape)
+            return FreeRunState(standing.copy(), still, standing.copy()), standing.copy()
+        settling = (before > 0.0)[..., None]
+        raw = self.runtime.step(np.where(settling, state.model, motion), command)
+        model = self.clamp(raw)
+        w, rate = after[..., None], ((after - before) / dt)[..., None]
+        stand = self.standing[:n]
+        out = np.concatenate([(1.0 - w) * model[..., :n] + w * stand,
+                              (1.0 - w) * model[..., n:] + rate * (stand - model[..., :n])], axis=-1)
+        held = held[..., None]
+        return (FreeRunState(np.where(held, self.standing, out), still, np.where(held, self.standing, model)),
+                np.where(held, self.standing, raw))

@@ -3,21 +3,25 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from twist_core.cmg_runtime import CmgRuntime
+from twist_core.cmg_runtime import CmgFreeRun, CmgRuntime, StandingHold
 from twist_core.motion import MotionError, save_motion
+from twist_core.robot import load_robot_spec
 from twist_core.testing.motion_fixture import walking_clip
 from twist_training.cmg import data as cmg_data
-from twist_training.cmg.evaluate import evaluate, gait_period, grid, leg_odometry
+from twist_training.cmg.evaluate import ankle_positions, evaluate, gait_period, grid, leg_odometry
 from twist_training.cmg.export import export
 from twist_training.cmg.model import CmgConfig, CmgNet, MoELayer, NormalizedCmg
-from twist_training.cmg.train import Trainer, TrainConfig, learning_rate, rollout_loss, teacher_probability
+from twist_training.cmg.train import (Trainer, TrainConfig, learning_rate, limit_penalty, rollout_loss,
+                                      teacher_probability)
 
 TINY = CmgConfig(hidden=32, gate_hidden=16)
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +173,27 @@ def test_rollout_feeds_predictions_back_when_free_running():
     assert rollout_loss(net, motion, command, 0.0).item() != pytest.approx(forced.item(), rel=1e-3)
 
 
+def test_limit_penalty_counts_only_the_excess_beyond_the_limits(prepared, tmp_path):
+    """Squared excess per joint, summed, batch-averaged; rollout_loss adds it with its weight; the trainer's limits
+    are config/g1.yaml's less the margin, normalized like the data."""
+    lower, upper = torch.tensor([-1.0, -2.0]), torch.tensor([1.0, 2.0])
+    prediction = torch.tensor([[0.5, 1.9, 7.0], [1.5, -2.5, -7.0]])  # third column: a velocity, not checked
+    assert limit_penalty(prediction, (lower, upper)).item() == pytest.approx((0.5 ** 2 + 0.5 ** 2) / 2)
+    assert limit_penalty(prediction[:1], (lower, upper)).item() == 0.0
+    torch.manual_seed(0)
+    net = CmgNet(TINY)
+    motion, command = torch.randn(4, 3, 58), torch.randn(4, 2, 3)
+    tight = (torch.full((29,), -0.1), torch.full((29,), 0.1))
+    plain = rollout_loss(net, motion, command, 1.0)
+    with_limits = rollout_loss(net, motion, command, 1.0, limits=tight, limit_weight=2.0)
+    penalty = torch.mean(torch.stack([limit_penalty(net(motion[:, t], command[:, t]), tight) for t in range(2)]))
+    assert with_limits.item() == pytest.approx(plain.item() + 2.0 * penalty.item(), rel=1e-5)
+    trainer = Trainer(prepared, TrainConfig(model=TINY, limit_margin=0.05), tmp_path)
+    stats, spec = prepared.stats, load_robot_spec()
+    np.testing.assert_allclose(trainer.limits[1].numpy() * stats.motion_std[:29] + stats.motion_mean[:29],
+                               spec.upper_limits - 0.05, atol=1e-5)
+
+
 def test_training_learns_and_resumes_exactly(prepared, tmp_path):
     """A tiny model's free-running validation error falls; stopping and resuming gives the same weights."""
     config = TrainConfig(epochs=4, windows_per_epoch=2048, batch=64, lr=3e-3, warmup_epochs=0.5, model=TINY)
@@ -250,6 +275,27 @@ def test_evaluation_flags_a_generator_that_stands_still(spec, prepared, tmp_path
     assert "| +0.50 |" in (out / "report.md").read_text()
     assert (out / "summary.png").stat().st_size > 10_000
     assert len(json.loads((out / "report.json").read_text())["rows"]) == 2
+
+
+def test_shipped_model_stands_with_the_standing_hold(spec):
+    """The shipped CMG alone steps in place at zero command; with the node's standing hold it stands, and a stop
+    from 0.5 m/s settles smoothly (joint speeds no higher than walking) onto the standing frame in 0.8 s."""
+    runtime = CmgRuntime(ROOT / "models" / "cmg" / "cmg.onnx", spec)
+    alone, held = (evaluate(runtime, [(0.0, 0.0, 0.0)], seconds=8.0, hold=hold)[0][0]
+                   for hold in (StandingHold(enabled=False), StandingHold()))
+    assert alone.ankle_lift > 0.03 and not alone.passed
+    assert held.ankle_lift == 0.0 and held.passed
+    run = CmgFreeRun(runtime)
+    state, frames = run.start(), []
+    for k in range(300):
+        state, _ = run.step(state, [0.5, 0.0, 0.0] if k < 200 else [0.02, 0.0, 0.0])  # inside the deadband
+        frames.append(state.motion)
+    frames = np.array(frames)
+    walking, stopping = np.abs(frames[100:200, 29:]).max(), np.abs(frames[200:, 29:]).max()
+    assert stopping <= 1.2 * walking
+    np.testing.assert_array_equal(frames[241:], np.broadcast_to(run.standing, (59, 58)))
+    lift = ankle_positions(spec, frames[150:200, :29])[:, :, 2]
+    assert np.ptp(lift, axis=0).max() > 0.03  # it was walking
 
 
 def test_command_lead_shifts_labels_earlier(spec):

@@ -2,10 +2,11 @@
 
     cmg-eval --model models/cmg/cmg.onnx --out reports/cmg
 
-The model is run exactly as the ``cmg_reference`` node runs it (``twist_core.cmg_runtime``, ONNX Runtime): from
-the standing frame, 1 s of zero command, then the command for ``--seconds``; every output is clamped to the joint
-limits before it is fed back. For each command of a grid over the model's command range it measures, on the
-raw outputs:
+The model is run exactly as the ``cmg_reference`` node runs it (``twist_core.cmg_runtime.CmgFreeRun``, ONNX
+Runtime): from the standing frame, 1 s of zero command, then the command for ``--seconds``; every output is clamped
+to the joint limits before it is fed back, and zero commands settle into the standing frame (the node's standing
+hold; ``--no-standing-hold`` evaluates the model alone). For each command of a grid over the model's command range
+it measures, on the raw outputs:
 
 - **limit violations**: fraction of frames with a joint outside its limits (before clamping);
 - **drift**: largest change of a joint's mean position between the second 10 s and the last 10 s [rad];
@@ -30,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from twist_core.cmg_runtime import CmgModelError, CmgRuntime
+from twist_core.cmg_runtime import CmgFreeRun, CmgModelError, CmgRuntime, StandingHold
 from twist_core.model import key_body_positions
 from twist_core.robot import RobotSpec, load_robot_spec
 
@@ -78,24 +79,23 @@ def grid(runtime: CmgRuntime, commands: Sequence[Sequence[float]] = DEFAULT_GRID
     return keep
 
 
-def free_run(runtime: CmgRuntime, commands: np.ndarray, seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    """Raw and clamped frames (T + 1, B, 58) for commands (B, 3): settle at zero, then each command."""
-    spec = runtime.spec
-    n = spec.num_joints
+def free_run(runtime: CmgRuntime, commands: np.ndarray, seconds: float, hold: StandingHold | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Raw and clamped frames (T + 1, B, 58) for commands (B, 3): settle at zero, then each command.
+
+    ``hold``: the standing hold's settings (default: the node's); non-finite outputs restart from standing.
+    """
+    runner = CmgFreeRun(runtime, hold)
     steps = int(round((SETTLE_SECONDS + seconds) * runtime.fps))
     settle = int(round(SETTLE_SECONDS * runtime.fps))
-    frame = np.repeat(runtime.standing_frame[None], len(commands), axis=0)
-    raw, clamped = [frame], [frame]
+    state = runner.start(len(commands))
+    raw, clamped = [state.motion], [state.motion]
     for step in range(steps):
-        command = np.zeros_like(commands) if step < settle else commands
-        out = runtime.step(frame, command)
+        state, out = runner.step(state, np.zeros_like(commands) if step < settle else commands)
         raw.append(out)
-        frame = out.copy()
-        if np.all(np.isfinite(frame)):
-            frame[:, :n] = np.clip(frame[:, :n], spec.lower_limits, spec.upper_limits)
-        else:
-            frame = np.where(np.isfinite(frame), frame, runtime.standing_frame)
-        clamped.append(frame)
+        if not np.all(np.isfinite(state.motion)):
+            state = state._replace(motion=np.where(np.isfinite(state.motion), state.motion, runner.standing))
+        clamped.append(state.motion)
     return np.stack(raw), np.stack(clamped)
 
 
@@ -167,10 +167,10 @@ def evaluate_row(runtime: CmgRuntime, command: np.ndarray, raw: np.ndarray, clam
 
 
 def evaluate(runtime: CmgRuntime, commands: Sequence[Sequence[float]], seconds: float = 60.0,
-             max_drift: float = 0.1) -> tuple[list[Row], np.ndarray]:
+             max_drift: float = 0.1, hold: StandingHold | None = None) -> tuple[list[Row], np.ndarray]:
     """Rows for every command (run as one batch) and the clamped frames (T + 1, B, 58)."""
     commands = np.asarray(commands, dtype=np.float64).reshape(-1, 3)
-    raw, clamped = free_run(runtime, commands, seconds)
+    raw, clamped = free_run(runtime, commands, seconds, hold)
     rows = [evaluate_row(runtime, commands[b], raw[:, b], clamped[:, b], max_drift) for b in range(len(commands))]
     return rows, clamped
 
@@ -249,6 +249,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-drift", type=float, default=0.1, help="drift bound of a passing row [rad]")
     parser.add_argument("--command", type=float, nargs=3, action="append", metavar=("VX", "VY", "YAW_RATE"),
                         help="evaluate these commands instead of the default grid (repeatable)")
+    parser.add_argument("--no-standing-hold", action="store_true",
+                        help="the model alone at zero command (the node settles into the standing frame)")
     args = parser.parse_args(argv)
     spec = load_robot_spec()
     try:
@@ -257,17 +259,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"cmg-eval: {exc}", file=sys.stderr)
         sys.exit(2)
     commands = grid(runtime, args.command or DEFAULT_GRID)
-    rows, clamped = evaluate(runtime, commands, args.seconds, args.max_drift)
+    hold = StandingHold(enabled=not args.no_standing_hold)
+    rows, clamped = evaluate(runtime, commands, args.seconds, args.max_drift, hold)
     args.out.mkdir(parents=True, exist_ok=True)
     table = markdown_table(rows)
     plots = plot(rows, clamped, runtime, args.out)
     passed = sum(r.passed for r in rows)
     (args.out / "report.md").write_text(
         f"# CMG evaluation: {args.model}\n\n{args.seconds:g} s free run per command after {SETTLE_SECONDS:g} s "
-        f"standing; command range {runtime.command_min.round(2).tolist()} .. "
+        f"standing, standing hold {'on' if hold.enabled else 'off'}; command range "
+        f"{runtime.command_min.round(2).tolist()} .. "
         f"{runtime.command_max.round(2).tolist()}.\n\n{table}\n\n{passed}/{len(rows)} rows pass.\n\n"
         + "\n".join(f"![{p.stem}]({p.name})" for p in plots) + "\n")
     (args.out / "report.json").write_text(json.dumps({"model": str(args.model), "seconds": args.seconds,
+                                                      "standing_hold": dataclasses.asdict(hold),
                                                       "rows": [dataclasses.asdict(r) for r in rows]}, indent=1))
     print(table)
     print(f"{passed}/{len(rows)} rows pass -> {args.out / 'report.md'}")

@@ -2,14 +2,16 @@
 
     cmg-train --data data/cmg_data.npz --out runs/cmg --epochs 40 --device cpu
 
-Each batch rolls the model out autoregressively over the window (30 steps), averaging the MSE to the ground truth
-in normalized units. Scheduled sampling: at every step and for every sample independently, the next input is the
+Each batch rolls the model out autoregressively over the window (30 steps), averaging the MSE to the ground truth in
+normalized units. Scheduled sampling: at every step and for every sample independently, the next input is the
 ground-truth frame with probability ``teacher`` and the model's own prediction otherwise; ``teacher`` decays
-linearly from ``--teacher-start`` to ``--teacher-end`` over the first ``--teacher-decay`` fraction of the epochs,
-so the last part trains fully free-running. Gradients flow through the rollout (``--detach-rollout`` cuts them, as
-the original did). The learning rate follows a warm-up then a cosine schedule that does not look at the loss (the
-original's plateau scheduler, stepped on a loss that rises as teacher forcing decays, collapsed to 1e-6 early).
-Windows are drawn with speed-balanced weights and extra weight on starts from standing (``cmg_data``).
+linearly from ``--teacher-start`` to ``--teacher-end`` over the first ``--teacher-decay`` fraction of the epochs, so
+the last part trains fully free-running. ``--limit-weight`` adds a penalty on predicted joint positions beyond the
+robot's limits less ``--limit-margin`` (squared excess in normalized units; the data respect the limits, a model
+fitted by MSE alone overshoots where they sit at a limit). Gradients flow through the rollout (``--detach-rollout``
+cuts them, as the original did). The learning rate follows a warm-up then a cosine schedule that does not look at
+the loss (the original's plateau scheduler, stepped on a loss that rises as teacher forcing decays, collapsed to
+1e-6 early). Windows are drawn with speed-balanced weights and extra weight on starts from standing (``cmg_data``).
 
 Every epoch: validation on held-out clips (teacher-forced one-step MSE and free-running rollout MSE), TensorBoard
 scalars under ``OUT/tb``, ``OUT/latest.pt`` (resumed automatically when present, unless ``--restart``) and
@@ -31,6 +33,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from twist_core.robot import RobotSpec, load_robot_spec
 from twist_training.cmg.data import CmgData, CmgStats, load_data, sample_weights
 from twist_training.cmg.model import CmgConfig, CmgNet
 
@@ -53,6 +56,8 @@ class TrainConfig:
     detach_rollout: bool = False
     standing_start_weight: float = 2.0
     input_noise: float = 0.0
+    limit_weight: float = 0.0
+    limit_margin: float = 0.01
     validation_windows: int = 2048
     seed: int = 0
     model: CmgConfig = dataclasses.field(default_factory=CmgConfig)
@@ -75,13 +80,26 @@ def learning_rate(config: TrainConfig, progress: float) -> float:
     return low + 0.5 * (config.lr - low) * (1.0 + math.cos(math.pi * x))
 
 
+def limit_penalty(prediction: torch.Tensor, limits: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Mean over the batch of the summed squared excess of the predicted joint positions beyond ``limits``.
+
+    ``limits``: (lower, upper) joint positions in the prediction's (normalized) units, one per joint.
+    """
+    lower, upper = limits
+    position = prediction[:, :len(lower)]
+    excess = torch.relu(position - upper) + torch.relu(lower - position)
+    return torch.mean(torch.sum(excess ** 2, dim=1))
+
+
 def rollout_loss(net: CmgNet, motion: torch.Tensor, command: torch.Tensor, teacher: float,
                  detach: bool = False, generator: torch.Generator | None = None,
-                 input_noise: float = 0.0) -> torch.Tensor:
+                 input_noise: float = 0.0, limits: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 limit_weight: float = 0.0) -> torch.Tensor:
     """Mean MSE of an autoregressive rollout (normalized units); per-sample, per-step scheduled sampling.
 
     ``input_noise`` adds Gaussian noise of that std to every input state (targets stay clean), so the model learns
-    to steer back to the data, e.g. to the standing pose under a zero command.
+    to steer back to the data, e.g. to the standing pose under a zero command. With ``limits`` and
+    ``limit_weight`` > 0, every step also adds ``limit_weight`` x :func:`limit_penalty`.
     """
     x = motion[:, 0]
     total = motion.new_zeros(())
@@ -91,6 +109,8 @@ def rollout_loss(net: CmgNet, motion: torch.Tensor, command: torch.Tensor, teach
             x = x + input_noise * torch.randn(x.shape, generator=generator, device=x.device)
         prediction = net(x, command[:, t])
         total = total + torch.mean((prediction - motion[:, t + 1]) ** 2)
+        if limits is not None and limit_weight > 0:
+            total = total + limit_weight * limit_penalty(prediction, limits)
         if t + 1 < steps:
             fed = prediction.detach() if detach else prediction
             if teacher >= 1.0:
@@ -106,8 +126,9 @@ def rollout_loss(net: CmgNet, motion: torch.Tensor, command: torch.Tensor, teach
 class Trainer:
     """State of one training run: model, optimizer, data, progress; checkpoints and resumes."""
 
-    def __init__(self, data: CmgData, config: TrainConfig, out: Path, device: str = "cpu") -> None:
-        """Set up a fresh run (see :meth:`resume`)."""
+    def __init__(self, data: CmgData, config: TrainConfig, out: Path, device: str = "cpu",
+                 spec: RobotSpec | None = None) -> None:
+        """Set up a fresh run (see :meth:`resume`); ``spec`` (default config/g1.yaml) gives the joint limits."""
         self.data, self.config, self.out, self.device = data, config, Path(out), torch.device(device)
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
@@ -122,6 +143,12 @@ class Trainer:
         self.weights = sample_weights(data, self.train_idx, config.standing_start_weight)
         self.motion_n = torch.as_tensor(stats.normalize_motion(data.motion), dtype=torch.float32)
         self.command_n = torch.as_tensor(stats.normalize_command(data.command), dtype=torch.float32)
+        spec = spec or load_robot_spec()
+        n = spec.num_joints
+        self.limits = tuple(torch.as_tensor((bound - stats.motion_mean[:n]) / stats.motion_std[:n], dtype=torch.float32,
+                                            device=self.device)
+                            for bound in (spec.lower_limits + config.limit_margin,
+                                          spec.upper_limits - config.limit_margin))
 
     def checkpoint(self) -> dict[str, Any]:
         """Everything needed to resume or export."""
@@ -189,7 +216,8 @@ class Trainer:
                 group["lr"] = learning_rate(c, progress)
             motion = self.motion_n[draws[b]].to(self.device)
             command = self.command_n[draws[b]].to(self.device)
-            loss = rollout_loss(self.net, motion, command, teacher, c.detach_rollout, generator, c.input_noise)
+            loss = rollout_loss(self.net, motion, command, teacher, c.detach_rollout, generator, c.input_noise,
+                                self.limits, c.limit_weight)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norms.append(float(torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)))

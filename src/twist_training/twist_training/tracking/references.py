@@ -21,7 +21,7 @@ import torch
 import yaml
 
 from twist_core import rotations
-from twist_core.cmg_runtime import CmgRuntime
+from twist_core.cmg_runtime import CmgFreeRun, CmgRuntime
 from twist_core.motion import STANDARD_FPS, Motion, motion_from_generated_joints, resample
 from twist_core.motion_formats import read_motion
 from twist_core.robot import RobotSpec
@@ -186,17 +186,21 @@ def command_timelines(rng: np.random.Generator, clips: int, seconds: float, samp
 
 def cmg_clips(spec: RobotSpec, runtime: CmgRuntime, clips: int, seconds: float, seed: int,
               sampling: CommandSampling | None = None) -> list[Motion]:
-    """``clips`` CMG free runs under random command timelines, as complete motions (joints clamped to limits)."""
+    """``clips`` CMG free runs under random command timelines, as complete motions.
+
+    The model runs as the node runs it (joints clamped to limits, the standing hold at zero command); the clips
+    are labelled with the commands the model saw (after the standing deadband).
+    """
     rng = np.random.default_rng(seed)
-    commands = command_timelines(rng, clips, seconds, sampling or CommandSampling(), runtime.command_min,
-                                 runtime.command_max, runtime.fps)
+    runner = CmgFreeRun(runtime)
+    commands = runner.command(command_timelines(rng, clips, seconds, sampling or CommandSampling(),
+                                                runtime.command_min, runtime.command_max, runtime.fps))
     n = spec.num_joints
-    frame = np.repeat(runtime.standing_frame[None], clips, axis=0)
+    state = runner.start(clips)
     frames = []
     for command in commands:
-        frames.append(frame)
-        frame = runtime.step(frame, command)
-        frame[:, :n] = np.clip(frame[:, :n], spec.lower_limits, spec.upper_limits)
+        frames.append(state.motion)
+        state, _ = runner.step(state, command)
     frames = np.stack(frames)
     return [motion_from_generated_joints(spec, runtime.fps, frames[:, c, :n], frames[:, c, n:], commands[:, c],
                                          {"source": "cmg", "model": str(runtime.path)}) for c in range(clips)]
