@@ -152,9 +152,10 @@ def test_cmd_vel_reaches_the_reference_within_100_ms_at_50_hz_and_decays_when_st
 
     A small sideways command first proves that cmd_vel gets through (the first message after discovery can be
     lost). Then a forward command is published once at a known time: vx can only become non-zero because of it,
-    and the first frame with vx > 0 must be its first tick (vx = max_linear_accel * 0.02 s = 0.02 m/s).
+    and the first frame with vx > 0 must be its first tick (vx = max_linear_accel * 0.02 s = 0.02 m/s). The
+    standing hold is off, so every frame is the model's (its deadband would zero that first 0.02 m/s).
     """
-    node = run_node(toy, "align_to_robot:=false")
+    node = run_node(toy, "align_to_robot:=false", "standing_hold:=false")
     client = Client()
     try:
         client.connected(5)
@@ -226,6 +227,41 @@ def test_cmd_vel_reaches_the_reference_within_100_ms_at_50_hz_and_decays_when_st
     assert x[0] > 1.5 and np.ptp(x) == 0.0  # walked forward, then stands still
 
 
+def test_stands_still_after_the_command_stops(ros, spec, tmp_path):
+    """With the standing hold (default), a model that never stands by itself settles into the standing frame once
+    the command has decayed (small commands within the deadband count as zero, for the root too) and holds it."""
+    sticky = write_toy_cmg(tmp_path / "sticky.onnx", spec, decay=1.0)
+    node = run_node(sticky, "align_to_robot:=false", "max_linear_accel:=5.0", "cmd_timeout:=0.2")
+    client = Client()
+    try:
+        client.connected()
+        forward = twist(vx=0.5, yaw_rate=0.3)
+        client.spin_until(lambda: velocity(client.messages[-1])[0] == pytest.approx(0.5), 10.0,
+                          "the forward command to show", every=0.05, action=lambda: client.cmd.publish(forward))
+        client.spin_for(0.3, every=0.05, action=lambda: client.cmd.publish(forward))
+        walked = len(client.messages)
+        client.spin_for(1.8)  # stale after 0.2 s, decayed within 0.2 s more, settled 0.8 s later
+    finally:
+        client.destroy()
+        out = stop(node)
+    messages = client.messages[walked:]
+    away = np.abs(np.asarray(client.messages[walked - 1].current.joint_positions) - spec.default_pose).max()
+    assert away > 0.05, out
+    stopped = next(i for i, m in enumerate(messages) if np.all(velocity(m) == 0.0))
+    assert all(np.all(velocity(m) == 0.0) for m in messages[stopped:])
+    deadband = np.array([0.03, 0.03, 0.05])  # a moving frame has a component outside it
+    assert all(np.any(np.abs(velocity(m)) > deadband) for m in messages[:stopped])
+    held = [m for m in messages[stopped + 41:]]  # 0.2 s delay + 0.6 s blend = 40 frames, then held
+    assert len(held) > 10
+    for m in held:
+        np.testing.assert_array_equal(m.current.joint_positions, spec.default_pose)
+        assert not np.any(m.current.joint_velocities)
+    assert np.ptp([m.current.root_pose.position.x for m in messages[stopped:]]) == 0.0
+    distance = [np.abs(np.asarray(m.current.joint_positions) - spec.default_pose).max()
+                for m in messages[stopped:stopped + 41]]
+    assert distance[0] > 0.05 and np.all(np.diff(distance) <= 1e-9)  # still away when it stopped, then settles
+
+
 def test_nan_is_rejected_and_out_of_range_is_clamped(ros, spec, toy):
     """(c) NaN cmd_vel keeps the previous command, frames stay finite; (d) beyond the range -> the range's edge."""
     node = run_node(toy, "align_to_robot:=false", "max_linear_accel:=100.0", "max_yaw_accel:=100.0")
@@ -259,7 +295,7 @@ def test_nan_is_rejected_and_out_of_range_is_clamped(ros, spec, toy):
 def test_non_finite_model_output_gives_an_invalid_hold_frame(ros, spec, tmp_path):
     """A model that returns NaN is never published: an invalid SOURCE_HOLD standing frame, then standing again."""
     model = write_toy_cmg(tmp_path / "nan.onnx", spec, nan_above_vx=0.3)
-    node = run_node(model, "align_to_robot:=false", "future_frames:=2")
+    node = run_node(model, "align_to_robot:=false", "future_frames:=2", "standing_hold:=false")
     client = Client()
     try:
         client.connected()
