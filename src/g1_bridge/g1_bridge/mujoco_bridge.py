@@ -3,7 +3,9 @@
 Subscribes to ``joint_command`` (twist_msgs/JointCommand); publishes ``robot_state`` (twist_msgs/RobotState)
 once per control tick, ``joint_states``, ``imu``, ``odom``, ``/tf`` (when tf2_msgs is installed),
 ``bridge_status`` at ``status_rate`` and, in lockstep, ``/clock``. Services: ``~/start``, ``~/go``,
-``~/damp`` (std_srvs/Trigger), ``~/gantry`` (std_srvs/SetBool), ``~/reset`` (twist_msgs/Reset).
+``~/damp`` (std_srvs/Trigger), ``~/gantry`` (std_srvs/SetBool), ``~/reset`` (twist_msgs/Reset). Subscribes to
+``~/push`` (geometry_msgs/Vector3: a velocity change [m/s, world frame] added to the pelvis before the next physics
+step, for push-recovery tests; pushes with a component beyond ``max_push`` or not finite are refused).
 
 Clock modes:
   * ``realtime``: physics runs in control-tick bursts paced by the wall clock; the status reports the
@@ -21,9 +23,11 @@ from __future__ import annotations
 import sys
 import time
 
+import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rosgraph_msgs.msg import Clock
+from geometry_msgs.msg import Vector3
 from nav_msgs.msg import Odometry
 from std_srvs.srv import SetBool
 from twist_msgs.msg import BridgeStatus, JointCommand
@@ -58,6 +62,7 @@ PARAMETERS = {
     "gantry_damping": (400.0, "virtual gantry damper [N*s/m]"),
     "gantry_height": (0.0, "virtual gantry anchor height [m]; 0: the standing height"),
     "release_gantry_on_go": (True, "release the gantry when entering POLICY"),
+    "max_push": (3.0, "largest accepted ~/push component [m/s]"),
     "imu_gyro_noise": (0.0, "gyro noise standard deviation [rad/s]"),
     "imu_accel_noise": (0.0, "accelerometer noise standard deviation [m/s^2]"),
     "seed": (0, "seed of the sensor noise"),
@@ -98,6 +103,7 @@ class MujocoBridge(BridgeNode):
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.lockstep else None
         self.create_service(SetBool, "~/gantry", self._on_gantry)
         self.create_service(Reset, "~/reset", self._on_reset)
+        self.create_subscription(Vector3, "~/push", self._on_push, 10)
         self.create_timer(1.0 / p["status_rate"], self.publish_status)
         if TFMessage is None:
             self.get_logger().info("tf2_msgs is not installed: /tf is not published")
@@ -187,6 +193,15 @@ class MujocoBridge(BridgeNode):
         """Lockstep: the command of the current tick has arrived."""
         if msg.state_sequence == self.sequence:
             self._answered = self.sequence
+
+    def _on_push(self, msg: Vector3) -> None:
+        velocity = np.array([msg.x, msg.y, msg.z])
+        if not np.all(np.isfinite(velocity)) or np.abs(velocity).max() > self.params["max_push"]:
+            self.get_logger().warning(f"push {velocity.tolist()} m/s refused (not finite or beyond max_push "
+                                      f"{self.params['max_push']:g} m/s)")
+            return
+        self.sim.push(velocity)
+        self.get_logger().info(f"push: pelvis velocity + {velocity.round(3).tolist()} m/s at t={self.sim.time:.2f} s")
 
     def _on_gantry(self, request, response):
         self.sim.set_gantry(request.data)

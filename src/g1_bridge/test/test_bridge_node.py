@@ -5,6 +5,7 @@ import pytest
 import rclpy
 
 from bridge_client import BridgeClient, sequences, stamp_seconds, start_bridge, stop_bridge
+from geometry_msgs.msg import Vector3
 from twist_msgs.msg import BridgeStatus
 from twist_msgs.srv import Reset
 
@@ -179,3 +180,28 @@ def test_record_video_from_the_node(ros, spec, tmp_path):
     frames = imageio.mimread(str(video))
     ticks = client.states[-1].sequence
     assert abs(len(frames) - ticks * 0.02 * 30) <= 2  # 30 fps of sim time
+
+
+def test_push_moves_the_pelvis_and_bad_pushes_are_refused(lockstep):
+    """~/push adds its velocity to the pelvis (the robot, stiff on the client's PD, rocks that way and stays up: a
+    small push, it does not balance); a push beyond max_push or with NaN is refused and changes nothing."""
+    client = lockstep
+    _reach_policy(client)
+    push = client.create_publisher(Vector3, "/mujoco_bridge/push", 10)
+    assert client.spin_until(lambda: push.get_subscription_count() >= 1, DISCOVERY_S)
+    client.spin_until(lambda: False, 0.5)
+
+    def forward_speeds(seconds: float) -> np.ndarray:
+        start = len(client.states)
+        client.spin_until(lambda: len(client.states) >= start + int(seconds / 0.02), 30.0)
+        return np.array([s.base_twist.linear.x for s in client.states[start:]])
+
+    quiet = forward_speeds(0.5)
+    for bad in (Vector3(x=10.0), Vector3(x=float("nan"))):
+        push.publish(bad)
+    refused = forward_speeds(0.5)
+    push.publish(Vector3(x=0.2))
+    pushed = forward_speeds(1.0)
+    assert np.abs(quiet).max() < 0.02 and np.abs(refused).max() < 0.02
+    assert pushed.max() > 0.1, pushed.round(3)
+    assert client.states[-1].base_pose.position.z > 0.6 and client.mode() == BridgeStatus.MODE_POLICY

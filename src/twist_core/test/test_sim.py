@@ -124,3 +124,15 @@ def test_physics_rate_sets_the_timestep(spec):
     sim = G1Sim(spec, physics_rate=1000.0)
     assert sim.timestep == pytest.approx(0.001)
     assert sim.state().height == pytest.approx(sim.standing_height)
+
+
+def test_push_adds_to_the_pelvis_velocity(spec):
+    """push() adds a world-frame velocity to the floating base; wrong shapes and NaN are refused."""
+    sim = G1Sim(spec)
+    before = sim.data.qvel.copy()
+    sim.push(np.array([0.5, -0.2, 0.0]))
+    np.testing.assert_allclose(sim.data.qvel[:3] - before[:3], [0.5, -0.2, 0.0])
+    np.testing.assert_array_equal(sim.data.qvel[3:], before[3:])
+    for bad in ([0.5, 0.0], [np.nan, 0.0, 0.0]):
+        with pytest.raises(ValueError):
+            sim.push(np.array(bad))

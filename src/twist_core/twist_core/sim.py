@@ -148,6 +148,13 @@ class G1Sim:
             self._anchor = np.array([self.data.qpos[0], self.data.qpos[1], height])
         self.gantry_engaged = engaged
 
+    def push(self, velocity: np.ndarray) -> None:
+        """Add ``velocity`` (3,) [m/s, world frame] to the pelvis' linear velocity: a push, as in training."""
+        velocity = np.asarray(velocity, dtype=np.float64)
+        if velocity.shape != (3,) or not np.all(np.isfinite(velocity)):
+            raise ValueError(f"a push is 3 finite numbers [m/s], got {velocity.tolist()}")
+        self.data.qvel[0:3] += velocity
+
     def step(self, n: int = 1) -> None:
         """Advance ``n`` physics steps, evaluating PD (and the gantry) before each."""
         saturated = False
