@@ -10,13 +10,18 @@ in lockstep unless ``--clock-mode realtime``): start, go, ``--settle`` seconds s
 - velocity error: |commanded - achieved| of (vx, vy) and of the yaw rate, achieved = the pelvis displacement
   (the bridge's /odom) over the command's last ``--seconds - --ramp-up`` seconds in the heading frame;
 - joint tracking error: RMS over the 23 policy joints of reference - measured, mean over the command;
+- key-body error: mean distance of the reference's key bodies from the measured ones (relative to the pelvis,
+  heading frame), mean over the command;
+- pushes (``--push-velocity``): every ``--push-interval`` simulated seconds of the command a push of that speed
+  in a random horizontal direction (the bridge's ``~/push``; seeded by ``--seed``), as in training;
 - loop latency state -> command p50/p99: receive time of the JointCommand answering RobotState k minus that of
   RobotState k (both in this process); policy inference p50/p99 from the policy node's /diagnostics;
 - state rate and real-time factor (wall-clock receive times, from go to the end of the run).
 
     python scripts/bench_closed_loop.py --toy                        # toy policy + toy CMG (the test fixtures)
     python scripts/bench_closed_loop.py --policy models/student/policy.onnx --cmg models/cmg/cmg.onnx \\
-        --seconds 60 --commands 0,0,0 0.5,0,0 1.0,0,0 0.3,0,0.5
+        --seconds 60 --commands 0,0,0 0.5,0,0 1.0,0,0 0.3,0,0.5 --markdown table.md
+    python scripts/bench_closed_loop.py --seconds 60 --commands 0.5,0,0 --push-velocity 0.5 --push-interval 5
     (after `source scripts/env.sh`)
 """
 
@@ -61,8 +66,14 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> dict:
         go = monitor.sim_time()
         end_settle, end = go + args.settle, go + args.settle + args.seconds
         wall_start = time.monotonic()
+        rng = np.random.default_rng(args.seed)
+        next_push, pushes = end_settle + args.push_interval, 0
         while monitor.sim_time() < end and not runner.exited() and monitor.mode() == Mode.POLICY:
             monitor.send_velocity(*(command if monitor.sim_time() >= end_settle else (0.0, 0.0, 0.0)))
+            if args.push_velocity > 0 and monitor.sim_time() >= next_push:
+                angle = rng.uniform(-np.pi, np.pi)
+                monitor.push(args.push_velocity * np.cos(angle), args.push_velocity * np.sin(angle))
+                next_push, pushes = next_push + args.push_interval, pushes + 1
             monitor.spin_for(0.05)
             if time.monotonic() - wall_start > args.wall_limit:
                 raise RuntimeError(f"more than {args.wall_limit} s of wall time")
@@ -76,6 +87,7 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> dict:
         achieved = (monitor.achieved_velocity(end=reached, window=reached - measured_from)
                     if reached - measured_from > 0.5 else np.full(3, np.nan))
         errors = monitor.tracking_error(segment)
+        keys = monitor.keybody_error(segment)
         loop = percentiles(monitor.latency_ms(since_stamp=end_settle))
         diag = monitor.diagnostics
         wall = [s.wall for s in run]
@@ -84,6 +96,7 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> dict:
             "velocity_error": float(np.hypot(command[0] - achieved[0], command[1] - achieved[1])),
             "yaw_rate_error": float(abs(command[2] - achieved[2])),
             "joint_error": float(np.mean(errors)) if errors.size else float("nan"),
+            "keybody_error": float(np.mean(keys)) if keys.size else float("nan"), "pushes": pushes,
             "loop_p50_ms": loop[0], "loop_p99_ms": loop[1],
             "inference_p50_ms": float(diag.get("inference_p50_ms", "nan")),
             "inference_p99_ms": float(diag.get("inference_p99_ms", "nan")),
@@ -112,15 +125,33 @@ def format_row(row: dict) -> str:
     fell = "no" if not row["fell"] else f"yes {row['damped_after_go']:.1f}s" if row["damped_after_go"] else "yes"
     a = row["achieved"]
     return (f"{c[0]:5.2f} {c[1]:5.2f} {c[2]:5.2f} | {fell:<10} | {a[0]:6.3f} {a[1]:6.3f} {a[2]:6.3f} | "
-            f"{row['velocity_error']:6.3f} {row['yaw_rate_error']:6.3f} | {row['joint_error']:7.4f} | "
+            f"{row['velocity_error']:6.3f} {row['yaw_rate_error']:6.3f} | {row['joint_error']:7.4f} "
+            f"{row['keybody_error']:7.4f} | "
             f"{row['loop_p50_ms']:5.2f} / {row['loop_p99_ms']:6.2f} | {row['inference_p50_ms']:5.3f} / "
             f"{row['inference_p99_ms']:5.3f} | {row['state_hz']:5.1f} {row['rtf']:5.2f}"
             + (f" | {row['error']}" if row.get("error") else ""))
 
 
 HEADER = (f"{'vx':>5} {'vy':>5} {'wz':>5} | {'fell':<10} | {'ach vx':>6} {'vy':>6} {'wz':>6} | {'|dv|':>6} "
-          f"{'|dwz|':>6} | {'jnt err':>7} | {'loop ms p50/p99':>15} | {'infer ms p50/p99':>15} | {'st Hz':>5} "
-          f"{'RTF':>5}")
+          f"{'|dwz|':>6} | {'jnt err':>7} {'key err':>7} | {'loop ms p50/p99':>15} | {'infer ms p50/p99':>15} | "
+          f"{'st Hz':>5} {'RTF':>5}")
+
+
+def markdown_table(rows: list[dict], seconds: float) -> str:
+    """The models/README.md table: per command, falls, velocity errors, joint and key-body tracking errors."""
+    lines = [f"| vx | vy | yaw rate | falls in {seconds:g} s | velocity error [m/s] | yaw-rate error [rad/s] | "
+             "joint error [rad] | key-body error [m] | pushes |", "|" + "---|" * 9]
+    for row in rows:
+        c = row["command"]
+        if "achieved" not in row:
+            lines.append(f"| {c[0]:+.2f} | {c[1]:+.2f} | {c[2]:+.2f} | error: {row.get('error')} |" + " |" * 5)
+            continue
+        damped = row["damped_after_go"]
+        fell = "0" if not row["fell"] else f"1 ({damped:.1f} s after go)" if damped else "1"
+        lines.append(f"| {c[0]:+.2f} | {c[1]:+.2f} | {c[2]:+.2f} | {fell} | {row['velocity_error']:.3f} | "
+                     f"{row['yaw_rate_error']:.3f} | {row['joint_error']:.3f} | {row['keybody_error']:.3f} | "
+                     f"{row['pushes']} |")
+    return "\n".join(lines)
 
 
 def _interrupt(*_) -> None:
@@ -145,7 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gantry", choices=["on", "off"], default="off", help="keep the virtual gantry after go")
     parser.add_argument("--clock-mode", choices=["lockstep", "realtime"], default="lockstep",
                         help="bridge clock: lockstep (deterministic, as fast as the loop) or realtime (50 Hz wall)")
+    parser.add_argument("--push-velocity", type=float, default=0.0,
+                        help="push the pelvis this fast [m/s] every --push-interval s of the command (0: no pushes)")
+    parser.add_argument("--push-interval", type=float, default=5.0, help="simulated seconds between pushes")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the push directions")
     parser.add_argument("--json", default="", help="also write the rows to this JSON file")
+    parser.add_argument("--markdown", default="", help="also write the models/README.md table to this file")
     parser.add_argument("--wall-limit", type=float, default=900.0, help="wall seconds allowed per command")
     args = parser.parse_args(argv)
     policy, cmg = Path(args.policy).expanduser().resolve(), Path(args.cmg).expanduser().resolve()
@@ -168,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                                   bridge_parameters={"release_gantry_on_go": args.gantry == "off"})
              if n.package != "robot_state_publisher"]
     print(f"policy {policy}{' (toy)' if args.toy else ''}; CMG {cmg}; gantry after go {args.gantry}; "
-          f"{args.seconds:g} s per command after {args.settle:g} s standing; {args.clock_mode}", flush=True)
+          f"{args.seconds:g} s per command after {args.settle:g} s standing; {args.clock_mode}"
+          + (f"; pushes of {args.push_velocity:g} m/s every {args.push_interval:g} s" if args.push_velocity > 0
+             else ""), flush=True)
     print(HEADER, flush=True)
     from rclpy.signals import SignalHandlerOptions
 
@@ -187,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         monitor.destroy_node()
         rclpy.try_shutdown()
+    if args.markdown:
+        Path(args.markdown).write_text(markdown_table(rows, args.seconds) + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps({"policy": str(policy), "cmg": str(cmg), "toy": args.toy,
                                                "gantry": args.gantry, "rows": rows}, indent=1, default=float))

@@ -2,12 +2,15 @@
 
 :class:`LoopMonitor` is an rclpy node that records every ``robot_state``, ``joint_command``, ``motion_reference``,
 ``odom``, ``bridge_status`` and the policy node's ``/diagnostics`` (with the wall time each arrived), publishes
-``cmd_vel`` and calls the bridge's services (``start``, ``go``, ``damp``, ``reset``, ``gantry``). The metrics:
+``cmd_vel`` and the simulation's pushes, and calls the bridge's services (``start``, ``go``, ``damp``, ``reset``,
+``gantry``). The metrics:
 
 - achieved velocity: from ``/odom`` (the bridge's pelvis pose), the displacement over a window (1 s) rotated into
   the heading frame, and the heading change over it (yaw rate);
 - joint tracking error: RMS over the 23 policy joints of reference joint positions (the latest reference received
   before the state) minus measured ones;
+- key-body error: mean distance between the reference's key bodies and the measured ones (forward kinematics of
+  the measured joints), both relative to the pelvis in its heading frame (roll and pitch included, yaw not);
 - loop latency state -> command: receive time of the JointCommand whose ``state_sequence`` is k minus the receive
   time of RobotState k, both taken in this process (the policy node's own figures are in its diagnostics);
 - rates and the real-time factor from receive times and stamps; falls from the bridge's faults (TILT, HEIGHT) or
@@ -23,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import Twist, Vector3
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -33,6 +36,7 @@ from twist_msgs.srv import Reset
 
 from g1_bridge.mujoco_bridge import STATUS_QOS
 from twist_core import rotations
+from twist_core.model import key_body_positions
 from twist_core.robot import RobotSpec
 from twist_core.safety import Fault, Mode
 
@@ -56,6 +60,18 @@ class StateSample:
     q: np.ndarray
     height: float
     reference_q: np.ndarray | None  # the latest reference's joints when the state arrived
+    base_quat: np.ndarray | None = None  # measured pelvis orientation (w, x, y, z)
+    reference_keys: np.ndarray | None = None  # the latest reference's key bodies (K, 3), pelvis heading frame
+
+
+def heading_frame(quat_wxyz: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """Points ``local`` (..., 3) of a pelvis frame with orientation ``quat_wxyz`` in that pelvis' heading frame.
+
+    The heading frame is the pelvis frame with roll and pitch undone (yaw kept).
+    """
+    quat = np.asarray(quat_wxyz, dtype=np.float64)
+    tilt = rotations.multiply(rotations.from_yaw(-rotations.yaw(quat)), quat)
+    return rotations.rotate(np.broadcast_to(tilt, np.shape(local)[:-1] + (4,)), local)
 
 
 class LoopMonitor(Node):
@@ -77,7 +93,9 @@ class LoopMonitor(Node):
         self.statuses: list[BridgeStatus] = []
         self.diagnostics: dict[str, str] = {}
         self._latest_reference: np.ndarray | None = None
+        self._latest_keys: np.ndarray | None = None
         self.cmd_vel_pub = self.create_publisher(Twist, "cmd_vel", 10)
+        self.push_pub = self.create_publisher(Vector3, f"/{bridge}/push", 10)
         self.create_subscription(RobotState, "robot_state", self._on_state, RECORD_QOS)
         self.create_subscription(JointCommand, "joint_command", self._on_command, RECORD_QOS)
         self.create_subscription(MotionReference, "motion_reference", self._on_reference, RECORD_QOS)
@@ -95,14 +113,17 @@ class LoopMonitor(Node):
                        self.odom, self.statuses):
             buffer.clear()
         self.state_wall.clear()
-        self.status, self.diagnostics, self._latest_reference = None, {}, None
+        self.status, self.diagnostics, self._latest_reference, self._latest_keys = None, {}, None, None
 
     # -- recording ------------------------------------------------------------------------------------
     def _on_state(self, msg: RobotState) -> None:
         wall = time.monotonic()
         self.state_wall[msg.sequence] = (wall, _seconds(msg.header.stamp))
+        q = msg.base_pose.orientation
         self.states.append(StateSample(wall, _seconds(msg.header.stamp), msg.sequence, msg.mode,
-                                       np.asarray(msg.position), msg.base_pose.position.z, self._latest_reference))
+                                       np.asarray(msg.position), msg.base_pose.position.z, self._latest_reference,
+                                       np.array([q.w, q.x, q.y, q.z]) if msg.privileged_valid else None,
+                                       self._latest_keys))
 
     def _on_command(self, msg: JointCommand) -> None:
         wall = time.monotonic()
@@ -117,6 +138,10 @@ class LoopMonitor(Node):
         joints = np.asarray(frame.joint_positions)
         if len(joints) == self.spec.num_joints and msg.valid:
             self._latest_reference = joints
+            keys = np.array([[k.x, k.y, k.z] for k in frame.key_body_positions])
+            q = frame.root_pose.orientation
+            self._latest_keys = (heading_frame([q.w, q.x, q.y, q.z], keys)
+                                 if keys.shape == (len(self.spec.key_bodies), 3) else None)
         self.references.append((wall, frame.root_linear_velocity.x, joints))
         self.reference_velocity.append((wall, frame.root_linear_velocity.x, frame.root_linear_velocity.y,
                                         frame.root_angular_velocity.z))
@@ -175,6 +200,10 @@ class LoopMonitor(Node):
         msg.linear.x, msg.linear.y, msg.angular.z = float(vx), float(vy), float(wz)
         self.cmd_vel_pub.publish(msg)
 
+    def push(self, vx: float, vy: float, vz: float = 0.0) -> None:
+        """Push the simulated pelvis: add (vx, vy, vz) [m/s, world frame] to its velocity (the bridge's ~/push)."""
+        self.push_pub.publish(Vector3(x=float(vx), y=float(vy), z=float(vz)))
+
     def start_and_go(self, timeout: float = 60.0, log: Callable[[str], None] = print) -> None:
         """start (ramp to the default pose), wait for HOLD with the policy answering, then go (POLICY).
 
@@ -225,6 +254,19 @@ class LoopMonitor(Node):
         samples = self.states if samples is None else samples
         return np.array([np.sqrt(np.mean((s.reference_q - s.q)[self.policy_indices] ** 2)) for s in samples
                          if s.reference_q is not None])
+
+    def keybody_error(self, samples: list[StateSample] | None = None) -> np.ndarray:
+        """Mean key-body distance [m] per state that had a reference with key bodies and a measured orientation."""
+        samples = [s for s in (self.states if samples is None else samples)
+                   if s.reference_keys is not None and s.base_quat is not None]
+        if not samples:
+            return np.zeros(0)
+        origin = np.zeros((len(samples), 3))
+        identity = np.tile([1.0, 0.0, 0.0, 0.0], (len(samples), 1))
+        measured = key_body_positions(self.spec, origin, identity, np.array([s.q for s in samples]))
+        measured = np.stack([heading_frame(s.base_quat, m) for s, m in zip(samples, measured)])
+        reference = np.stack([s.reference_keys for s in samples])
+        return np.linalg.norm(measured - reference, axis=-1).mean(axis=1)
 
     def latency_ms(self, since_stamp: float = -np.inf) -> np.ndarray:
         """State -> command latencies [ms] of the states stamped after ``since_stamp``."""

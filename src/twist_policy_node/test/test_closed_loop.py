@@ -98,6 +98,8 @@ def test_policy_with_a_standing_reference_in_lockstep(loop, spec):
     assert np.mean(modes == JointCommand.MODE_POLICY) > 0.9 and set(modes) <= {0, 1}, [
         (c.state_sequence, c.mode) for c in commands if c.mode != 0][:10]
     assert np.max(monitor.tracking_error(states)) < 0.05  # PD on the standing pose
+    keys = monitor.keybody_error(states)
+    assert len(keys) >= 0.9 * len(states) and np.max(keys) < 0.05, keys.round(3)
     latency = monitor.latency_ms(since)
     assert np.percentile(latency, 50) < 20.0
     assert monitor.status.commands_rejected == 0

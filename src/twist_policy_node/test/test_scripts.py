@@ -1,5 +1,6 @@
 """The workspace scripts of the closed loop: make demo's model check, the benchmark's, keyboard teleop, lint."""
 
+import json
 import os
 import pty
 import subprocess
@@ -36,6 +37,20 @@ def test_missing_models_are_named_with_how_to_get_them(script, tmp_path):
     assert f"missing policy file {tmp_path / 'policy.onnx'}" in out.stderr and "TOY=1" in out.stderr
     assert f"missing cmg file {tmp_path / 'cmg.onnx'}" in out.stderr and "cmg-export" in out.stderr
     assert _run(SCRIPTS / script, "--help").returncode == 0
+
+
+def test_bench_with_pushes_writes_the_models_table(tmp_path):
+    """The benchmark with the toy models (gantry kept): pushes on schedule, key-body error, the markdown table."""
+    table, rows = tmp_path / "table.md", tmp_path / "rows.json"
+    out = _run(SCRIPTS / "bench_closed_loop.py", "--toy", "--seconds", "3", "--commands", "0.3,0,0", "--gantry",
+               "on", "--push-velocity", "0.3", "--push-interval", "1", "--markdown", table, "--json", rows,
+               timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    row = json.loads(rows.read_text())["rows"][0]
+    assert not row["fell"] and row["pushes"] in (2, 3) and 0.0 < row["keybody_error"] < 0.1, row
+    lines = table.read_text().splitlines()
+    assert lines[0].startswith("| vx | vy | yaw rate | falls in 3 s |") and len(lines) == 3
+    assert lines[2].startswith("| +0.30 | +0.00 | +0.00 | 0 |")
 
 
 @pytest.fixture()
