@@ -12,6 +12,7 @@ import torch
 from twist_core.cmg_runtime import CmgFreeRun, CmgRuntime, StandingHold
 from twist_core.motion import MotionError, save_motion
 from twist_core.robot import load_robot_spec
+from twist_core.testing.cmg_fixture import write_toy_cmg
 from twist_core.testing.motion_fixture import walking_clip
 from twist_training.cmg import data as cmg_data
 from twist_training.cmg.evaluate import ankle_positions, evaluate, gait_period, grid, leg_odometry
@@ -275,6 +276,17 @@ def test_evaluation_flags_a_generator_that_stands_still(spec, prepared, tmp_path
     assert "| +0.50 |" in (out / "report.md").read_text()
     assert (out / "summary.png").stat().st_size > 10_000
     assert len(json.loads((out / "report.json").read_text())["rows"]) == 2
+
+
+def test_evaluation_survives_a_model_that_returns_nan(spec, tmp_path):
+    """Non-finite outputs are reported (row not finite, fails) and the free run goes on from standing, also
+    while the standing hold settles during the first second (where the model runs on its own frames); once
+    settled, the standing row no longer consults the model."""
+    runtime = CmgRuntime(write_toy_cmg(tmp_path / "nan.onnx", spec, nan_above_vx=-1.0), spec)
+    rows, clamped = evaluate(runtime, [(0.0, 0.0, 0.0), (0.5, 0.0, 0.0)], seconds=2.0)
+    assert rows[0].finite and rows[0].passed
+    assert not rows[1].finite and not rows[1].passed
+    assert np.all(np.isfinite(clamped))
 
 
 def test_shipped_model_stands_with_the_standing_hold(spec):

@@ -93,8 +93,9 @@ def free_run(runtime: CmgRuntime, commands: np.ndarray, seconds: float, hold: St
     for step in range(steps):
         state, out = runner.step(state, np.zeros_like(commands) if step < settle else commands)
         raw.append(out)
-        if not np.all(np.isfinite(state.motion)):
-            state = state._replace(motion=np.where(np.isfinite(state.motion), state.motion, runner.standing))
+        if not (np.all(np.isfinite(state.motion)) and np.all(np.isfinite(state.model))):
+            state = state._replace(**{field: np.where(np.isfinite(frame), frame, runner.standing)
+                                      for field, frame in (("motion", state.motion), ("model", state.model))})
         clamped.append(state.motion)
     return np.stack(raw), np.stack(clamped)
 
