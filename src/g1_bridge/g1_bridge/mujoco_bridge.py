@@ -196,11 +196,13 @@ class MujocoBridge(BridgeNode):
 
     def _on_push(self, msg: Vector3) -> None:
         velocity = np.array([msg.x, msg.y, msg.z])
-        if not np.all(np.isfinite(velocity)) or np.abs(velocity).max() > self.params["max_push"]:
-            self.get_logger().warning(f"push {velocity.tolist()} m/s refused (not finite or beyond max_push "
-                                      f"{self.params['max_push']:g} m/s)")
+        try:
+            if np.abs(velocity).max() > self.params["max_push"]:
+                raise ValueError(f"a component beyond max_push {self.params['max_push']:g} m/s")
+            self.sim.push(velocity)  # refuses non-finite pushes
+        except ValueError as exc:
+            self.get_logger().warning(f"push {velocity.tolist()} m/s refused: {exc}")
             return
-        self.sim.push(velocity)
         self.get_logger().info(f"push: pelvis velocity + {velocity.round(3).tolist()} m/s at t={self.sim.time:.2f} s")
 
     def _on_gantry(self, request, response):
