@@ -251,7 +251,7 @@ def test_stands_still_after_the_command_stops(ros, spec, tmp_path):
     assert all(np.all(velocity(m) == 0.0) for m in messages[stopped:])
     deadband = np.array([0.03, 0.03, 0.05])  # a moving frame has a component outside it
     assert all(np.any(np.abs(velocity(m)) > deadband) for m in messages[:stopped])
-    held = [m for m in messages[stopped + 41:]]  # 0.2 s delay + 0.6 s blend = 40 frames, then held
+    held = messages[stopped + 41:]  # 0.2 s delay + 0.6 s blend = 40 frames, then held
     assert len(held) > 10
     for m in held:
         np.testing.assert_array_equal(m.current.joint_positions, spec.default_pose)
