@@ -56,7 +56,7 @@ def test_standing_command_takes_no_step(spec):
     np.testing.assert_allclose(plan.zmp, np.broadcast_to(plan.zmp[0], plan.zmp.shape))
 
 
-@pytest.mark.parametrize("command", [[0.5, 0.0, 0.0], [0.0, 0.3, 0.0], [0.3, 0.0, 0.6]], ids=str)
+@pytest.mark.parametrize("command", [[0.5, 0.0, 0.0], [1.5, 0.0, 0.0], [0.0, 0.3, 0.0], [0.3, 0.0, 0.6]], ids=str)
 def test_generated_walk_meets_the_quality_targets(spec, generator, meter, command):
     """Short walks: no stance slip, ZMP in the support polygon, velocity as commanded, limits respected."""
     timeline = np.zeros((301, 3))
@@ -64,9 +64,26 @@ def test_generated_walk_meets_the_quality_targets(spec, generator, meter, comman
     motion, plan = generator.generate(timeline, metadata={"test": True})
     quality = meter.measure(motion, plan)
     assert quality.failures(meter.targets) == [], quality
+    assert quality.velocity_windows == 1, "the velocity was not measured"
     assert motion.fps == 50.0 and motion.num_frames == 301
     np.testing.assert_array_equal(motion.command, timeline)
     assert motion.metadata["generator"] == "twist_training.walking" and motion.metadata["test"] is True
+
+
+def test_velocity_is_judged_away_from_command_changes(spec, generator, meter):
+    """Turning in place, then a fast walk: the CoM anticipating the change is not counted as a velocity error.
+
+    The preview controller starts moving the CoM towards the next command ~0.5 s before it; the stop of a fast walk
+    takes (speed / max acceleration) s. Both windows are measured, each away from those transients.
+    """
+    timeline = np.zeros((501, 3))
+    timeline[50:275] = [0.0, 0.0, 0.16]
+    timeline[275:] = [1.0, 0.0, 0.0]
+    motion, plan = generator.generate(timeline)
+    quality = meter.measure(motion, plan)
+    assert quality.failures(meter.targets) == [], quality
+    assert quality.velocity_windows == 2
+    assert quality.velocity_error < 0.02  # 0.3 %; counting the anticipation in gives 4.4 %
 
 
 def test_quality_meter_catches_slip_and_penetration(spec, generator, meter):

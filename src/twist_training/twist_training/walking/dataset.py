@@ -30,7 +30,7 @@ class CommandRanges:
     """The command envelope: each axis within its range and (vx/vx_lim)^2 + (vy/vy)^2 + (wz/wz)^2 <= 1."""
 
     vx_min: float = -0.5
-    vx_max: float = 1.0
+    vx_max: float = 1.5
     vy_max: float = 0.5
     yaw_rate_max: float = 1.0
     stand_probability: float = 0.15
@@ -78,7 +78,8 @@ def _init_worker() -> None:
     from twist_training.walking.quality import QualityMeter
 
     spec = load_robot_spec()
-    _WORKER.update(spec=spec, generator=WalkGenerator(spec), meter=QualityMeter(spec))
+    generator = WalkGenerator(spec)
+    _WORKER.update(spec=spec, generator=generator, meter=QualityMeter(spec, gait=generator.config.gait))
 
 
 def _build_clip(job: tuple[int, int, float, CommandRanges, str]) -> dict:
@@ -108,6 +109,8 @@ def summarize(results: list[dict]) -> dict:
         "zmp_inside_mean": float(np.mean([r["zmp_inside"] for r in results])),
         "velocity_error_max": max(r["velocity_error"] for r in results),
         "velocity_error_p95": float(np.percentile([r["velocity_error"] for r in results], 95)),
+        "velocity_windows": sum(r["velocity_windows"] for r in results),
+        "clips_with_velocity_window": sum(r["velocity_windows"] > 0 for r in results),
         "joint_limit_violations": sum(r["joint_limit_violations"] for r in results),
         "penetration_max_m": max(r["penetration"] for r in results),
         "failures": {r["file"]: r["failures"] for r in results if r["failures"]},
@@ -166,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     plot_commands(results, args.out, 50.0, args.seconds, args.seed, ranges)
     print(f"{summary['passing_clips']}/{summary['clips']} clips meet every quality target; "
           f"slip max {summary['slip_max_m'] * 1e3:.1f} mm, ZMP inside >= {summary['zmp_inside_min']:.1%}, "
-          f"velocity error max {summary['velocity_error_max']:.1%}, joint-limit violations "
+          f"velocity error max {summary['velocity_error_max']:.1%} ({summary['velocity_windows']} walking windows "
+          f"in {summary['clips_with_velocity_window']} clips), joint-limit violations "
           f"{summary['joint_limit_violations']}, penetration max {summary['penetration_max_m'] * 1e3:.1f} mm; "
           f"built in {elapsed:.0f} s -> {args.out}")
     return 0

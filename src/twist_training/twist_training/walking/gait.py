@@ -23,10 +23,11 @@ class GaitConfig:
     """Timing and geometry of the gait (lengths in m, times in s)."""
 
     step_time_slow: float = 0.55     # step duration at rest speed
-    step_time_fast: float = 0.34     # step duration at fast_speed and above
+    step_time_fast: float = 0.26     # step duration at fast_speed and above
     fast_speed: float = 1.5          # m/s
-    double_support: float = 0.2      # fraction of a step in double support
-    swing_apex: float = 0.07         # swing-foot clearance
+    double_support: float = 0.1      # fraction of a step in double support
+    swing_apex: float = 0.07         # swing-foot clearance at rest speed ...
+    swing_apex_fast: float = 0.04    # ... and at fast_speed (a lower, shorter swing at high cadence)
     foot_half_width: float = 0.1185  # lateral ankle offset from the body centre line (G1 default pose)
     zmp_foot_offset: float = 0.035   # foot centre ahead of the ankle (the foot collision spheres span -5..12 cm)
     standing_threshold: float = 0.03  # |command| below which the robot stands
@@ -37,10 +38,17 @@ class GaitConfig:
     lateral_cadence: float = 3.0     # sideways speed counts this much more for the cadence (ankle roll is short)
     com_height: float = 0.67         # m, for the centripetal offset of the footsteps (the generator measures it)
 
+    def speed_fraction(self, command: np.ndarray) -> float:
+        """How fast a command is for the gait: 0 at rest, 1 at ``fast_speed`` (sideways counts more)."""
+        return min(float(np.hypot(command[0], self.lateral_cadence * command[1])) / self.fast_speed, 1.0)
+
     def step_time(self, command: np.ndarray) -> float:
         """Step duration for a command: faster cadence at higher speed, especially sideways."""
-        speed = min(float(np.hypot(command[0], self.lateral_cadence * command[1])) / self.fast_speed, 1.0)
-        return self.step_time_slow + (self.step_time_fast - self.step_time_slow) * speed
+        return self.step_time_slow + (self.step_time_fast - self.step_time_slow) * self.speed_fraction(command)
+
+    def apex(self, command: np.ndarray) -> float:
+        """Swing-foot clearance for a command: lower at higher speed."""
+        return self.swing_apex + (self.swing_apex_fast - self.swing_apex) * self.speed_fraction(command)
 
 
 @dataclasses.dataclass
@@ -53,6 +61,7 @@ class Step:
     land: float
     from_pose: np.ndarray  # (x, y, yaw) of the ankle before
     to_pose: np.ndarray    # (x, y, yaw) of the ankle after
+    apex: float          # swing-foot clearance
 
 
 @dataclasses.dataclass
@@ -115,7 +124,8 @@ def plan_steps(command: np.ndarray, fps: float, config: GaitConfig) -> tuple[np.
     """The virtual body path and the list of steps for a command timeline."""
     settled = np.array(command, dtype=np.float64)
     settled[: int(round(config.settle_time * fps))] = 0.0  # the body waits for the first step
-    body = integrate_body(rate_limited(settled, fps, config), fps)
+    limited = rate_limited(settled, fps, config)
+    body = integrate_body(limited, fps)
     # For the CoM to follow a curved body path, the pendulum needs its ZMP outside the curve by (z_c / g) times the
     # centripetal acceleration (omega x v): shift the footsteps, which carry the ZMP, by that much. (Speed changes
     # are left to the preview controller: shifting for them too makes the first steps of a start too long.)
@@ -132,7 +142,10 @@ def plan_steps(command: np.ndarray, fps: float, config: GaitConfig) -> tuple[np.
         k = min(int(round(t * fps)), len(command) - 1)
         cmd = command[k]
         moving = np.abs(cmd).max() > config.standing_threshold
-        step_time = config.step_time(cmd)
+        # cadence and clearance for the faster of the command and the body (which lags it): a stop from a
+        # fast walk keeps the short fast steps until the body has slowed down
+        pace = np.maximum(np.abs(cmd), np.abs(limited[k]))
+        step_time = config.step_time(pace)
         if t + step_time > duration:
             break
         # after a stop, feet must be side by side under the body: needs one more step
@@ -150,7 +163,7 @@ def plan_steps(command: np.ndarray, fps: float, config: GaitConfig) -> tuple[np.
         target_time = land + ((1.0 + config.double_support) / 2.0 * step_time if moving else 0.0)
         target = _foot_pose(_body_at(body, fps, target_time), next_foot, config)
         target[:2] += _body_at(zmp_shift, fps, target_time) if moving else 0.0
-        steps.append(Step(next_foot, t, lift, land, feet[next_foot].copy(), target))
+        steps.append(Step(next_foot, t, lift, land, feet[next_foot].copy(), target, config.apex(pace)))
         feet[next_foot] = target
         next_foot = 1 - next_foot
         t = land
@@ -185,7 +198,7 @@ def plan_gait(command: np.ndarray, fps: float, config: GaitConfig | None = None)
         yaw_delta = np.angle(np.exp(1j * (step.to_pose[2] - step.from_pose[2])))
         feet[swing, f, 0:2] = (1 - blend) * step.from_pose[:2] + blend * step.to_pose[:2]
         feet[swing, f, 3] = step.from_pose[2] + blend[:, 0] * yaw_delta
-        feet[swing, f, 2] = config.swing_apex * np.sin(np.pi * s) ** 2  # zero vertical speed at lift and touch
+        feet[swing, f, 2] = step.apex * np.sin(np.pi * s) ** 2  # zero vertical speed at lift and touch
         stance[swing, f] = False
     zmp = _zmp_reference(t, feet, steps, config)
     return GaitPlan(fps, command, body, feet, stance, zmp, steps)

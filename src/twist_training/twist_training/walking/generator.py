@@ -29,11 +29,11 @@ class WalkConfig:
     gait: GaitConfig = GaitConfig()
     ik: IKWeights = IKWeights()
     pelvis_drop: float = 0.02       # walk this much below the standing height (knee reach margin) ...
-    pelvis_drop_fast: float = 0.10  # ... and this much at gait.fast_speed (longer steps need a lower hip)
+    pelvis_drop_fast: float = 0.085  # ... and this much at gait.fast_speed (longer steps need a lower hip)
     arm_swing: float = 0.8      # shoulder pitch [rad] per metre of fore-aft foot separation
     preview_horizon: float = 1.6
     tail: float = 1.5               # generate this much beyond the clip (steps and ZMP preview need a future)
-    zmp_passes: int = 4             # multibody ZMP corrections of the CoM (0: the LIPM CoM as it is)
+    zmp_passes: int = 8             # multibody ZMP corrections of the CoM (0: the LIPM CoM as it is)
     max_zmp_correction: float = 0.15  # m: bound on the ZMP error a pass corrects (keeps the IK reachable)
     ik_iterations: int = 8          # IK iterations per frame in the first pass
     refine_iterations: int = 4      # IK iterations per frame in the correction passes (they start close)

@@ -4,10 +4,12 @@
 * ZMP inside the support polygon: the ZMP of the contact wrench that MuJoCo inverse dynamics needs to produce
   the kinematic motion (free-floating base, gravity), checked against the convex hull of the stance feet's
   collision spheres;
-* velocity: over every window of constant command, the whole-body CoM velocity expressed in the commanded
-  heading frame and averaged over whole gait cycles inside the window (so the lateral sway of walking cancels),
-  against the commanded, acceleration-limited velocity, relative to the commanded speed or to 0.2 m/s for
-  slower commands (turning in place); standing windows are judged by slip and ZMP only; the heading likewise;
+* velocity: over every window of constant command, the drift of the whole-body CoM away from the commanded
+  (acceleration-limited) body path, in the path's heading frame, per second over whole gait cycles inside the
+  window (so the sway of walking cancels), relative to the commanded speed or to 0.2 m/s for slower commands
+  (turning in place); a window starts 1 s after the acceleration-limited body has reached the
+  new command; standing windows (every axis within the gait's standing threshold) are judged by slip and ZMP
+  only; the heading likewise;
 * joint limits and foot penetration (the lowest point of a foot collision sphere below the floor).
 """
 
@@ -22,7 +24,7 @@ from scipy.spatial import ConvexHull
 from twist_core.model import foot_spheres, load_model, motion_qpos
 from twist_core.motion import Motion, joint_limit_report
 from twist_core.robot import RobotSpec
-from twist_training.walking.gait import GaitPlan
+from twist_training.walking.gait import GaitConfig, GaitPlan
 
 
 def generalized_derivatives(model: mujoco.MjModel, qpos: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +59,7 @@ class ClipQuality:
     slip: float
     zmp_inside: float
     velocity_error: float
+    velocity_windows: int    # constant-command walking windows the velocity error was measured on
     heading_error: float
     joint_limit_violations: int
     penetration: float
@@ -80,9 +83,13 @@ class ClipQuality:
 class QualityMeter:
     """Computes :class:`ClipQuality`; holds the model so that many clips reuse it."""
 
-    def __init__(self, spec: RobotSpec, targets: QualityTargets | None = None) -> None:
-        """Load the robot model (no floor: contact forces are what inverse dynamics asks for)."""
-        self.spec, self.targets = spec, targets or QualityTargets()
+    def __init__(self, spec: RobotSpec, targets: QualityTargets | None = None,
+                 gait: GaitConfig | None = None) -> None:
+        """Load the robot model (no floor: contact forces are what inverse dynamics asks for).
+
+        ``gait`` is the configuration the walks were generated with (standing threshold, accelerations).
+        """
+        self.spec, self.targets, self.gait = spec, targets or QualityTargets(), gait or GaitConfig()
         self.model = load_model(spec, spec.model.robot_entry)
         self.data = mujoco.MjData(self.model)
         self.root = self.model.body(spec.model.root_body).id
@@ -96,10 +103,12 @@ class QualityMeter:
         """All metrics of one clip."""
         qpos = self._qpos(motion)
         ankles, sphere_points, com = self._feet(qpos)
+        velocity_error, velocity_windows = self._velocity_error(com, motion, plan)
         return ClipQuality(
             slip=self._slip(ankles, plan.stance),
             zmp_inside=self._zmp_inside(qpos, motion.fps, sphere_points, plan.stance),
-            velocity_error=self._velocity_error(com, motion, plan),
+            velocity_error=velocity_error,
+            velocity_windows=velocity_windows,
             heading_error=self._heading_error(motion, plan),
             joint_limit_violations=len(joint_limit_report(motion, self.spec)),
             penetration=float(max(0.0, -sphere_points[..., 2].min())),
@@ -169,24 +178,30 @@ class QualityMeter:
             inside.append(bool(np.all(distance <= self.targets.zmp_margin)))
         return float(np.mean(inside))
 
-    @staticmethod
-    def _constant_windows(command: np.ndarray, fps: float, settle: float = 1.0,
+    def _constant_windows(self, command: np.ndarray, fps: float, settle: float = 1.0, lead: float = 0.5,
                           min_length: float = 2.0) -> list[tuple[int, int]]:
         """Index ranges of constant command.
 
-        The first ``settle`` seconds after each change are left out; windows are at least ``min_length`` long.
+        Left out after each change: the time the acceleration-limited body needs to reach the new command, then
+        ``settle`` seconds; before each change: ``lead`` seconds, in which the preview controller already moves
+        the CoM towards the next command. Windows are at least ``min_length`` long.
         """
         changes = np.flatnonzero(np.any(np.abs(np.diff(command, axis=0)) > 1e-9, axis=1)) + 1
         bounds = [0, *changes.tolist(), len(command)]
+        limits = np.array([self.gait.max_acceleration, self.gait.max_acceleration, self.gait.max_yaw_acceleration])
         windows = []
         for start, end in zip(bounds[:-1], bounds[1:]):
-            start += int(round(settle * fps))
+            before = command[start - 1] if start > 0 else command[start]
+            reach = float(np.max(np.abs(command[start] - before) / limits))
+            start += int(round((reach + settle) * fps))
+            if end < len(command):
+                end -= int(round(lead * fps))
             if end - start >= min_length * fps:
                 windows.append((start, end - 1))
         return windows
 
-    def _velocity_error(self, com: np.ndarray, motion: Motion, plan: GaitPlan) -> float:
-        worst = 0.0
+    def _velocity_error(self, com: np.ndarray, motion: Motion, plan: GaitPlan) -> tuple[float, int]:
+        worst, windows = 0.0, 0
 
         def heading_frame(velocity: np.ndarray, yaw: np.ndarray) -> np.ndarray:
             c, s = np.cos(yaw), np.sin(yaw)
@@ -194,16 +209,19 @@ class QualityMeter:
 
         yaw = plan.body[:, 2]
         body_vel = heading_frame(np.gradient(plan.body[:, :2], 1 / motion.fps, axis=0), yaw)
-        com_vel = heading_frame(np.gradient(com[:, :2], 1 / motion.fps, axis=0), yaw)
+        # the CoM relative to the commanded body path, in the body's heading frame: periodic when the walk goes
+        # where it is commanded, so its drift over whole gait cycles is the velocity error (for straight walks
+        # this equals the difference of the mean velocities; on curves the sway does not leak into it)
+        relative = heading_frame(com[:, :2] - plan.body[:, :2], yaw)
         for start, end in self._constant_windows(motion.command, motion.fps):
             start, end = self._whole_cycles(plan, start, end)
-            if not np.any(motion.command[start]):
+            if np.abs(motion.command[start]).max() <= self.gait.standing_threshold:
                 continue  # standing: the CoM settles and anticipates the next start; slip and ZMP judge it
-            commanded = body_vel[start:end + 1].mean(axis=0)
-            achieved = com_vel[start:end + 1].mean(axis=0)
-            scale = max(float(np.linalg.norm(commanded)), 0.2)
-            worst = max(worst, float(np.linalg.norm(achieved - commanded)) / scale)
-        return worst
+            drift = (relative[end] - relative[start]) * motion.fps / (end - start)
+            scale = max(float(np.linalg.norm(body_vel[start:end + 1].mean(axis=0))), 0.2)
+            worst = max(worst, float(np.linalg.norm(drift)) / scale)
+            windows += 1
+        return worst, windows
 
     @staticmethod
     def _whole_cycles(plan: GaitPlan, start: int, end: int) -> tuple[int, int]:
