@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from twist_core.onnx_session import open_session
 from twist_core.robot import RobotSpec
 
 CMG_FORMAT_VERSION = 1
@@ -69,18 +70,8 @@ class CmgRuntime:
 
     def __init__(self, path: str | Path, spec: RobotSpec, threads: int = 1) -> None:
         """Load ``path`` and check its metadata and signature; raises :class:`CmgModelError` on any mismatch."""
-        import onnxruntime
-
         self.path = path = Path(path)
-        if not path.is_file():
-            raise CmgModelError(f"{path}: no such file")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for corrupt files
-            raise CmgModelError(f"{path}: not a loadable ONNX model: {exc}") from None
+        self._session = open_session(path, threads, CmgModelError)
         metadata = self._session.get_modelmeta().custom_metadata_map
         values = {key: _metadata_value(metadata, key, path) for key in REQUIRED_METADATA}
         self.metadata: dict[str, Any] = {key: _maybe_json(value) for key, value in metadata.items()}

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from twist_core.onnx_session import open_session
 from twist_core.policy_io import OBSERVATION_SIZE, PolicyIO
 from twist_core.robot import RobotSpec
 
@@ -79,18 +80,8 @@ class PolicyRuntime:
 
     def __init__(self, path: str | Path, spec: RobotSpec, threads: int = 1) -> None:
         """Load ``path`` and check it; raises :class:`PolicyModelError` with every mismatch."""
-        import onnxruntime
-
         self.path = path = Path(path)
-        if not path.is_file():
-            raise PolicyModelError(f"{path}: no such file")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for corrupt files
-            raise PolicyModelError(f"{path}: not a loadable ONNX model: {exc}") from None
+        self._session = open_session(path, threads, PolicyModelError)
         raw = self._session.get_modelmeta().custom_metadata_map
         try:
             self.metadata: dict[str, Any] = {key: json.loads(value) for key, value in raw.items()}
