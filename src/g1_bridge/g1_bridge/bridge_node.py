@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any
+import traceback
+from typing import Any, Callable
 
 import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -98,6 +101,13 @@ class BridgeNode(Node):
 
     def after_command(self, msg: JointCommand) -> None:
         """Called after each JointCommand was handed to the state machine."""
+
+    def run(self) -> None:
+        """Serve until shutdown (the simulation steps its own loop instead)."""
+        rclpy.spin(self)
+
+    def close(self, reason: str) -> None:
+        """Leave the hardware or simulation safe before the node is destroyed; ``reason``: why it stops."""
 
     # -- operator requests (services, and the remote on the robot) ---------------------------------------
     def request(self, what: str, reason: str = "") -> tuple[bool, str]:
@@ -207,3 +217,36 @@ def wants_help(args: list[str] | None) -> bool:
     """--help or -h on the command line."""
     argv = sys.argv if args is None else args
     return "--help" in argv or "-h" in argv
+
+
+def run_bridge(name: str, usage: Callable[[], str], factory: Callable[[], BridgeNode],
+               args: list[str] | None = None) -> None:
+    """Entry point of a bridge executable: ``--help``, then create the node and run it until shutdown.
+
+    A start-up error prints ``<name>: cannot start: ...``, a later one ``<name>: failed: ...`` with its traceback;
+    both exit with code 1. Whatever ends the run, the node is closed (``close(reason)``: the robot is damped,
+    the simulation's video finished) before ROS shuts down.
+    """
+    if wants_help(args):
+        print(usage())
+        return
+    rclpy.init(args=args)
+    node = None
+    reason, code = "exit", 0
+    try:
+        node = factory()
+        node.run()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        reason = "signal"
+    except Exception as exc:  # noqa: BLE001 - report, leave the robot safe, exit non-zero
+        reason, code = f"error: {exc}", 1
+        print(f"{name}: {'cannot start' if node is None else 'failed'}: {exc}", file=sys.stderr, flush=True)
+        if node is not None:
+            traceback.print_exc()
+    finally:
+        if node is not None:
+            node.close(reason)
+            node.destroy_node()
+        rclpy.try_shutdown()
+    if code:
+        sys.exit(code)

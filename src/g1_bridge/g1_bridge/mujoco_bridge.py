@@ -20,12 +20,10 @@ must not lose one); the status is RELIABLE + TRANSIENT_LOCAL so a late subscribe
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rosgraph_msgs.msg import Clock
 from geometry_msgs.msg import Vector3
 from nav_msgs.msg import Odometry
@@ -35,7 +33,7 @@ from twist_msgs.srv import Reset
 
 from g1_bridge import messages
 from g1_bridge.bridge_node import CONTROL_QOS, SAFETY_PARAMETERS, STATUS_QOS, BridgeNode, usage as bridge_usage
-from g1_bridge.bridge_node import wants_help
+from g1_bridge.bridge_node import run_bridge
 from twist_core import video
 from twist_core.sim import G1Sim, GantryConfig
 from twist_core.safety import Mode
@@ -149,8 +147,8 @@ class MujocoBridge(BridgeNode):
         if self.viewer is not None and self.viewer.is_running():
             self.viewer.sync()
 
-    def close(self) -> None:
-        """Finish the video file and close the viewer."""
+    def close(self, reason: str = "exit") -> None:
+        """Finish the video file and close the viewer (whatever the ``reason``)."""
         if self.recorder is not None:
             self.recorder.close()
             self.get_logger().info(f"wrote {self.recorder.frames} frames to {self.recorder.path}")
@@ -262,26 +260,7 @@ def usage() -> str:
 
 def main(args: list[str] | None = None) -> None:
     """Entry point: ros2 run g1_bridge mujoco_bridge --ros-args -p clock_mode:=lockstep ..."""
-    if wants_help(args):
-        print(usage())
-        return
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = MujocoBridge()
-        node.run()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception as exc:  # noqa: BLE001 - log any start-up error clearly before exiting
-        if node is None:
-            print(f"mujoco_bridge: cannot start: {exc}", file=sys.stderr)
-            sys.exit(1)
-        raise
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_bridge("mujoco_bridge", usage, MujocoBridge, args)
 
 
 if __name__ == "__main__":

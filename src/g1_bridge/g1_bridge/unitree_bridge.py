@@ -40,12 +40,10 @@ import threading
 import time
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from twist_msgs.msg import BridgeStatus
 
 from g1_bridge import unitree_protocol as up
-from g1_bridge.bridge_node import SAFETY_PARAMETERS, BridgeNode, usage as bridge_usage, wants_help
+from g1_bridge.bridge_node import SAFETY_PARAMETERS, BridgeNode, run_bridge, usage as bridge_usage
 from twist_core import rotations
 from twist_core.robot import RobotSpec
 from twist_core.safety import Fault, JointTargets, Mode, damping_targets
@@ -432,28 +430,7 @@ def usage() -> str:
 
 def main(args: list[str] | None = None) -> None:
     """Entry point: ros2 run g1_bridge unitree_bridge --ros-args -p network_interface:=eth0 ..."""
-    if wants_help(args):
-        print(usage())
-        return
-    rclpy.init(args=args)
-    node = None
-    reason = "exit"
-    code = 0
-    try:
-        node = UnitreeBridge()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        reason = "signal"
-    except Exception as exc:  # noqa: BLE001 - report, damp, exit non-zero
-        reason, code = f"error: {exc}", 1
-        print(f"unitree_bridge: {'cannot start' if node is None else 'failed'}: {exc}", file=sys.stderr, flush=True)
-    finally:
-        if node is not None:
-            node.close(reason)
-            node.destroy_node()
-        rclpy.try_shutdown()
-    if code:
-        sys.exit(code)
+    run_bridge("unitree_bridge", usage, UnitreeBridge, args)
 
 
 if __name__ == "__main__":
