@@ -37,6 +37,7 @@ import yaml
 from twist_core.motion import save_motion
 from twist_core.robot import load_robot_spec
 from twist_training.tracking import train as tracking
+from twist_training.tracking.probe import probe
 from twist_training.walking.generator import WalkGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,24 +52,6 @@ def stepping_clip(path: Path) -> Path:
     motion, _ = generator.generate(command, metadata={"purpose": "learning check"})
     save_motion(motion, path)
     return path
-
-
-def probe(env: tracking.TrackingEnv, actor: torch.nn.Module, steps: int, assist: float = 0.0) -> dict[str, float]:
-    """The policy as trained (sampling actions) and its mean (deterministic), ``steps`` control steps of every
-    environment each, with the gantry held at ``assist`` (none by default): mean episode length (env-steps over
-    episodes started, so running episodes count too) and mean reward per step."""
-    out = {}
-    for name, stochastic in (("", True), ("deterministic_", False)):
-        obs = env.get_observations()
-        ended, reward = 0, 0.0
-        with torch.inference_mode(), env.assist.fixed(assist):
-            for _ in range(steps):
-                obs, rewards, dones, _ = env.step(actor(obs, stochastic_output=stochastic))
-                ended += int(dones.sum())
-                reward += float(rewards.mean())
-        out[f"{name}episode_length"] = steps * env.num_envs / (ended + env.num_envs)
-        out[f"{name}reward_per_step"] = reward / steps
-    return out
 
 
 def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, dict[str, float]]]:

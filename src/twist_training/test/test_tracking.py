@@ -201,6 +201,11 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
     assert "teacher: resuming from model_1.pt" in capsys.readouterr().out
     assert [p.name for p in tracking.checkpoints(tmp_path / "teacher")] == ["model_1.pt", "model_2.pt"]
     last = tracking.load_checkpoint(tmp_path / "teacher" / "model_2.pt")["infos"]["assist_level"]
+    assert _script("probe_checkpoint").main(["--checkpoint", str(tmp_path / "teacher" / "model_2.pt"), "--motions",
+                                             str(clips), "--envs", "2", "--steps", "5", "--threads", "1",
+                                             "--quiet-physics"]) == 0
+    probed = capsys.readouterr().out
+    assert "deterministic_episode_length" in probed and "root_vel_error" in probed
     resumed = tracking.train("teacher", tracking.load_config(tmp_path / "teacher.yaml", {
         "iterations": 3, "references": {"motions": [str(clips)]}}), tmp_path / "teacher")
     assert resumed.env.assist.level == last <= first

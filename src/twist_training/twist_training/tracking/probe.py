@@ -1,0 +1,45 @@
+"""Probing a tracker policy without help: how long its episodes last and how well it tracks.
+
+Used by ``scripts/learning_check.py`` (before and after a short run) and ``scripts/probe_checkpoint.py`` (any
+train-teacher checkpoint).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from twist_training.tracking.task import TrackingEnv
+
+ERRORS = ("joint", "keybody", "root_vel")
+
+
+def probe(env: TrackingEnv, actor: torch.nn.Module, steps: int, assist: float = 0.0) -> dict[str, float]:
+    """Episode length and reward per step of the policy, sampling actions and with its mean action.
+
+    Each probe runs ``steps`` control steps of every environment with the gantry held at ``assist`` (none by
+    default); episode length = env-steps over episodes started, so running episodes count too.
+    """
+    out = {}
+    for name, stochastic in (("", True), ("deterministic_", False)):
+        obs = env.get_observations()
+        ended, reward = 0, 0.0
+        with torch.inference_mode(), env.assist.fixed(assist):
+            for _ in range(steps):
+                obs, rewards, dones, _ = env.step(actor(obs, stochastic_output=stochastic))
+                ended += int(dones.sum())
+                reward += float(rewards.mean())
+        out[f"{name}episode_length"] = steps * env.num_envs / (ended + env.num_envs)
+        out[f"{name}reward_per_step"] = reward / steps
+    return out
+
+
+def tracking_errors(env: TrackingEnv, actor: torch.nn.Module, steps: int) -> dict[str, float]:
+    """Mean joint [rad], key-body [m] and root-velocity [m/s] errors under the mean action, gantry off."""
+    sums = dict.fromkeys(ERRORS, 0.0)
+    obs = env.get_observations()
+    with torch.inference_mode(), env.assist.fixed(0.0):
+        for _ in range(steps):
+            obs, _, _, extras = env.step(actor(obs, stochastic_output=False))
+            for key in ERRORS:
+                sums[key] += float(extras["errors"][key].mean())
+    return {f"{key}_error": value / steps for key, value in sums.items()}
