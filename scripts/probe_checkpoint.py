@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.checkpoint} ({args.envs} envs x {args.steps} steps, gantry off"
           f"{', quiet physics' if args.quiet_physics else ''}):")
     for key, value in result.items():
-        print(f"  {key:<32} {value:.4f}")
+        print(f"  {key:<36} {value:.4f}")
     return 0
 
 

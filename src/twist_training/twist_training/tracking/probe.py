@@ -14,21 +14,24 @@ ERRORS = ("joint", "keybody", "root_vel")
 
 
 def probe(env: TrackingEnv, actor: torch.nn.Module, steps: int, assist: float = 0.0) -> dict[str, float]:
-    """Episode length and reward per step of the policy, sampling actions and with its mean action.
+    """Episode length, falls and reward per step of the policy, sampling actions and with its mean action.
 
     Each probe runs ``steps`` control steps of every environment with the gantry held at ``assist`` (none by
-    default); episode length = env-steps over episodes started, so running episodes count too.
+    default); episode length = env-steps over episodes started, so running episodes count too (episodes also
+    end with their clip); falls = terminations other than the clip's end, per 1000 env-steps.
     """
     out = {}
     for name, stochastic in (("", True), ("deterministic_", False)):
         obs = env.get_observations()
-        ended, reward = 0, 0.0
+        ended, falls, reward = 0, 0, 0.0
         with torch.inference_mode(), env.assist.fixed(assist):
             for _ in range(steps):
-                obs, rewards, dones, _ = env.step(actor(obs, stochastic_output=stochastic))
+                obs, rewards, dones, extras = env.step(actor(obs, stochastic_output=stochastic))
                 ended += int(dones.sum())
+                falls += int((dones.bool() & ~extras["time_outs"].bool()).sum())
                 reward += float(rewards.mean())
         out[f"{name}episode_length"] = steps * env.num_envs / (ended + env.num_envs)
+        out[f"{name}falls_per_1000_steps"] = 1000.0 * falls / (steps * env.num_envs)
         out[f"{name}reward_per_step"] = reward / steps
     return out
 
