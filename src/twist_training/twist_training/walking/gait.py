@@ -46,6 +46,15 @@ class GaitConfig:
         """Step duration for a command: faster cadence at higher speed, especially sideways."""
         return self.step_time_slow + (self.step_time_fast - self.step_time_slow) * self.speed_fraction(command)
 
+    def is_standing(self, command: np.ndarray) -> bool:
+        """Whether the gait stands for this command (every axis within ``standing_threshold``)."""
+        return float(np.abs(command).max()) <= self.standing_threshold
+
+    @property
+    def acceleration_limits(self) -> np.ndarray:
+        """Largest change per second of (vx, vy, yaw rate) the virtual body follows."""
+        return np.array([self.max_acceleration, self.max_acceleration, self.max_yaw_acceleration])
+
     def apex(self, command: np.ndarray) -> float:
         """Swing-foot clearance for a command: lower at higher speed."""
         return self.swing_apex + (self.swing_apex_fast - self.swing_apex) * self.speed_fraction(command)
@@ -98,7 +107,7 @@ def integrate_body(command: np.ndarray, fps: float, start: np.ndarray | None = N
 
 def rate_limited(command: np.ndarray, fps: float, config: GaitConfig) -> np.ndarray:
     """The command with bounded acceleration: starts and stops become gradual."""
-    limits = np.array([config.max_acceleration, config.max_acceleration, config.max_yaw_acceleration]) / fps
+    limits = config.acceleration_limits / fps
     out = np.empty_like(command)
     out[0] = command[0]
     for k in range(1, len(command)):
@@ -141,7 +150,7 @@ def plan_steps(command: np.ndarray, fps: float, config: GaitConfig) -> tuple[np.
     while True:
         k = min(int(round(t * fps)), len(command) - 1)
         cmd = command[k]
-        moving = np.abs(cmd).max() > config.standing_threshold
+        moving = not config.is_standing(cmd)
         # cadence and clearance for the faster of the command and the body (which lags it): a stop from a
         # fast walk keeps the short fast steps until the body has slowed down
         pace = np.maximum(np.abs(cmd), np.abs(limited[k]))

@@ -188,7 +188,7 @@ class QualityMeter:
         """
         changes = np.flatnonzero(np.any(np.abs(np.diff(command, axis=0)) > 1e-9, axis=1)) + 1
         bounds = [0, *changes.tolist(), len(command)]
-        limits = np.array([self.gait.max_acceleration, self.gait.max_acceleration, self.gait.max_yaw_acceleration])
+        limits = self.gait.acceleration_limits
         windows = []
         for start, end in zip(bounds[:-1], bounds[1:]):
             before = command[start - 1] if start > 0 else command[start]
@@ -215,7 +215,7 @@ class QualityMeter:
         relative = heading_frame(com[:, :2] - plan.body[:, :2], yaw)
         for start, end in self._constant_windows(motion.command, motion.fps):
             start, end = self._whole_cycles(plan, start, end)
-            if np.abs(motion.command[start]).max() <= self.gait.standing_threshold:
+            if self.gait.is_standing(motion.command[start]):
                 continue  # standing: the CoM settles and anticipates the next start; slip and ZMP judge it
             drift = (relative[end] - relative[start]) * motion.fps / (end - start)
             scale = max(float(np.linalg.norm(body_vel[start:end + 1].mean(axis=0))), 0.2)
