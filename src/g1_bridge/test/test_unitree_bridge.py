@@ -28,9 +28,10 @@ from g1_bridge.unitree_sim import SimOperator, init_channels  # noqa: E402
 STARTUP_S = 40.0
 LOWCMD_RATE = 500.0
 DEADLINE = 0.1          # command_deadline (the default)
-# lowstate_timeout in these tests (default 0.1 s): on the loaded 2-core test machine the Python simulator at
-# 500 Hz sometimes stalls for ~0.1 s (seen: a 107 ms gap), which the robot's own firmware does not.
-LOWSTATE_TIMEOUT = 0.25
+# lowstate_timeout in these tests (default 0.1 s): on the loaded 2-core test machine the Python simulator
+# sometimes stalls (seen: gaps of 107 ms here, 262 ms on the CI machine), which the robot's own firmware does
+# not. The loss test measures the reaction to whatever timeout is set.
+LOWSTATE_TIMEOUT = 0.5
 # Two measurements of "damps within the deadline":
 # * the bridge's own: the age of the last command (or LowState) when it tripped, from its fault message; the trip
 #   and the first damping LowCmd happen in the same LowCmd cycle (every 2 ms), so this is the bridge's reaction.
@@ -40,7 +41,7 @@ LOWSTATE_TIMEOUT = 0.25
 #   three busy Python processes on 2 cores (measured here: 107 ms quiet, 218-311 ms with a training job holding
 #   both cores), so it only gets a sanity bound.
 INTERNAL_MARGIN = 0.1
-OUTSIDE_BOUND = 1.0
+OUTSIDE_BOUND = LOWSTATE_TIMEOUT + 1.0
 # The simulated G1 reports LowState at 250 Hz here (the robot: 500 Hz): three processes deserializing LowState at
 # 500 Hz in Python load the 2-core test machine enough to stall them for 100-150 ms at times.
 SIM_ARGS = ("--lowstate-rate", "250")
