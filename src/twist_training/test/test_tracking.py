@@ -209,6 +209,16 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
     resumed = tracking.train("teacher", tracking.load_config(tmp_path / "teacher.yaml", {
         "iterations": 3, "references": {"motions": [str(clips)]}}), tmp_path / "teacher")
     assert resumed.env.assist.level == last <= first
+    full = tmp_path / "teacher" / "model_2.pt"
+    assert _script("slim_checkpoint").main([str(full), str(tmp_path / "slim" / "model_2.pt")]) == 0
+    slim = tracking.load_checkpoint(tmp_path / "slim" / "model_2.pt")
+    learning_rate = tracking.load_checkpoint(full)["optimizer_state_dict"]["param_groups"][0]["lr"]
+    assert "optimizer_state_dict" not in slim and slim["infos"]["learning_rate"] == learning_rate
+    assert (tmp_path / "slim" / "model_2.pt").stat().st_size < full.stat().st_size / 2
+    tracking.main_teacher(base + ["--config", str(tmp_path / "teacher.yaml"), "--out", str(tmp_path / "slim"),
+                                  "--iterations", "4"])
+    assert "no optimizer state (weights only): Adam restarts" in capsys.readouterr().out
+    assert tracking.latest_checkpoint(tmp_path / "slim").name == "model_3.pt"
     base += ["--config", str(smoke)]
     tracking.main_student(base + ["--out", str(tmp_path / "student"), "--teacher", str(tmp_path / "teacher")])
     state = tracking.load_checkpoint(tracking.latest_checkpoint(tmp_path / "student"))

@@ -9,7 +9,9 @@ again with the same ``--out`` resumes from its newest checkpoint (``--restart`` 
 is the total. The teacher's actor and critic read the ``teacher`` observation (future reference frames +
 current frame + privileged state); the student's actor reads ``student`` (exactly what the policy node builds),
 its critic ``teacher``, initialized from the teacher's critic; the teacher's actor is saved in the student's
-checkpoints, so a student run resumes without the teacher run.
+checkpoints, so a student run resumes without the teacher run. :func:`weights_only` writes a checkpoint without
+the optimizer state (a third of the size, for committing); resuming from one restarts Adam's moments at the
+saved learning rate.
 """
 
 from __future__ import annotations
@@ -190,6 +192,20 @@ def latest_checkpoint(run: Path) -> Path:
     return found[-1]
 
 
+OPTIMIZER_STATE = "optimizer_state_dict"
+
+
+def weights_only(source: Path, target: Path) -> dict[str, Any]:
+    """Write ``source`` (a tracker checkpoint) to ``target`` without the optimizer state; returns what was written."""
+    state = load_checkpoint(source)
+    optimizer = state.pop(OPTIMIZER_STATE, None)
+    if optimizer is not None:
+        state["infos"]["learning_rate"] = float(optimizer["param_groups"][0]["lr"])
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, target)
+    return state
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """A checkpoint with its run configuration (``infos``: role, config)."""
     try:
@@ -231,6 +247,26 @@ class TrackingRunner(OnPolicyRunner):
                             "assist_level": self.env.assist.level, **extra})
         for old in checkpoints(Path(path).parent)[:-self.keep]:
             old.unlink()
+
+    def load(self, path: str, load_cfg: dict | None = None, strict: bool = True,
+             map_location: str | None = None) -> dict:
+        """Load weights, iteration and optimizer state; returns the checkpoint's ``infos``.
+
+        Without an optimizer state (:func:`weights_only`) Adam starts afresh at the checkpoint's learning rate.
+        The checkpoint is read on the CPU (``map_location`` is not needed) and copied into the models.
+        """
+        state = load_checkpoint(Path(path))
+        with_optimizer = OPTIMIZER_STATE in state
+        load_cfg = load_cfg or {"actor": True, "critic": True, "optimizer": with_optimizer, "iteration": True}
+        if self.alg.load(state, load_cfg, strict):
+            self.current_learning_iteration = state["iter"]
+        if not with_optimizer:
+            self.alg.learning_rate = float(state["infos"].get("learning_rate", self.alg.learning_rate))
+            for group in self.alg.optimizer.param_groups:
+                group["lr"] = self.alg.learning_rate
+            print(f"{Path(path).name}: no optimizer state (weights only): Adam restarts at learning rate "
+                  f"{self.alg.learning_rate:g}")
+        return state["infos"]
 
 
 def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", device: str = "cpu",
