@@ -3,8 +3,9 @@
 
 The checkpoint's actor (its own run configuration: task, randomization, networks) drives ``--envs`` environments
 for ``--steps`` control steps with the gantry off, on the references given (``--motions``, plus ``--cmg-clips``
-clips of the checkpoint's CMG), twice: sampling actions as in training and with the mean action. Episode length =
-env-steps / episodes started (running episodes count), reward per step, and the mean tracking errors.
+clips of the checkpoint's CMG), twice: sampling actions as in training and with the mean action. Each reports the
+episode length (env-steps / episodes started; running episodes count), falls, reward per step and the mean
+tracking errors.
 
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400
     python scripts/probe_checkpoint.py --checkpoint models/teacher/model_950.pt --motions data/walk400 --quiet-physics
@@ -21,7 +22,7 @@ import torch
 
 from twist_core.robot import load_robot_spec
 from twist_training.tracking import train as tracking
-from twist_training.tracking.probe import probe, tracking_errors
+from twist_training.tracking.probe import probe
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     env = tracking.make_env(config, load_robot_spec())
     actor = tracking.actor_from_checkpoint(state, env.get_observations(), env.num_actions, "teacher")
-    result = {**probe(env, actor, args.steps), **tracking_errors(env, actor, args.steps)}
+    result = probe(env, actor, args.steps)
     print(f"{args.checkpoint} ({args.envs} envs x {args.steps} steps, gantry off"
           f"{', quiet physics' if args.quiet_physics else ''}):")
     for key, value in result.items():

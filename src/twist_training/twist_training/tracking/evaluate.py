@@ -32,8 +32,7 @@ from twist_core.policy_runtime import PolicyModelError, PolicyRuntime  # noqa: E
 from twist_core.robot import load_robot_spec  # noqa: E402
 from twist_core.video import open_recorder  # noqa: E402
 from twist_training.tracking import train as tracking  # noqa: E402
-
-ERRORS = ("joint", "keybody", "root_vel")
+from twist_training.tracking.probe import ERRORS  # noqa: E402
 
 
 def evaluate(env: tracking.TrackingEnv, runtime: PolicyRuntime, seconds: float,

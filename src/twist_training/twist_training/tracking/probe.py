@@ -14,35 +14,28 @@ ERRORS = ("joint", "keybody", "root_vel")
 
 
 def probe(env: TrackingEnv, actor: torch.nn.Module, steps: int, assist: float = 0.0) -> dict[str, float]:
-    """Episode length, falls and reward per step of the policy, sampling actions and with its mean action.
+    """Episode length, falls, reward per step and tracking errors, sampling actions and with the mean action.
 
     Each probe runs ``steps`` control steps of every environment with the gantry held at ``assist`` (none by
     default); episode length = env-steps over episodes started, so running episodes count too (episodes also
-    end with their clip); falls = terminations other than the clip's end, per 1000 env-steps.
+    end with their clip); falls = terminations other than the clip's end, per 1000 env-steps; the joint [rad],
+    key-body [m] and root-velocity [m/s] errors are means over every env-step.
     """
     out = {}
     for name, stochastic in (("", True), ("deterministic_", False)):
         obs = env.get_observations()
         ended, falls, reward = 0, 0, 0.0
+        errors = dict.fromkeys(ERRORS, 0.0)
         with torch.inference_mode(), env.assist.fixed(assist):
             for _ in range(steps):
                 obs, rewards, dones, extras = env.step(actor(obs, stochastic_output=stochastic))
                 ended += int(dones.sum())
                 falls += int((dones.bool() & ~extras["time_outs"].bool()).sum())
                 reward += float(rewards.mean())
+                for key in ERRORS:
+                    errors[key] += float(extras["errors"][key].mean())
         out[f"{name}episode_length"] = steps * env.num_envs / (ended + env.num_envs)
         out[f"{name}falls_per_1000_steps"] = 1000.0 * falls / (steps * env.num_envs)
         out[f"{name}reward_per_step"] = reward / steps
+        out.update({f"{name}{key}_error": value / steps for key, value in errors.items()})
     return out
-
-
-def tracking_errors(env: TrackingEnv, actor: torch.nn.Module, steps: int) -> dict[str, float]:
-    """Mean joint [rad], key-body [m] and root-velocity [m/s] errors under the mean action, gantry off."""
-    sums = dict.fromkeys(ERRORS, 0.0)
-    obs = env.get_observations()
-    with torch.inference_mode(), env.assist.fixed(0.0):
-        for _ in range(steps):
-            obs, _, _, extras = env.step(actor(obs, stochastic_output=False))
-            for key in ERRORS:
-                sums[key] += float(extras["errors"][key].mean())
-    return {f"{key}_error": value / steps for key, value in sums.items()}
