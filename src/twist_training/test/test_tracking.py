@@ -20,7 +20,7 @@ from twist_training.tracking.assist import Assist, AssistConfig
 from twist_training.tracking.batched_sim import CpuBatchedSim, DomainRandomization
 from twist_training.tracking.distillation import gaussian_kl, kl_coefficient
 from twist_training.tracking.references import MotionLibrary, read_motion_list
-from twist_training.tracking.task import TaskConfig, TrackingEnv
+from twist_training.tracking.task import RewardWeights, TaskConfig, TrackingEnv
 
 QUIET = {"noise_joint_pos": 0.0, "noise_joint_vel": 0.0, "noise_gyro": 0.0, "noise_tilt": 0.0, "push_velocity": 0.0}
 
@@ -73,13 +73,21 @@ def test_student_observation_is_what_the_policy_node_builds(spec, clips):
 
 
 def test_rewards_and_terminations(spec, clips):
-    """Reference-state init tracks well at first (joint term near its maximum); a robot knocked far off its
+    """Reference-state init tracks well at first (joint term near its maximum); the planar velocity term is off
+    by default (TWIST's set) and, when weighted, falls with a velocity error; a robot knocked far off its
     reference is terminated (not a time-out); clips ending are time-outs."""
-    env = _env(spec, clips, num_envs=8)
+    env = _env(spec, clips, num_envs=8, rewards=RewardWeights(tracking_lin_vel=1.0))
     io = PolicyIO(spec)
     _, rewards, dones, extras = env.step(torch.zeros(8, io.num_actions))
     assert torch.isfinite(rewards).all()
     assert float(extras["log"]["Reward/tracking_joint_dof"]) > 0.5 * 0.6 * env.dt
+    on_track = float(extras["log"]["Reward/tracking_lin_vel"])
+    assert 0.5 * env.dt < on_track <= env.dt
+    env.sim.add_base_velocity(np.arange(8), np.tile([0.5, 0.0, 0.0], (8, 1)))
+    _, _, _, extras = env.step(torch.zeros(8, io.num_actions))
+    assert float(extras["log"]["Reward/tracking_lin_vel"]) < 0.5 * on_track, "0.5 m/s off: exp(-4) of the maximum"
+    assert float(_env(spec, clips, num_envs=2).step(torch.zeros(2, io.num_actions))[3]["log"][
+        "Reward/tracking_lin_vel"]) == 0.0
     env.sim.add_base_velocity(np.arange(8), np.tile([4.0, 0.0, 3.0], (8, 1)))
     terminated = torch.zeros(8, dtype=torch.bool)
     for _ in range(25):

@@ -70,6 +70,9 @@ class RewardWeights:
     ang_vel_xy: float = -0.01
     ankle_dof_acc: float = -1e-7
     ankle_dof_vel: float = -2e-4
+    #: Not TWIST's: the planar pelvis velocity against the reference's, exp(-|error|^2 / lin_vel_sigma^2). TWIST's
+    #: tracking_root_vel mixes it with the angular velocity and is nearly flat in a forward-speed deficit.
+    tracking_lin_vel: float = 0.0
 
 
 @dataclasses.dataclass
@@ -81,6 +84,7 @@ class TaskConfig:
     future_steps: tuple[int, ...] = TWIST_FUTURE_STEPS
     rewards: RewardWeights = dataclasses.field(default_factory=RewardWeights)
     air_time_target: float = 0.3
+    lin_vel_sigma: float = 0.25
     soft_limit_fraction: float = 0.95
     max_tilt: float = 1.0
     max_height_error: float = 0.25
@@ -277,6 +281,7 @@ class TrackingEnv:
             "tracking_root_pose": torch.exp(-5.0 * (height_err ** 2 + 0.1 * torch.sum(tilt_err ** 2, dim=1))),
             "tracking_root_vel": torch.exp(-(torch.sum(vel_err ** 2, dim=1) + 0.5 * torch.sum(ang_err ** 2, dim=1))),
             "tracking_keybody_pos": torch.exp(-10.0 * torch.sum(key_err ** 2, dim=1)),
+            "tracking_lin_vel": torch.exp(-torch.sum(vel_err[:, :2] ** 2, dim=1) / cfg.lin_vel_sigma ** 2),
             "feet_slip": torch.sum(torch.sqrt(torch.linalg.norm(foot_vel[..., :2], dim=-1) + 1e-8) * contact, dim=1),
             "feet_contact_forces": torch.sum(torch.clamp(force - 100.0, min=0.0), dim=1),
             "dof_pos_limits": torch.sum(torch.clamp(self.soft_lower - q, min=0) + torch.clamp(q - self.soft_upper,
