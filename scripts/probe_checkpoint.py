@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How long does a tracker checkpoint stay up without help? The unassisted probe of a train-teacher checkpoint.
+r"""How long does a tracker checkpoint stay up without help, and how fast does it walk? Probes of any checkpoint.
 
 The checkpoint's actor (its own run configuration: task, randomization, networks) drives ``--envs`` environments
 for ``--steps`` control steps with the gantry off, on the references given (``--motions``, plus ``--cmg-clips``
@@ -7,8 +7,15 @@ clips of the checkpoint's CMG), twice: sampling actions as in training and with 
 episode length (env-steps / episodes started; running episodes count), falls, reward per step and the mean
 tracking errors.
 
+``--commands``: the command probe instead. Per command, ``--envs`` CMG clips of ``--command-seconds`` that stand
+1 s and then hold the command; the mean action drives every environment for ``--steps`` steps and the pelvis
+velocity (heading frame) and yaw rate achieved are measured from 3 s into the clips on, against the reference's.
+A tracker that keeps its joints and key bodies on the reference can still walk slower than commanded.
+
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400
-    python scripts/probe_checkpoint.py --checkpoint models/teacher/model_950.pt --motions data/walk400 --quiet-physics
+    python scripts/probe_checkpoint.py --checkpoint models/teacher/model_2000.pt --motions data/walk400 --quiet-physics
+    python scripts/probe_checkpoint.py --checkpoint models/teacher/model_2000.pt --commands 0.5,0,0 1.0,0,0 0,0.3,0 \
+        --envs 16 --steps 600 --quiet-physics
     (after `source scripts/env.sh`)
 """
 
@@ -22,16 +29,40 @@ import torch
 
 from twist_core.robot import load_robot_spec
 from twist_training.tracking import train as tracking
-from twist_training.tracking.probe import probe
+from twist_training.tracking.probe import command_tracking, probe
+
+
+SETTLE_SECONDS = 3.0  # a command probe's clips stand 1 s, then the CMG needs ~2 s to reach the command
+
+
+def parse_command(text: str) -> tuple[float, float, float]:
+    """``vx,vy,yaw_rate`` as three floats."""
+    try:
+        vx, vy, wz = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a command is vx,vy,yaw_rate, not {text!r}") from None
+    return vx, vy, wz
+
+
+def command_config(config: dict, command: tuple[float, float, float], clips: int, seconds: float) -> dict:
+    """Return the run configuration of the command probe: ``clips`` CMG clips holding ``command``, nothing else."""
+    pinned = {"vx": [command[0]] * 2, "vy": [command[1]] * 2, "yaw_rate": [command[2]] * 2,
+              "stand_probability": 0.0, "segment": [seconds, seconds]}
+    return tracking.merge(config, {"references": {"motions": [], "cmg_clips": clips, "cmg_seconds": seconds,
+                                                  "commands": pinned}})
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, required=True, help="model_<iteration>.pt of train-teacher")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="model_<iteration>.pt of train-teacher/-student")
     parser.add_argument("--motions", nargs="+", help="motion lists/dirs/files (default: the checkpoint's)")
     parser.add_argument("--cmg-clips", type=int, default=0, help="CMG clips too (0: the motions only)")
+    parser.add_argument("--commands", nargs="+", type=parse_command, metavar="VX,VY,WZ",
+                        help="instead: the command probe, CMG clips holding each command (velocity achieved)")
+    parser.add_argument("--command-seconds", type=float, default=30.0, help="length of a command probe's clips")
+    parser.add_argument("--cmg-model", help="exported CMG (default: the checkpoint's)")
     parser.add_argument("--envs", type=int, default=128)
     parser.add_argument("--steps", type=int, default=250, help="control steps per environment and probe")
     parser.add_argument("--quiet-physics", action="store_true",
@@ -45,18 +76,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"probe_checkpoint: {exc}", file=sys.stderr)
         return 2
     overrides = {"sim": {"num_envs": args.envs, "threads": args.threads}, "seed": args.seed,
-                 "references": {"cmg_clips": args.cmg_clips, **({"motions": args.motions} if args.motions else {})}}
+                 "references": {"cmg_clips": args.cmg_clips, **({"motions": args.motions} if args.motions else {}),
+                                **({"cmg_model": args.cmg_model} if args.cmg_model else {})}}
     config = tracking.merge(state["infos"]["config"], overrides)
     if args.quiet_physics:
         config = tracking.merge(config, tracking.QUIET_PHYSICS)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    env = tracking.make_env(config, load_robot_spec())
-    actor = tracking.actor_from_checkpoint(state, env.get_observations(), env.num_actions, "teacher")
-    result = probe(env, actor, args.steps)
-    print(f"{args.checkpoint} ({args.envs} envs x {args.steps} steps, gantry off"
+    spec, role = load_robot_spec(), state["infos"]["role"]
+    print(f"{args.checkpoint} ({role}, {args.envs} envs x {args.steps} steps, gantry off"
           f"{', quiet physics' if args.quiet_physics else ''}):")
-    for key, value in result.items():
+    if args.commands:
+        print(f"  {'command vx vy wz':<24} {'achieved vx vy wz':<24} {'reference vx vy wz':<24} falls/1000 steps")
+        for command in args.commands:
+            env = tracking.make_env(command_config(config, command, args.envs, args.command_seconds), spec)
+            actor = tracking.actor_from_checkpoint(state, env.get_observations(), env.num_actions, role)
+            r = command_tracking(env, actor, args.steps, int(SETTLE_SECONDS / env.dt))
+            print("  " + "  ".join(f"{a:+.2f} {b:+.2f} {c:+.2f}".ljust(22) for a, b, c in (
+                command, (r["vx"], r["vy"], r["yaw_rate"]),
+                (r["reference_vx"], r["reference_vy"], r["reference_yaw_rate"])))
+                  + f"  {r['falls_per_1000_steps']:.2f}")
+        return 0
+    env = tracking.make_env(config, spec)
+    actor = tracking.actor_from_checkpoint(state, env.get_observations(), env.num_actions, role)
+    for key, value in probe(env, actor, args.steps).items():
         print(f"  {key:<36} {value:.4f}")
     return 0
 

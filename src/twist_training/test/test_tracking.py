@@ -12,6 +12,7 @@ import yaml
 from twist_core.motion import save_motion
 from twist_core.policy_io import History, PolicyIO
 from twist_core.policy_runtime import PolicyRuntime
+from twist_core.testing.cmg_fixture import write_toy_cmg
 from twist_core.testing.motion_fixture import walking_clip
 from twist_training.tracking import evaluate
 from twist_training.tracking import export as policy_export
@@ -19,6 +20,7 @@ from twist_training.tracking import train as tracking
 from twist_training.tracking.assist import Assist, AssistConfig
 from twist_training.tracking.batched_sim import CpuBatchedSim, DomainRandomization
 from twist_training.tracking.distillation import gaussian_kl, kl_coefficient
+from twist_training.tracking.probe import command_tracking
 from twist_training.tracking.references import MotionLibrary, read_motion_list
 from twist_training.tracking.task import RewardWeights, TaskConfig, TrackingEnv
 
@@ -214,6 +216,7 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
                                              "--quiet-physics"]) == 0
     probed = capsys.readouterr().out
     assert "deterministic_episode_length" in probed and "root_vel_error" in probed
+    _command_probe(spec, tmp_path / "teacher" / "model_2.pt", write_toy_cmg(tmp_path / "cmg.onnx", spec), capsys)
     resumed = tracking.train("teacher", tracking.load_config(tmp_path / "teacher.yaml", {
         "iterations": 3, "references": {"motions": [str(clips)]}}), tmp_path / "teacher")
     assert resumed.env.assist.level == last <= first
@@ -252,6 +255,27 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
     with pytest.raises(SystemExit):
         tracking.main_student(base + ["--out", str(tmp_path / "orphan")])
     assert "needs --teacher" in capsys.readouterr().err
+
+
+def _command_probe(spec, checkpoint, cmg, capsys):
+    """The command probe: clips pinned to one command, the reference measured at that command, a table row."""
+    script = _script("probe_checkpoint")
+    state = tracking.load_checkpoint(checkpoint)
+    config = tracking.merge(state["infos"]["config"], {"sim": {"num_envs": 4, "threads": 1},
+                                                       "references": {"cmg_model": str(cmg)}})
+    env = tracking.make_env(script.command_config(config, (0.3, 0.0, 0.2), 4, 8.0), spec)
+    actor = tracking.actor_from_checkpoint(state, env.get_observations(), env.num_actions, "teacher")
+    result = command_tracking(env, actor, 60, int(script.SETTLE_SECONDS / env.dt))
+    assert result["measured_steps"] > 0
+    assert result["reference_vx"] == pytest.approx(0.3, abs=0.01) and abs(result["reference_vy"]) < 0.01
+    assert result["reference_yaw_rate"] == pytest.approx(0.2, abs=0.01)
+    assert all(np.isfinite(result[k]) for k in ("vx", "vy", "yaw_rate"))
+    assert script.main(["--checkpoint", str(checkpoint), "--commands", "0.3,0,0", "--cmg-model", str(cmg), "--envs",
+                        "2", "--steps", "5", "--command-seconds", "4", "--threads", "1"]) == 0
+    assert "+0.30 +0.00 +0.00" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        script.main(["--checkpoint", str(checkpoint), "--commands", "0.3,0"])
+    assert "a command is vx,vy,yaw_rate" in capsys.readouterr().err
 
 
 def _script(name):

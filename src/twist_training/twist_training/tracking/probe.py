@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from twist_training.tracking import torch_math as tm
 from twist_training.tracking.task import TrackingEnv
 
 ERRORS = ("joint", "keybody", "root_vel")
@@ -38,4 +39,41 @@ def probe(env: TrackingEnv, actor: torch.nn.Module, steps: int, assist: float = 
         out[f"{name}falls_per_1000_steps"] = 1000.0 * falls / (steps * env.num_envs)
         out[f"{name}reward_per_step"] = reward / steps
         out.update({f"{name}{key}_error": value / steps for key, value in errors.items()})
+    return out
+
+
+def _planar_motion(pos0: torch.Tensor, pos1: torch.Tensor, yaw0: torch.Tensor, yaw1: torch.Tensor) -> torch.Tensor:
+    """(n, 3): the step's displacement in the starting heading frame (forward, left) and its yaw change."""
+    d = pos1[:, :2] - pos0[:, :2]
+    cos, sin = torch.cos(yaw0), torch.sin(yaw0)
+    return torch.stack([cos * d[:, 0] + sin * d[:, 1], -sin * d[:, 0] + cos * d[:, 1], tm.wrap(yaw1 - yaw0)], dim=1)
+
+
+def command_tracking(env: TrackingEnv, actor: torch.nn.Module, steps: int, settle_frames: int) -> dict[str, float]:
+    """Achieved vs reference velocity (vx, vy in the heading frame, yaw rate) under the mean action, gantry off.
+
+    Meant for references that hold one command (CMG clips with a pinned command): only env-steps at least
+    ``settle_frames`` into their clip and not ending their episode are measured, for robot and reference alike.
+    """
+    lib = env.library
+    robot, reference = torch.zeros(3), torch.zeros(3)
+    measured, falls = 0, 0
+    obs = env.get_observations()
+    with torch.inference_mode(), env.assist.fixed(0.0):
+        for _ in range(steps):
+            clip_frame = env.motion_start + env.episode_length_buf
+            ref0 = lib.index(env.motion_ids, clip_frame)
+            pos0, yaw0 = env.sim.root_pos().clone(), tm.yaw(env.sim.root_quat())
+            obs, _, dones, extras = env.step(actor(obs, stochastic_output=False))
+            ref1 = lib.index(env.motion_ids, clip_frame + 1)
+            keep = ~dones.bool() & (clip_frame >= settle_frames)
+            falls += int((dones.bool() & ~extras["time_outs"].bool()).sum())
+            robot += _planar_motion(pos0, env.sim.root_pos(), yaw0, tm.yaw(env.sim.root_quat()))[keep].sum(0).cpu()
+            reference += _planar_motion(lib.root_pos[ref0], lib.root_pos[ref1], tm.yaw(lib.root_quat[ref0]),
+                                        tm.yaw(lib.root_quat[ref1]))[keep].sum(0).cpu()
+            measured += int(keep.sum())
+    scale = 1.0 / (max(measured, 1) * env.dt)
+    out = {name: float(v) * scale for name, v in zip(("vx", "vy", "yaw_rate"), robot)}
+    out.update({f"reference_{name}": float(v) * scale for name, v in zip(("vx", "vy", "yaw_rate"), reference)})
+    out.update(falls_per_1000_steps=1000.0 * falls / (steps * env.num_envs), measured_steps=float(measured))
     return out

@@ -158,13 +158,21 @@ class MotionLibrary:
 
 @dataclasses.dataclass
 class CommandSampling:
-    """Random command timelines for CMG clips: segments holding one command (standing included)."""
+    """Random command timelines for CMG clips: segments holding one command (standing included).
+
+    ``vy`` and ``yaw_rate`` are a bound b (uniform in [-b, b]) or a (low, high) range like ``vx``; a range of one
+    value pins the command (the command probe of ``scripts/probe_checkpoint.py``).
+    """
 
     vx: tuple[float, float] = (-0.5, 1.0)
-    vy: float = 0.5
-    yaw_rate: float = 1.0
+    vy: float | tuple[float, float] = 0.5
+    yaw_rate: float | tuple[float, float] = 1.0
     stand_probability: float = 0.15
     segment: tuple[float, float] = (2.0, 5.0)
+
+    def ranges(self) -> list[tuple[float, float]]:
+        """(low, high) of vx, vy and the yaw rate."""
+        return [tuple(r) if isinstance(r, (tuple, list)) else (-r, r) for r in (self.vx, self.vy, self.yaw_rate)]
 
 
 def command_timelines(rng: np.random.Generator, clips: int, seconds: float, sampling: CommandSampling,
@@ -172,13 +180,13 @@ def command_timelines(rng: np.random.Generator, clips: int, seconds: float, samp
     """(T, clips, 3) commands: 1 s standing, then random segments, clipped to the model's range."""
     steps = int(round(seconds * fps))
     out = np.zeros((steps, clips, 3))
+    ranges = sampling.ranges()
     for c in range(clips):
         t = int(fps)
         while t < steps:
             length = int(rng.uniform(*sampling.segment) * fps)
             if rng.random() >= sampling.stand_probability:
-                command = np.array([rng.uniform(*sampling.vx), rng.uniform(-sampling.vy, sampling.vy),
-                                    rng.uniform(-sampling.yaw_rate, sampling.yaw_rate)])
+                command = np.array([rng.uniform(*r) for r in ranges])
                 out[t:t + length, c] = np.clip(command, low, high)
             t += length
     return out
