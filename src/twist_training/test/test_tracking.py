@@ -78,18 +78,18 @@ def test_rewards_and_terminations(spec, clips):
     """Reference-state init tracks well at first (joint term near its maximum); the planar velocity term is off
     by default (TWIST's set) and, when weighted, falls with a velocity error; a robot knocked far off its
     reference is terminated (not a time-out); clips ending are time-outs."""
-    env = _env(spec, clips, num_envs=8, rewards=RewardWeights(tracking_lin_vel=1.0))
+    env = _env(spec, clips, num_envs=8, rewards=RewardWeights(tracking_lin_vel=1.0, tracking_yaw_rate=1.0))
     io = PolicyIO(spec)
     _, rewards, dones, extras = env.step(torch.zeros(8, io.num_actions))
     assert torch.isfinite(rewards).all()
     assert float(extras["log"]["Reward/tracking_joint_dof"]) > 0.5 * 0.6 * env.dt
-    on_track = float(extras["log"]["Reward/tracking_lin_vel"])
-    assert 0.5 * env.dt < on_track <= env.dt
+    on_track = {k: float(extras["log"][f"Reward/tracking_{k}"]) for k in ("lin_vel", "yaw_rate")}
+    assert all(0.5 * env.dt < v <= env.dt for v in on_track.values()), on_track
     env.sim.add_base_velocity(np.arange(8), np.tile([0.5, 0.0, 0.0], (8, 1)))
     _, _, _, extras = env.step(torch.zeros(8, io.num_actions))
-    assert float(extras["log"]["Reward/tracking_lin_vel"]) < 0.5 * on_track, "0.5 m/s off: exp(-4) of the maximum"
-    assert float(_env(spec, clips, num_envs=2).step(torch.zeros(2, io.num_actions))[3]["log"][
-        "Reward/tracking_lin_vel"]) == 0.0
+    assert float(extras["log"]["Reward/tracking_lin_vel"]) < 0.5 * on_track["lin_vel"], "0.5 m/s off: exp(-4)"
+    default = _env(spec, clips, num_envs=2).step(torch.zeros(2, io.num_actions))[3]["log"]
+    assert float(default["Reward/tracking_lin_vel"]) == float(default["Reward/tracking_yaw_rate"]) == 0.0
     env.sim.add_base_velocity(np.arange(8), np.tile([4.0, 0.0, 3.0], (8, 1)))
     terminated = torch.zeros(8, dtype=torch.bool)
     for _ in range(25):

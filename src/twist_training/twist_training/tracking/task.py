@@ -70,9 +70,11 @@ class RewardWeights:
     ang_vel_xy: float = -0.01
     ankle_dof_acc: float = -1e-7
     ankle_dof_vel: float = -2e-4
-    #: Not TWIST's: the planar pelvis velocity against the reference's, exp(-|error|^2 / lin_vel_sigma^2). TWIST's
-    #: tracking_root_vel mixes it with the angular velocity and is nearly flat in a forward-speed deficit.
+    #: Not TWIST's: the planar pelvis velocity against the reference's, exp(-|error|^2 / lin_vel_sigma^2), and the
+    #: pelvis yaw rate, exp(-error^2 / yaw_rate_sigma^2). TWIST's tracking_root_vel mixes both with the roll and
+    #: pitch rates and is nearly flat in a speed deficit: its trackers walk slower and turn less than commanded.
     tracking_lin_vel: float = 0.0
+    tracking_yaw_rate: float = 0.0
 
 
 @dataclasses.dataclass
@@ -85,6 +87,7 @@ class TaskConfig:
     rewards: RewardWeights = dataclasses.field(default_factory=RewardWeights)
     air_time_target: float = 0.3
     lin_vel_sigma: float = 0.25
+    yaw_rate_sigma: float = 0.5
     soft_limit_fraction: float = 0.95
     max_tilt: float = 1.0
     max_height_error: float = 0.25
@@ -282,6 +285,7 @@ class TrackingEnv:
             "tracking_root_vel": torch.exp(-(torch.sum(vel_err ** 2, dim=1) + 0.5 * torch.sum(ang_err ** 2, dim=1))),
             "tracking_keybody_pos": torch.exp(-10.0 * torch.sum(key_err ** 2, dim=1)),
             "tracking_lin_vel": torch.exp(-torch.sum(vel_err[:, :2] ** 2, dim=1) / cfg.lin_vel_sigma ** 2),
+            "tracking_yaw_rate": torch.exp(-ang_err[:, 2] ** 2 / cfg.yaw_rate_sigma ** 2),
             "feet_slip": torch.sum(torch.sqrt(torch.linalg.norm(foot_vel[..., :2], dim=-1) + 1e-8) * contact, dim=1),
             "feet_contact_forces": torch.sum(torch.clamp(force - 100.0, min=0.0), dim=1),
             "dof_pos_limits": torch.sum(torch.clamp(self.soft_lower - q, min=0) + torch.clamp(q - self.soft_upper,
