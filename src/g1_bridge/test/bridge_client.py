@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from rclpy.node import Node
+from rclpy.qos import QoSProfile
 from std_srvs.srv import Trigger
 from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
 from twist_msgs.srv import Reset
@@ -40,8 +41,13 @@ def stop_bridge(process: subprocess.Popen) -> None:
 class BridgeClient(Node):
     """Answers every RobotState with a JointCommand while ``answering``; records what it sees."""
 
-    def __init__(self, spec, gain_scale: float = 4.0, bridge_name: str = "mujoco_bridge") -> None:
-        """Publishers, subscriptions and service clients for one bridge (``bridge_name``: its node name)."""
+    def __init__(self, spec, gain_scale: float = 4.0, bridge_name: str = "mujoco_bridge",
+                 state_depth: int = 1) -> None:
+        """Publishers, subscriptions and service clients for one bridge (``bridge_name``: its node name).
+
+        ``state_depth``: the RobotState reader's history (the controllers' KEEP_LAST 1 by default); a test that
+        must see every state of a free-running bridge keeps more, so a starved test process does not drop any.
+        """
         super().__init__("bridge_test_client")
         self.spec = spec
         self.gain_scale = gain_scale
@@ -53,7 +59,8 @@ class BridgeClient(Node):
         self.last_command_time: float | None = None  # time.monotonic() of the latest JointCommand published
         self.status: BridgeStatus | None = None
         self.command_pub = self.create_publisher(JointCommand, "joint_command", CONTROL_QOS)
-        self.create_subscription(RobotState, "robot_state", self._on_state, CONTROL_QOS)
+        state_qos = QoSProfile(depth=state_depth, reliability=CONTROL_QOS.reliability)
+        self.create_subscription(RobotState, "robot_state", self._on_state, state_qos)
         self.create_subscription(BridgeStatus, "bridge_status", self._on_status, STATUS_QOS)
         self.triggers = {name: self.create_client(Trigger, f"/{bridge_name}/{name}")
                          for name in ("start", "go", "damp")}

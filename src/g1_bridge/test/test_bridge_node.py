@@ -65,7 +65,7 @@ def test_lockstep_20_seconds_without_a_missed_tick_then_watchdog(lockstep, spec)
     assert "deadline" in client.status.fault_message
 
 
-def _deterministic_run(spec, go_at: int, ticks: int) -> np.ndarray:
+def _deterministic_run(spec, go_at: int, ticks: int) -> dict[int, np.ndarray]:
     """A lockstep run whose every input depends only on the tick: go is called while tick go_at waits."""
     client = BridgeClient(spec)
     client.wiggle = True
@@ -83,17 +83,26 @@ def _deterministic_run(spec, go_at: int, ticks: int) -> np.ndarray:
         stop_bridge(process)
     states = [s for s in client.states if s.sequence <= go_at + ticks]
     assert states[-1].mode == BridgeStatus.MODE_POLICY
-    return np.array([np.concatenate([s.position, s.velocity, s.effort,
-                                     [s.imu_angular_velocity.x, s.imu_linear_acceleration.z,
-                                      s.base_pose.position.x, s.base_pose.position.z]]) for s in states])
+    return {s.sequence: np.concatenate([s.position, s.velocity, s.effort,
+                                        [s.imu_angular_velocity.x, s.imu_linear_acceleration.z,
+                                         s.base_pose.position.x, s.base_pose.position.z]]) for s in states}
 
 
 def test_two_lockstep_runs_are_bit_identical(ros, spec):
-    """Two bridge processes fed the same command sequence publish bit-identical states."""
+    """Two bridge processes fed the same command sequence publish bit-identical states.
+
+    Every state from go on must be there; before it the bridge ramps on its own and may publish a state or two
+    before this process has discovered it (seen on a loaded machine), so those are compared where both runs got
+    them.
+    """
     first = _deterministic_run(spec, go_at=30, ticks=100)
     second = _deterministic_run(spec, go_at=30, ticks=100)
-    assert first.shape == second.shape == (131, 29 * 3 + 4)
-    assert first.tobytes() == second.tobytes()
+    assert set(range(30, 131)) <= first.keys() & second.keys()
+    common = sorted(first.keys() & second.keys())
+    assert len(common) >= 120
+    for sequence in common:
+        assert first[sequence].shape == (29 * 3 + 4,)
+        assert first[sequence].tobytes() == second[sequence].tobytes(), f"state {sequence} differs"
 
 
 def test_nan_command_damps(lockstep):
@@ -147,7 +156,7 @@ def test_reset_to_a_given_frame(lockstep, spec):
 
 def test_realtime_mode_publishes_at_50_hz(ros, spec):
     """In real time the states come at 50 Hz of wall clock with no gap, and the status reports RTF ~1."""
-    client = BridgeClient(spec)
+    client = BridgeClient(spec, state_depth=100)
     client.answering = False
     process = start_bridge(clock_mode="realtime", auto_start=True)
     try:
