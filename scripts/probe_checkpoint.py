@@ -13,8 +13,8 @@ velocity (heading frame) and yaw rate achieved are measured from 3 s into the cl
 A tracker that keeps its joints and key bodies on the reference can still walk slower than commanded.
 
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400
-    python scripts/probe_checkpoint.py --checkpoint models/teacher/model_2000.pt --motions data/walk400 --quiet-physics
-    python scripts/probe_checkpoint.py --checkpoint models/teacher/model_2000.pt --commands 0.5,0,0 1.0,0,0 0,0.3,0 \
+    python scripts/probe_checkpoint.py --checkpoint models/teacher/model_2200.pt --motions data/walk400 --quiet-physics
+    python scripts/probe_checkpoint.py --checkpoint models/teacher/model_2200.pt --commands 0.5,0,0 1.0,0,0 0,0.3,0 \
         --envs 16 --steps 600 --quiet-physics
     (after `source scripts/env.sh`)
 """
