@@ -224,7 +224,8 @@ def run_bridge(name: str, usage: Callable[[], str], factory: Callable[[], Bridge
     """Entry point of a bridge executable: ``--help``, then create the node and run it until shutdown.
 
     A start-up error prints ``<name>: cannot start: ...``, a later one ``<name>: failed: ...`` with its traceback;
-    both exit with code 1. Whatever ends the run, the node is closed (``close(reason)``: the robot is damped,
+    both exit with code 1 (an exception raised after a signal has shut the context down counts as the signal).
+    Whatever ends the run, the node is closed (``close(reason)``: the robot is damped,
     the simulation's video finished) before ROS shuts down.
     """
     if wants_help(args):
@@ -239,10 +240,15 @@ def run_bridge(name: str, usage: Callable[[], str], factory: Callable[[], Bridge
     except (KeyboardInterrupt, ExternalShutdownException):
         reason = "signal"
     except Exception as exc:  # noqa: BLE001 - report, leave the robot safe, exit non-zero
-        reason, code = f"error: {exc}", 1
-        print(f"{name}: {'cannot start' if node is None else 'failed'}: {exc}", file=sys.stderr, flush=True)
-        if node is not None:
-            traceback.print_exc()
+        if node is not None and not rclpy.ok():
+            # SIGINT/SIGTERM shut the context down while a callback ran; that callback's failure (e.g. publishing
+            # on the dead context) is the signal's doing, not an error of the bridge
+            reason = "signal"
+        else:
+            reason, code = f"error: {exc}", 1
+            print(f"{name}: {'cannot start' if node is None else 'failed'}: {exc}", file=sys.stderr, flush=True)
+            if node is not None:
+                traceback.print_exc()
     finally:
         if node is not None:
             node.close(reason)

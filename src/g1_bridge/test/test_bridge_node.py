@@ -1,5 +1,8 @@
 """The mujoco_bridge node in its own process, driven over real DDS (loopback) like a policy node would."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import rclpy
@@ -214,3 +217,35 @@ def test_push_moves_the_pelvis_and_bad_pushes_are_refused(lockstep):
     assert np.abs(quiet).max() < 0.02 and np.abs(refused).max() < 0.02
     assert pushed.max() > 0.1, pushed.round(3)
     assert client.states[-1].base_pose.position.z > 0.6 and client.mode() == BridgeStatus.MODE_POLICY
+
+
+RUN_BRIDGE_SCRIPT = """
+import sys
+import rclpy
+from g1_bridge.bridge_node import run_bridge
+
+class Node:
+    def run(self):
+        if sys.argv[1] == "signal":
+            rclpy.shutdown()  # what rclpy's SIGINT/SIGTERM handler does while a callback runs
+        raise RuntimeError("publish failed")
+
+    def close(self, reason):
+        print("closed:", reason, flush=True)
+
+    def destroy_node(self):
+        pass
+
+run_bridge("fake_bridge", lambda: "usage", Node, [])
+"""
+
+
+@pytest.mark.parametrize("case, code, reason", [("signal", 0, "closed: signal"),
+                                                ("error", 1, "closed: error: publish failed")])
+def test_run_bridge_tells_a_signal_from_an_error(case, code, reason):
+    """A callback failing because a signal shut the context down ends like the signal (exit 0, no 'failed');
+    the same failure with the context alive is an error (exit 1, 'failed' and the traceback); both close."""
+    out = subprocess.run([sys.executable, "-c", RUN_BRIDGE_SCRIPT, case], capture_output=True, text=True, timeout=60)
+    assert out.returncode == code, out.stderr
+    assert reason in out.stdout
+    assert ("fake_bridge: failed: publish failed" in out.stderr) == (case == "error")

@@ -257,7 +257,7 @@ def test_lowstate_loss_damps_within_the_deadline_and_sigterm_ends_in_damping(rob
     assert LOWSTATE_TIMEOUT * 0.5 < latency < OUTSIDE_BOUND
     assert all(s.damping for s in monitor.commands(first.time))
 
-    assert stop(procs["bridge"], signal.SIGTERM) == 0
+    assert stop(procs["bridge"], signal.SIGTERM) == 0, procs["bridge"].stdout.read()
     assert _trailing_damping(monitor) > 100, "the bridge did not end with damping"
     _check_wire(monitor.commands(t_kill - 2.0), spec)
 
