@@ -44,9 +44,8 @@ def probe(env: TrackingEnv, actor: torch.nn.Module, steps: int, assist: float = 
 
 def _planar_motion(pos0: torch.Tensor, pos1: torch.Tensor, yaw0: torch.Tensor, yaw1: torch.Tensor) -> torch.Tensor:
     """(n, 3): the step's displacement in the starting heading frame (forward, left) and its yaw change."""
-    d = pos1[:, :2] - pos0[:, :2]
-    cos, sin = torch.cos(yaw0), torch.sin(yaw0)
-    return torch.stack([cos * d[:, 0] + sin * d[:, 1], -sin * d[:, 0] + cos * d[:, 1], tm.wrap(yaw1 - yaw0)], dim=1)
+    planar = tm.rotate_inverse(tm.from_yaw(yaw0), pos1 - pos0)[:, :2]
+    return torch.cat([planar, tm.wrap(yaw1 - yaw0)[:, None]], dim=1)
 
 
 def command_tracking(env: TrackingEnv, actor: torch.nn.Module, steps: int, settle_frames: int) -> dict[str, float]:
