@@ -143,11 +143,11 @@ def _kinematics_data(spec: RobotSpec) -> tuple["mujoco.MjModel", "mujoco.MjData"
     return model, mujoco.MjData(model), joint_qpos_addresses(spec, model)
 
 
-def key_body_positions(spec: RobotSpec, root_pos: np.ndarray, root_quat: np.ndarray,
-                       joint_pos: np.ndarray) -> np.ndarray:
-    """World positions (T, K, 3) of the config's key-body points by MuJoCo forward kinematics.
+def key_body_frames(spec: RobotSpec, root_pos: np.ndarray, root_quat: np.ndarray,
+                    joint_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World positions (T, K, 3) of the config's key-body points and their bodies' rotations (T, K, 3, 3).
 
-    ``root_quat`` is (w, x, y, z); ``joint_pos`` is in motor order.
+    By MuJoCo forward kinematics; ``root_quat`` is (w, x, y, z); ``joint_pos`` is in motor order.
     """
     import mujoco
 
@@ -156,14 +156,25 @@ def key_body_positions(spec: RobotSpec, root_pos: np.ndarray, root_quat: np.ndar
     offsets = np.array([k.offset for k in spec.key_bodies])
     root_pos, root_quat, joint_pos = (np.atleast_2d(np.asarray(a, dtype=np.float64))
                                       for a in (root_pos, root_quat, joint_pos))
-    out = np.empty((len(joint_pos), len(bodies), 3))
+    positions = np.empty((len(joint_pos), len(bodies), 3))
+    rotations = np.empty((len(joint_pos), len(bodies), 3, 3))
     for t in range(len(joint_pos)):
         data.qpos[:3] = root_pos[t]
         data.qpos[3:7] = root_quat[t]
         data.qpos[qadr] = joint_pos[t]
         mujoco.mj_kinematics(model, data)
-        out[t] = data.xpos[bodies] + np.einsum("kij,kj->ki", data.xmat[bodies].reshape(-1, 3, 3), offsets)
-    return out
+        rotations[t] = data.xmat[bodies].reshape(-1, 3, 3)
+        positions[t] = data.xpos[bodies] + np.einsum("kij,kj->ki", rotations[t], offsets)
+    return positions, rotations
+
+
+def key_body_positions(spec: RobotSpec, root_pos: np.ndarray, root_quat: np.ndarray,
+                       joint_pos: np.ndarray) -> np.ndarray:
+    """World positions (T, K, 3) of the config's key-body points by MuJoCo forward kinematics.
+
+    ``root_quat`` is (w, x, y, z); ``joint_pos`` is in motor order.
+    """
+    return key_body_frames(spec, root_pos, root_quat, joint_pos)[0]
 
 
 def motion_qpos(spec: RobotSpec, model: "mujoco.MjModel", root_pos: np.ndarray, root_quat: np.ndarray,

@@ -244,16 +244,31 @@ def test_export_matches_torch_and_carries_metadata(spec, prepared, tmp_path):
 
 
 def test_gait_metrics_on_known_signals():
-    """Period of a 1.1 s oscillation; leg odometry of a foot sliding back at 0.4 m/s is +0.4 m/s."""
+    """Period of a 1.1 s oscillation; leg odometry of a stance foot fixed in the world under a body walking and
+    turning is the body's velocity and yaw rate."""
     fps = 50.0
     t = np.arange(1500) / fps
     period, strength = gait_period(np.sin(2 * np.pi * t / 1.1), fps)
     assert period == pytest.approx(1.1, abs=0.02) and strength > 0.9
     assert gait_period(np.zeros(500), fps) == (0.0, 0.0)
-    ankles = np.zeros((200, 2, 3))
+    ankles, yaws = np.zeros((200, 2, 3)), np.zeros((200, 2))
     ankles[:, 0, 0] = 0.2 - 0.4 * np.arange(200) / fps  # stance foot (lower) moves back under the body
     ankles[:, 0, 2], ankles[:, 1, 2] = -0.7, -0.6
-    np.testing.assert_allclose(leg_odometry(ankles, 0.0, fps), [0.4, 0.0], atol=1e-9)
+    np.testing.assert_allclose(leg_odometry(ankles, yaws, fps), [0.4, 0.0, 0.0], atol=1e-9)
+    # The body moves at (0.3, -0.1) m/s in its own frame and turns at -0.6 rad/s; the left foot stays at (0.1, 0.1).
+    v, w, foot = np.array([0.3, -0.1]), -0.6, np.array([0.1, 0.1])
+    substeps = 100
+    position, heading = np.zeros(2), 0.0
+    for t in range(200):
+        c, s = np.cos(heading), np.sin(heading)
+        ankles[t, 0, :2] = [c * (foot - position)[0] + s * (foot - position)[1],
+                            -s * (foot - position)[0] + c * (foot - position)[1]]
+        yaws[t, 0] = -heading
+        for _ in range(substeps):
+            c, s = np.cos(heading), np.sin(heading)
+            position += np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]]) / (fps * substeps)
+            heading += w / (fps * substeps)
+    np.testing.assert_allclose(leg_odometry(ankles, yaws, fps), [0.3, -0.1, -0.6], atol=0.01)
 
 
 def test_evaluation_flags_a_generator_that_stands_still(spec, prepared, tmp_path):

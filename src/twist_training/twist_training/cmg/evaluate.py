@@ -12,8 +12,8 @@ it measures, on the raw outputs:
 - **drift**: largest change of a joint's mean position between the second 10 s and the last 10 s [rad];
 - **gait period** and **periodicity**: from the autocorrelation of the left-minus-right ankle height (forward
   kinematics, root frame); periodicity is the autocorrelation at that period (1 = perfectly periodic);
-- **achieved velocity**: the stance foot (the lower ankle) moved backwards under the body, i.e. leg odometry,
-  compared with the command; **stride** = speed x period;
+- **achieved velocity and yaw rate**: the stance foot (the lower ankle) moved backwards and turned under the
+  body, i.e. leg odometry, compared with the command; **stride** = speed x period;
 - **standing**: for zero commands, the largest ankle lift and the joint speed.
 
 A row passes when it has no limit violation, drift < ``--max-drift``, finite outputs, and (moving commands) a
@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from twist_core.cmg_runtime import CmgFreeRun, CmgModelError, CmgRuntime, StandingHold
-from twist_core.model import key_body_positions
+from twist_core.model import key_body_frames
 from twist_core.robot import RobotSpec, load_robot_spec
 
 LIMIT_TOLERANCE = 1e-3
@@ -55,7 +55,7 @@ class Row:
     finite: bool
     period: float
     periodicity: float
-    achieved: tuple[float, float]
+    achieved: tuple[float, float, float]
     stride: float
     ankle_lift: float
     joint_speed: float
@@ -102,10 +102,17 @@ def free_run(runtime: CmgRuntime, commands: np.ndarray, seconds: float, hold: St
 
 def ankle_positions(spec: RobotSpec, joint_pos: np.ndarray) -> np.ndarray:
     """Left and right ankle positions (T, 2, 3) in the root frame (root at the origin, upright)."""
+    return ankle_frames(spec, joint_pos)[0]
+
+
+def ankle_frames(spec: RobotSpec, joint_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left and right ankle positions (T, 2, 3) and yaw angles (T, 2) in the root frame (root at the origin)."""
     names = list(spec.key_body_names)
-    points = key_body_positions(spec, np.zeros((len(joint_pos), 3)),
-                                np.tile([1.0, 0.0, 0.0, 0.0], (len(joint_pos), 1)), joint_pos)
-    return points[:, [names.index("left_ankle"), names.index("right_ankle")]]
+    ankles = [names.index("left_ankle"), names.index("right_ankle")]
+    positions, rotations = key_body_frames(spec, np.zeros((len(joint_pos), 3)),
+                                           np.tile([1.0, 0.0, 0.0, 0.0], (len(joint_pos), 1)), joint_pos)
+    rotations = rotations[:, ankles]
+    return positions[:, ankles], np.arctan2(rotations[..., 1, 0], rotations[..., 0, 0])
 
 
 def gait_period(signal: np.ndarray, fps: float, min_period: float = 0.4, max_period: float = 3.0) -> tuple[
@@ -122,18 +129,24 @@ def gait_period(signal: np.ndarray, fps: float, min_period: float = 0.4, max_per
     return lag / fps, float(acf[lag])
 
 
-def leg_odometry(ankles: np.ndarray, yaw_rate: float, fps: float) -> np.ndarray:
-    """Mean body velocity (vx, vy) from the stance ankle (the lower one) moving under the body."""
+def leg_odometry(ankles: np.ndarray, yaws: np.ndarray, fps: float) -> np.ndarray:
+    """Mean body velocity (vx, vy) and yaw rate from the stance ankle (the lower one) moving under the body.
+
+    ``ankles`` (T, 2, 3) and ``yaws`` (T, 2) are the ankles' positions and yaw angles in the root frame.
+    """
     stance = np.argmin(ankles[:, :, 2], axis=1)
     same = stance[1:] == stance[:-1]
     index = np.arange(len(ankles) - 1)
     p0 = ankles[index, stance[:-1], :2]
     p1 = ankles[index + 1, stance[:-1], :2]
-    # A foot fixed in the world seen from a frame moving with v and turning with w: dp/dt = -v - w x p.
+    # A foot fixed in the world, seen from a frame moving with v and turning with w, turns by -w and moves with
+    # dp/dt = -v - w x p.
+    turn = np.angle(np.exp(1j * (yaws[index + 1, stance[:-1]] - yaws[index, stance[:-1]])))
+    yaw_rate = -turn * fps
     dp = (p1 - p0) * fps
-    w_cross_p = yaw_rate * np.column_stack([-p0[:, 1], p0[:, 0]])
-    velocity = -(dp + w_cross_p)
-    return velocity[same].mean(0) if np.any(same) else np.zeros(2)
+    w_cross_p = yaw_rate[:, None] * np.column_stack([-p0[:, 1], p0[:, 0]])
+    velocity = np.column_stack([-(dp + w_cross_p), yaw_rate])
+    return velocity[same].mean(0) if np.any(same) else np.zeros(3)
 
 
 def evaluate_row(runtime: CmgRuntime, command: np.ndarray, raw: np.ndarray, clamped: np.ndarray,
@@ -153,17 +166,17 @@ def evaluate_row(runtime: CmgRuntime, command: np.ndarray, raw: np.ndarray, clam
     q = clamped[:, :n]
     drift = float(np.abs(q[ten:2 * ten].mean(0) - q[-ten:].mean(0)).max()) if len(q) >= 3 * ten else float(
         np.abs(q[:len(q) // 2].mean(0) - q[len(q) // 2:].mean(0)).max())
-    ankles = ankle_positions(spec, q)
-    tail = ankles[len(ankles) // 3:]
+    ankles, yaws = ankle_frames(spec, q)
+    tail, tail_yaws = ankles[len(ankles) // 3:], yaws[len(yaws) // 3:]
     period, periodicity = gait_period(tail[:, 0, 2] - tail[:, 1, 2], fps)
-    achieved = leg_odometry(tail, float(command[2]), fps)
+    achieved = leg_odometry(tail, tail_yaws, fps)
     lift = float(max(np.ptp(tail[:, 0, 2]), np.ptp(tail[:, 1, 2])))
     joint_speed = float(np.sqrt(np.mean(clamped[len(clamped) // 3:, n:] ** 2)))
     moving = bool(np.any(np.abs(command) > 1e-6))
     gait_ok = periodicity > PERIODICITY if moving else lift < 0.02
     passed = finite and violation_rate == 0.0 and drift < max_drift and gait_ok
     return Row(tuple(float(c) for c in command), violation_rate, float(excess.max()), drift, finite, period,
-               periodicity, (float(achieved[0]), float(achieved[1])), float(np.hypot(*achieved) * period), lift,
+               periodicity, tuple(float(a) for a in achieved), float(np.hypot(*achieved[:2]) * period), lift,
                joint_speed, bool(passed))
 
 
@@ -179,11 +192,12 @@ def evaluate(runtime: CmgRuntime, commands: Sequence[Sequence[float]], seconds: 
 def markdown_table(rows: Sequence[Row]) -> str:
     """The report table."""
     lines = ["| vx | vy | yaw rate | limit viol. | drift [rad] | period [s] | periodicity | achieved vx, vy [m/s] | "
-             "stride [m] | ankle lift [m] | pass |", "|" + "---|" * 11]
+             "achieved yaw rate [rad/s] | stride [m] | ankle lift [m] | pass |", "|" + "---|" * 12]
     for r in rows:
         lines.append(f"| {r.command[0]:+.2f} | {r.command[1]:+.2f} | {r.command[2]:+.2f} | {r.violation_rate:.1%} | "
                      f"{r.drift:.3f} | {r.period:.2f} | {r.periodicity:.2f} | {r.achieved[0]:+.2f}, "
-                     f"{r.achieved[1]:+.2f} | {r.stride:.2f} | {r.ankle_lift:.3f} | {'yes' if r.passed else 'NO'} |")
+                     f"{r.achieved[1]:+.2f} | {r.achieved[2]:+.2f} | {r.stride:.2f} | {r.ankle_lift:.3f} | "
+                     f"{'yes' if r.passed else 'NO'} |")
     return "\n".join(lines)
 
 
