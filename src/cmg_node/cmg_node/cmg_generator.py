@@ -16,7 +16,7 @@ import numpy as np
 from cmg_node.command_filter import RootIntegrator
 from twist_core import rotations
 from twist_core.cmg_runtime import CmgFreeRun, CmgRuntime, FreeRunState, StandingHold
-from twist_core.model import key_body_positions, standing_height
+from twist_core.model import key_body_positions, standing_height, standing_heights
 from twist_core.playback import Phase, ReferenceFrame
 from twist_core.robot import RobotSpec
 
@@ -131,10 +131,12 @@ class CmgGenerator:
         # roll and pitch are zero, so key bodies in the root frame depend on the joints only
         keys = key_body_positions(self.spec, np.zeros((len(motions), 3)), np.tile(IDENTITY, (len(motions), 1)),
                                   motions[:, :n])
+        # the lowest foot on the floor, as in the CMG clips the tracker was trained on
+        heights = standing_heights(self.spec, motions[:, :n])
         command = np.zeros(3) if still else np.asarray(command, dtype=np.float64)
         lin = np.array([command[0], command[1], 0.0])
         ang = np.array([0.0, 0.0, command[2]])
-        return [ReferenceFrame(phase, np.array([xy[0], xy[1], self.root.height]), rotations.from_yaw(heading),
+        return [ReferenceFrame(phase, np.array([xy[0], xy[1], height]), rotations.from_yaw(heading),
                                lin.copy(), ang.copy(), motion[:n].copy(), np.zeros(n) if still else motion[n:].copy(),
                                key)
-                for motion, xy, heading, key in zip(motions, xys, headings, keys)]
+                for motion, xy, heading, key, height in zip(motions, xys, headings, keys, heights)]

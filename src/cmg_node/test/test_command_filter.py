@@ -6,6 +6,7 @@ import pytest
 from cmg_node.cmg_generator import CmgGenerator, NonFiniteOutput
 from cmg_node.command_filter import CommandFilter, RootIntegrator, Verdict
 from twist_core.cmg_runtime import CmgRuntime, StandingHold
+from twist_core.model import standing_height
 from twist_core.testing.cmg_fixture import toy_step, write_toy_cmg
 
 RANGE = ([-0.5, -0.4, -1.0], [1.0, 0.4, 1.0])
@@ -131,6 +132,14 @@ def test_generator_steps_the_model_and_moves_the_root(runtime, spec):
     assert frame.root_pos[0] == pytest.approx(0.01, abs=1e-5)
     still = gen.frame(command, still=True)
     assert not np.any(still.joint_vel) and not np.any(still.root_lin_vel_local)
+    crouch = gen.motion.copy()
+    for side in ("left", "right"):
+        for joint, delta in (("hip_pitch", -0.3), ("knee", 0.6), ("ankle_pitch", -0.3)):
+            crouch[spec.joint_index(f"{side}_{joint}_joint")] += delta
+    gen.state = gen.state._replace(motion=crouch)
+    low = gen.frame(command)  # the pelvis height puts the lower foot on the floor, as in the training clips
+    assert low.root_pos[2] == pytest.approx(standing_height(spec, crouch[:29])) and \
+        low.root_pos[2] < start.root_pos[2] - 0.03
 
 
 def test_generator_clamps_joints_to_the_limits(spec, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from motion_fixtures import sine_motion
 from twist_core import rotations
-from twist_core.model import joint_qpos_addresses, load_model
+from twist_core.model import joint_qpos_addresses, load_model, standing_height
 from twist_core.motion import (MotionError, build_motion, fps_consistency_warning, joint_limit_report,
                                load_motion, motion_from_generated_joints, resample, root_from_command, save_motion)
 
@@ -121,12 +121,20 @@ def test_root_from_command_integrates_heading(spec):
 
 
 def test_generated_joints_get_a_synthesized_root(spec):
-    """CMG-style output (joints only) becomes a full motion with root, key bodies and the command."""
+    """CMG-style output (joints only) becomes a full motion with root, key bodies and the command; the pelvis
+    height puts the lower foot on the floor in every frame."""
     n = 100
     joint_pos = np.tile(spec.default_pose, (n, 1))
+    crouch = spec.default_pose.copy()
+    for side in ("left", "right"):
+        for joint, delta in (("hip_pitch", -0.3), ("knee", 0.6), ("ankle_pitch", -0.3)):
+            crouch[spec.joint_names.index(f"{side}_{joint}_joint")] += delta
+    joint_pos[50:] = crouch
     command = np.tile([0.5, 0.0, 0.0], (n, 1))
     motion = motion_from_generated_joints(spec, 50.0, joint_pos, np.zeros((n, 29)), command)
     np.testing.assert_allclose(motion.root_pos[-1, 0], 0.5 * (n - 1) / 50.0)
     assert motion.root_pos[0, 2] == pytest.approx(0.7792, abs=1e-3)  # default pose standing on the floor
+    assert motion.root_pos[-1, 2] == pytest.approx(standing_height(spec, crouch)) and \
+        motion.root_pos[-1, 2] < motion.root_pos[0, 2] - 0.03  # crouching lowers the pelvis, feet stay down
     assert motion.metadata["root"] == "synthesized from command"
     assert np.min(motion.key_body_pos[:, spec.key_body_names.index("left_ankle"), 2]) > 0.0

@@ -202,11 +202,22 @@ def foot_spheres(spec: RobotSpec, model: "mujoco.MjModel") -> list[np.ndarray]:
 
 def standing_height(spec: RobotSpec, joint_pos: np.ndarray) -> float:
     """Pelvis height that puts the lowest foot collision sphere on the floor (z = 0) for ``joint_pos``."""
+    return float(standing_heights(spec, np.asarray(joint_pos, dtype=np.float64)[None])[0])
+
+
+def standing_heights(spec: RobotSpec, joint_pos: np.ndarray) -> np.ndarray:
+    """Pelvis heights (T,) that put the lowest foot collision sphere on the floor, pelvis upright, per frame (T, n).
+
+    The root height of a motion made of joints only (a CMG's output): the stance foot stands on the floor.
+    """
     import mujoco
 
     model, data, qadr = _kinematics_data(spec)
-    data.qpos[:7] = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
-    data.qpos[qadr] = joint_pos
-    mujoco.mj_kinematics(model, data)
     spheres = np.concatenate(foot_spheres(spec, model))
-    return float(-np.min(data.geom_xpos[spheres, 2] - model.geom_size[spheres, 0]))
+    heights = np.empty(len(joint_pos))
+    for t, frame in enumerate(joint_pos):
+        data.qpos[:7] = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+        data.qpos[qadr] = frame
+        mujoco.mj_kinematics(model, data)
+        heights[t] = -np.min(data.geom_xpos[spheres, 2] - model.geom_size[spheres, 0])
+    return heights

@@ -256,13 +256,16 @@ def motion_from_generated_joints(spec: RobotSpec, fps: float, joint_pos: np.ndar
                                  command: np.ndarray, metadata: dict[str, Any] | None = None) -> Motion:
     """A complete motion from generated joints (e.g. CMG output).
 
-    The root is synthesized from the command at the standing height of the default pose; key bodies come from
-    forward kinematics.
+    The root is synthesized from the command (position and heading), its height from the joints: the lowest foot
+    stands on the floor (``twist_core.model.standing_heights``, as the ``cmg_reference`` node publishes it); key
+    bodies come from forward kinematics.
     """
-    from twist_core.model import standing_height
+    from twist_core.model import standing_heights
 
     command = _array(command, "command", (None, 3))
-    root_pos, root_quat = root_from_command(command, fps, standing_height(spec, spec.default_pose))
+    joint_pos = _array(joint_pos, "joint_pos", (len(command), spec.num_joints))
+    root_pos, root_quat = root_from_command(command, fps, 0.0)
+    root_pos[:, 2] = standing_heights(spec, joint_pos)
     return build_motion(spec, fps, root_pos, root_quat, joint_pos, joint_vel, command,
                         dict(metadata or {}, root="synthesized from command"))
 

@@ -78,18 +78,24 @@ def test_rewards_and_terminations(spec, clips):
     """Reference-state init tracks well at first (joint term near its maximum); the planar velocity term is off
     by default (TWIST's set) and, when weighted, falls with a velocity error; a robot knocked far off its
     reference is terminated (not a time-out); clips ending are time-outs."""
-    env = _env(spec, clips, num_envs=8, rewards=RewardWeights(tracking_lin_vel=1.0, tracking_yaw_rate=1.0))
+    optional = ("lin_vel", "yaw_rate", "feet_height")
+    env = _env(spec, clips, num_envs=8, rewards=RewardWeights(**{f"tracking_{k}": 1.0 for k in optional}))
     io = PolicyIO(spec)
     _, rewards, dones, extras = env.step(torch.zeros(8, io.num_actions))
     assert torch.isfinite(rewards).all()
     assert float(extras["log"]["Reward/tracking_joint_dof"]) > 0.5 * 0.6 * env.dt
-    on_track = {k: float(extras["log"][f"Reward/tracking_{k}"]) for k in ("lin_vel", "yaw_rate")}
+    on_track = {k: float(extras["log"][f"Reward/tracking_{k}"]) for k in optional}
     assert all(0.5 * env.dt < v <= env.dt for v in on_track.values()), on_track
     env.sim.add_base_velocity(np.arange(8), np.tile([0.5, 0.0, 0.0], (8, 1)))
     _, _, _, extras = env.step(torch.zeros(8, io.num_actions))
     assert float(extras["log"]["Reward/tracking_lin_vel"]) < 0.5 * on_track["lin_vel"], "0.5 m/s off: exp(-4)"
+    lifted = env.sim.qpos().clone()
+    lifted[:, 2] += 0.06  # the robot (both ankles) 6 cm above where its reference stands: exp(-2 * 1.2^2)
+    env.sim.reset(np.arange(8), lifted[:, :3].numpy(), lifted[:, 3:7].numpy(), env.sim.joint_pos().numpy())
+    feet = float(env._rewards()[1]["tracking_feet_height"].mean())
+    assert feet < 0.1 * on_track["feet_height"], (feet, on_track)
     default = _env(spec, clips, num_envs=2).step(torch.zeros(2, io.num_actions))[3]["log"]
-    assert float(default["Reward/tracking_lin_vel"]) == float(default["Reward/tracking_yaw_rate"]) == 0.0
+    assert all(float(default[f"Reward/tracking_{k}"]) == 0.0 for k in optional)
     env.sim.add_base_velocity(np.arange(8), np.tile([4.0, 0.0, 3.0], (8, 1)))
     terminated = torch.zeros(8, dtype=torch.bool)
     for _ in range(25):
