@@ -4,8 +4,11 @@ The exported CMG (ONNX, twist_core.cmg_runtime) is checked against config/g1.yam
 a metadata mismatch or a rate other than the model's fps stops the node with the reason (exit code 2). Generation
 starts at the model's standing frame, at the robot's position and heading from ``robot_state``. Every tick: the
 command (``cmd_vel``: linear.x, linear.y, angular.z; zero when older than ``cmd_timeout``; clamped to the model's
-training range; NaN rejected) is acceleration-limited, the model steps the joints (clamped to the joint limits and
-fed back), and the root is integrated from the command at the standing height. At zero command (within
+training range; NaN rejected) is acceleration-limited; while walking, the heading hold adds
+``heading_hold_gain`` x (target heading - robot heading from ``robot_state``) to the yaw rate (the target moves with
+the commanded yaw rate; ``heading_hold_gain`` 0 turns it off); the model steps the joints (clamped to the joint
+limits and fed back), and the root is integrated from the command, its height putting the lower foot on the
+floor. At zero command (within
 ``standing_deadband``) the joints settle into the standing frame after ``standing_delay`` and hold it
 (``standing_hold``, twist_core.cmg_runtime.StandingHold). Non-finite model output is never
 published: an invalid hold frame (standing) is sent and the generator restarts from standing.
@@ -27,7 +30,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from twist_msgs.msg import MotionReference
 
 from cmg_node.cmg_generator import CmgGenerator, NonFiniteOutput
-from cmg_node.command_filter import CommandFilter, Verdict, format_range
+from cmg_node.command_filter import CommandFilter, HeadingHold, Verdict, format_range
 from cmg_node.node_common import COMMON_PARAMETERS, ReferenceNode, SetupError, frame_is_finite, run, usage as _usage
 from twist_core.cmg_runtime import CmgModelError, CmgRuntime, StandingHold
 
@@ -47,6 +50,9 @@ PARAMETERS = {
     "standing_blend": (0.6, "seconds to blend into the standing frame"),
     "standing_deadband": ([0.03, 0.03, 0.05], "commands with every |vx|, |vy| [m/s], |yaw rate| [rad/s] within "
                                               "these count as zero"),
+    "heading_hold_gain": (2.0, "while walking: yaw rate added per rad of heading error [1/s]; 0 turns it off"),
+    "heading_hold_max_correction": (0.5, "largest yaw rate the heading hold adds [rad/s]"),
+    "heading_hold_max_error": (0.5, "the target heading stays within this of the robot's [rad]"),
     **COMMON_PARAMETERS,
 }
 PARAMETERS["future_step"] = (0.1, "seconds between future frames (a multiple of 1/rate); the model is rolled "
@@ -82,6 +88,11 @@ class CmgReference(ReferenceNode):
         except (TypeError, ValueError) as exc:
             raise SetupError(str(exc)) from None
         self.generator = CmgGenerator(runtime, self.spec, hold)
+        try:
+            self.heading_hold = HeadingHold(p["heading_hold_gain"], p["heading_hold_max_correction"],
+                                            p["heading_hold_max_error"])
+        except ValueError as exc:
+            raise SetupError(str(exc)) from None
         self.command = np.zeros(3)
         self._fresh = True  # the first frame after a start is the standing frame itself
         self._tick_times: list[float] = []
@@ -95,7 +106,8 @@ class CmgReference(ReferenceNode):
                  f"git commit {runtime.metadata.get('git_commit', '?')}")
         log.info(f"training data: {_summary(runtime.metadata.get('training_data'))}")
         log.info(f"cmd_timeout {p['cmd_timeout']} s, accel limits {p['max_linear_accel']} m/s^2 and "
-                 f"{p['max_yaw_accel']} rad/s^2, {p['future_frames']} future frames every {p['future_step']} s")
+                 f"{p['max_yaw_accel']} rad/s^2, {p['future_frames']} future frames every {p['future_step']} s, "
+                 f"heading hold gain {p['heading_hold_gain']} 1/s (at most {p['heading_hold_max_correction']} rad/s)")
         self._check_budget()
 
     def _check_budget(self) -> None:
@@ -136,12 +148,14 @@ class CmgReference(ReferenceNode):
     def on_pause(self, paused: bool) -> None:
         """Paused: the reference stays where it is, at rest; the command restarts from zero on resume."""
         self.filter.stop()
+        self.heading_hold.reset()
         self.command = np.zeros(3)
 
     def on_restart(self) -> str:
         """Standing frame, zero command; the start gate aligns again."""
         self.generator.reset()
         self.filter.reset()
+        self.heading_hold.reset()
         self.command = np.zeros(3)
         return "restarting: standing frame, zero command, align again"
 
@@ -153,11 +167,12 @@ class CmgReference(ReferenceNode):
                 frame = self.generator.frame(self.command, still=True)
                 return frame, self._constant_future(frame), MotionReference.SOURCE_CMG, True
             self.command = self.filter.update(self._now(), self.period)
+            command = self.heading_hold.update(self.command, self.robot_heading(), self.period)
             if self._fresh:
                 self._fresh = False
             else:
-                self.generator.advance(self.command)
-            frame, future = self.generator.reference(self.command, self.p["future_frames"], self.stride)
+                self.generator.advance(command)
+            frame, future = self.generator.reference(command, self.p["future_frames"], self.stride)
             if not all(frame_is_finite(f) for f in [frame] + [f for _, f in future]):
                 raise NonFiniteOutput("non-finite reference frame")
             return frame, future, MotionReference.SOURCE_CMG, True

@@ -8,8 +8,12 @@
 - the filtered command moves toward the target at most ``max_linear_accel`` (m/s^2, on the (vx, vy) vector) and
   ``max_yaw_accel`` (rad/s^2) per second.
 
-:class:`RootIntegrator` synthesizes the root from the filtered command: constant height, roll and pitch zero,
-heading integrated from the yaw rate and position from (vx, vy) rotated by the heading (midpoint rule).
+:class:`HeadingHold` closes the loop on the robot's heading while it walks: the commanded yaw rate moves a target
+heading, and the yaw rate sent to the CMG is the command plus ``gain`` x (target - robot heading), so a tracker
+that drifts in yaw still walks where it is sent.
+
+:class:`RootIntegrator` synthesizes the root from the filtered command: roll and pitch zero, heading integrated
+from the yaw rate and position from (vx, vy) rotated by the heading (midpoint rule).
 """
 
 from __future__ import annotations
@@ -121,6 +125,55 @@ class CommandFilter:
 
 def _fmt(command: np.ndarray) -> str:
     return "(" + ", ".join(f"{v:g}" for v in command) + ")"
+
+
+@dataclasses.dataclass
+class HeadingHold:
+    """Heading feedback while walking (see the module docstring); ``gain`` 0 turns it off.
+
+    It acts while the commanded planar speed exceeds ``walk_speed`` (turning on the spot and standing are left to
+    the command: the standing hold must see a zero command); the target starts at the robot's heading and stays
+    within ``max_error`` of it (no wind-up when the robot cannot turn as fast as commanded); the correction is at
+    most ``max_correction``.
+    """
+
+    gain: float = 2.0             # [1/s]
+    max_correction: float = 0.5   # [rad/s]
+    max_error: float = 0.5        # [rad]
+    walk_speed: float = 0.05      # [m/s]
+    target: float | None = None
+
+    def __post_init__(self) -> None:
+        """Check the settings."""
+        if not (self.gain >= 0 and self.max_correction >= 0 and self.max_error > 0 and self.walk_speed >= 0):
+            raise ValueError(f"heading hold: gain, max_correction, walk_speed must be >= 0 and max_error > 0, got "
+                             f"{self.gain}, {self.max_correction}, {self.walk_speed}, {self.max_error}")
+
+    def reset(self) -> None:
+        """Forget the target (the next walk starts at the robot's heading)."""
+        self.target = None
+
+    def update(self, command: np.ndarray, heading: float | None, dt: float) -> np.ndarray:
+        """The command (vx, vy, yaw rate) with the heading correction added to its yaw rate, ``dt`` seconds on.
+
+        ``heading``: the robot's heading [rad], None when unknown (then, like when off or not walking, the
+        command is returned unchanged and the target forgotten).
+        """
+        command = np.asarray(command, dtype=np.float64)
+        if self.gain == 0 or heading is None or np.hypot(command[0], command[1]) <= self.walk_speed:
+            self.target = None
+            return command.copy()
+        if self.target is None:
+            self.target = heading
+        error = np.clip(_wrap(self.target + command[2] * dt - heading), -self.max_error, self.max_error)
+        self.target = heading + float(error)
+        out = command.copy()
+        out[2] += float(np.clip(self.gain * error, -self.max_correction, self.max_correction))
+        return out
+
+
+def _wrap(angle: float) -> float:
+    return float(np.arctan2(np.sin(angle), np.cos(angle)))
 
 
 class RootIntegrator:

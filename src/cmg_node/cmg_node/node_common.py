@@ -108,6 +108,7 @@ class ReferenceNode(Node):
         self.started = False
         self._waited = 0.0
         self._robot_pose: tuple[np.ndarray, float] | None = None
+        self._ticks_since_state = 0
         self.reference_pub = self.create_publisher(MotionReference, "motion_reference", CONTROL_QOS)
         self.joint_state_pub = self.create_publisher(JointState, "reference/joint_states", 10)
         self.tf_pub = self.create_publisher(TFMessage, "/tf", 10) if TFMessage is not None else None
@@ -137,6 +138,13 @@ class ReferenceNode(Node):
     # -- plumbing -------------------------------------------------------------------------------------
     def _on_robot_state(self, msg: RobotState) -> None:
         self._robot_pose = robot_pose(msg)
+        self._ticks_since_state = 0
+
+    def robot_heading(self, max_ticks: int = 10) -> float | None:
+        """The robot's heading from the latest robot_state, None without one in the last ``max_ticks`` ticks."""
+        if self._robot_pose is None or self._ticks_since_state > max_ticks:
+            return None
+        return self._robot_pose[1]
 
     def _ready(self) -> bool:
         """Whether generation may start (aligned, or timed out waiting; enough subscribers)."""
@@ -154,6 +162,7 @@ class ReferenceNode(Node):
 
     def tick(self) -> None:
         """Publish this tick's reference once the start gate is open."""
+        self._ticks_since_state += 1
         if not self.started:
             self._waited += self.period
             if not self._ready():

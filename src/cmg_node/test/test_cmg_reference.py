@@ -349,7 +349,7 @@ def test_future_window_and_alignment_to_the_robot(ros, spec, toy):
     """(f) future_frames frames at future_step offsets, each equal to the frame published that much later;
     the reference starts at the robot's position and heading from robot_state."""
     node = run_node(toy, "future_frames:=3", "future_step:=0.1", "align_timeout:=30.0", "max_linear_accel:=100.0",
-                    "max_yaw_accel:=100.0")
+                    "max_yaw_accel:=100.0", "heading_hold_gain:=0.0")
     client = Client()
     state = RobotState(privileged_valid=True)
     state.base_pose.position.x, state.base_pose.position.y = 1.0, 2.0
@@ -399,6 +399,41 @@ def call(client, service_type, name, request):
     future = service.call_async(request)
     client.spin_until(future.done, 10.0, f"the response of {name}")
     return future.result()
+
+
+def test_heading_hold_steers_against_a_robot_that_turns_away(ros, spec, toy):
+    """Walking straight while robot_state reports a robot turning right, the reference's yaw rate turns left,
+    up to heading_hold_max_correction; without robot_state the command passes unchanged."""
+    node = run_node(toy, "align_timeout:=30.0", "max_linear_accel:=100.0", "heading_hold_max_correction:=0.4")
+    client = Client()
+    state = RobotState(privileged_valid=True)
+    state.base_pose.orientation.w = 1.0
+    command = twist(vx=0.5)
+
+    def robot_turns_right():
+        heading = rotations.yaw([state.base_pose.orientation.w, 0.0, 0.0, state.base_pose.orientation.z]) - 0.01
+        w, _, _, z = rotations.from_yaw(heading)
+        state.base_pose.orientation.w, state.base_pose.orientation.z = float(w), float(z)
+        client.state.publish(state)
+        client.cmd.publish(command)
+
+    try:
+        client.spin_until(lambda: len(client.messages) >= 3, 30.0, "aligned frames", every=0.02,
+                          action=lambda: client.state.publish(state))
+        client.connected()
+        client.spin_until(lambda: client.first(lambda m: velocity(m)[0] > 0) is not None, 10.0,
+                          "the command to show", every=0.02, action=robot_turns_right)
+        client.spin_for(3.0, every=0.02, action=robot_turns_right)  # 0.5 rad/s to the right
+        steered = velocity(client.messages[-1])
+        client.spin_for(1.0, every=0.02, action=lambda: client.cmd.publish(command))  # robot_state stops
+        unsteered = velocity(client.messages[-1])
+    finally:
+        client.destroy()
+        stop(node)
+    walking = [velocity(m) for m in client.messages if velocity(m)[0] > 0]
+    assert walking[0][2] < 0.1, "the target starts at the robot's heading"
+    np.testing.assert_allclose(steered, [0.5, 0.0, 0.4], atol=1e-6)
+    np.testing.assert_allclose(unsteered, [0.5, 0.0, 0.0], atol=1e-6)
 
 
 def test_pause_and_restart(ros, spec, toy):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cmg_node.cmg_generator import CmgGenerator, NonFiniteOutput
-from cmg_node.command_filter import CommandFilter, RootIntegrator, Verdict
+from cmg_node.command_filter import CommandFilter, HeadingHold, RootIntegrator, Verdict
 from twist_core.cmg_runtime import CmgRuntime, StandingHold
 from twist_core.model import standing_height
 from twist_core.testing.cmg_fixture import toy_step, write_toy_cmg
@@ -86,6 +86,43 @@ def test_bad_limits():
         CommandFilter(*RANGE, max_yaw_accel=0.0)
     with pytest.raises(ValueError, match="timeout"):
         CommandFilter(*RANGE, timeout=-1.0)
+
+
+def _walk(hold: HeadingHold | None, command, drift: float, seconds: float = 30.0) -> tuple[float, float]:
+    """A robot whose yaw rate is drift + 0.4 x the yaw rate sent (a tracker that turns badly and drifts) walking
+    under ``command`` with ``hold``; (its mean yaw rate, its heading error to the commanded heading at the end)."""
+    heading = commanded = 3.0  # near +pi: the error must wrap
+    for _ in range(int(seconds / DT)):
+        sent = command if hold is None else hold.update(np.asarray(command), heading, DT)
+        heading += (drift + 0.4 * sent[2]) * DT
+        commanded += command[2] * DT
+    error = float(np.arctan2(np.sin(commanded - heading), np.cos(commanded - heading)))
+    return (heading - 3.0) / seconds, error
+
+
+def test_heading_hold_cancels_a_yaw_drift_while_walking():
+    """Walking straight, a -0.15 rad/s drift is cancelled (heading error bounded by the feedback); turning while
+    walking follows the commanded heading; off (gain 0), standing or turning on the spot it changes nothing; a
+    target the robot cannot follow does not wind up."""
+    rate, error = _walk(None, [0.5, 0.0, 0.0], drift=-0.15)
+    assert rate == pytest.approx(-0.15) and abs(error) > 1.0
+    rate, error = _walk(HeadingHold(), [0.5, 0.0, 0.0], drift=-0.15)
+    assert abs(rate) < 0.01 and abs(error) == pytest.approx(0.15 / (0.4 * 2.0), abs=0.01)  # steady-state error
+    rate, error = _walk(HeadingHold(), [0.5, 0.0, 0.2], drift=-0.05)
+    assert rate == pytest.approx(0.2, abs=0.01) and abs(error) < 0.5
+    hold = HeadingHold(gain=0.0)
+    np.testing.assert_array_equal(hold.update(np.array([0.5, 0.0, 0.1]), 1.0, DT), [0.5, 0.0, 0.1])
+    hold = HeadingHold()
+    hold.update(np.array([0.5, 0.0, 0.0]), 0.0, DT)
+    np.testing.assert_array_equal(hold.update(np.array([0.0, 0.0, 0.4]), 1.0, DT), [0.0, 0.0, 0.4])
+    assert hold.target is None  # stopped: the next walk starts at the robot's heading
+    np.testing.assert_array_equal(hold.update(np.array([0.5, 0.0, 0.0]), None, DT), [0.5, 0.0, 0.0])
+    hold = HeadingHold()
+    for _ in range(500):  # asks 1 rad/s of a robot that does not turn
+        sent = hold.update(np.array([0.5, 0.0, 1.0]), 0.0, DT)
+    assert hold.target == pytest.approx(0.5) and sent[2] == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="heading hold"):
+        HeadingHold(gain=-1.0)
 
 
 def test_root_integration():
