@@ -241,6 +241,14 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
     state = tracking.load_checkpoint(tracking.latest_checkpoint(tmp_path / "student"))
     assert state["infos"]["role"] == "student" and state["distillation_updates"] == 2
     assert "actor_state_dict" in state["infos"]["teacher"]
+    warm = tracking.train("student", tracking.load_config(smoke, {"iterations": 0, "references": {
+        "motions": [str(clips)]}}), tmp_path / "warm", teacher=tmp_path / "slim", init_from=tmp_path / "student")
+    for key, value in state["actor_state_dict"].items():  # a new teacher, the trained student's actor
+        torch.testing.assert_close(warm.alg.get_policy().state_dict()[key], value)
+    with pytest.raises(SystemExit) as exit_info:
+        tracking.main_student(base + ["--out", str(tmp_path / "warm2"), "--teacher", str(tmp_path / "slim"),
+                                      "--init-from", str(tmp_path / "teacher")])
+    assert exit_info.value.code == 2 and "is not a student checkpoint" in capsys.readouterr().err
     policy_export.main(["--checkpoint", str(tmp_path / "student"), "--out", str(tmp_path / "policy.onnx")])
     runtime = PolicyRuntime(tmp_path / "policy.onnx", spec)
     assert runtime.metadata["role"] == "student" and (tmp_path / "policy.pt").exists()

@@ -270,8 +270,12 @@ class TrackingRunner(OnPolicyRunner):
 
 
 def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", device: str = "cpu",
-          teacher: Path | None = None, restart: bool = False) -> TrackingRunner:
-    """Train ``role`` to ``config['iterations']`` total iterations in ``out`` (resuming unless ``restart``)."""
+          teacher: Path | None = None, restart: bool = False, init_from: Path | None = None) -> TrackingRunner:
+    """Train ``role`` to ``config['iterations']`` total iterations in ``out`` (resuming unless ``restart``).
+
+    ``init_from`` (a student run or checkpoint; a new student run only): start the student's actor from it, to
+    distill a trained student from a new ``teacher`` (the critic still starts as the teacher's).
+    """
     if role not in ROLES:
         raise ConfigError(f"role must be one of {ROLES}")
     torch.manual_seed(config["seed"])
@@ -301,6 +305,15 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
                 runner.alg.critic.load_state_dict(teacher_state["critic_state_dict"])
             except RuntimeError as exc:
                 raise ConfigError(f"the student's critic (network.critic_hidden) must be the teacher's: {exc}") from exc
+            if init_from is not None:
+                student_state = load_checkpoint(latest_checkpoint(init_from))
+                if student_state["infos"].get("role") != "student":
+                    raise ConfigError(f"{init_from} is not a student checkpoint")
+                try:
+                    runner.alg.load(student_state, {"actor": True}, strict=True)
+                except RuntimeError as exc:
+                    raise ConfigError(f"{init_from}: the actor (network.actor_hidden) does not match: {exc}") from exc
+                print(f"student: actor from {init_from}")
         runner.teacher_state = {"actor_state_dict": teacher_state["actor_state_dict"],
                                 "infos": {"role": "teacher", "config": teacher_state["infos"]["config"]}}
         runner.alg.set_teacher(actor_from_checkpoint(runner.teacher_state, env.get_observations(), env.num_actions,
@@ -333,6 +346,9 @@ def main(role: str, argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, TensorBoard)")
     if role == "student":
         parser.add_argument("--teacher", type=Path, help="teacher run directory or checkpoint")
+        parser.add_argument("--init-from", type=Path,
+                            help="a new run's actor starts from this student run or checkpoint (re-distilling a "
+                                 "trained student from a new teacher)")
     parser.add_argument("--iterations", type=int, help="total iterations (overrides the config)")
     parser.add_argument("--num-envs", type=int, help="parallel environments (overrides the config)")
     add_reference_arguments(parser)
@@ -348,7 +364,8 @@ def main(role: str, argv: list[str] | None = None) -> None:
     overrides.update({k: v for k, v in (("sim", sim), ("references", reference_overrides(args))) if v})
     try:
         config = load_config(args.config, overrides)
-        train(role, config, args.out, args.backend, args.device, getattr(args, "teacher", None), args.restart)
+        train(role, config, args.out, args.backend, args.device, getattr(args, "teacher", None), args.restart,
+              getattr(args, "init_from", None))
     except ConfigError as exc:
         print(f"train-{role}: {exc}", file=sys.stderr)
         sys.exit(2)
