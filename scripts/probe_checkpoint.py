@@ -10,7 +10,9 @@ tracking errors.
 ``--commands``: the command probe instead. Per command, ``--envs`` CMG clips of ``--command-seconds`` that stand
 1 s and then hold the command; the mean action drives every environment for ``--steps`` steps and the pelvis
 velocity (heading frame) and yaw rate achieved are measured from 3 s into the clips on, against the reference's.
-A tracker that keeps its joints and key bodies on the reference can still walk slower than commanded.
+A tracker that keeps its joints and key bodies on the reference can still walk slower than commanded; the gait
+line shows how: leg-joint amplitudes over the reference's (below 1: shorter steps), mean offsets (a positive knee
+offset: more bent than the reference) and the time on both feet.
 
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400
     python scripts/probe_checkpoint.py --checkpoint models/teacher/model_2200.pt --motions data/walk400 --quiet-physics
@@ -29,7 +31,7 @@ import torch
 
 from twist_core.robot import load_robot_spec
 from twist_training.tracking import train as tracking
-from twist_training.tracking.probe import command_tracking, probe
+from twist_training.tracking.probe import GAIT_JOINTS, command_tracking, probe
 
 
 SETTLE_SECONDS = 3.0  # a command probe's clips stand 1 s, then the CMG needs ~2 s to reach the command
@@ -96,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
                 command, (r["vx"], r["vy"], r["yaw_rate"]),
                 (r["reference_vx"], r["reference_vy"], r["reference_yaw_rate"])))
                   + f"  {r['falls_per_1000_steps']:.2f}")
+            print("    gait: amplitude / reference " + " ".join(f"{j} {r[f'{j}_amplitude']:.2f}" for j in GAIT_JOINTS)
+                  + "; offset [rad] " + " ".join(f"{j} {r[f'{j}_offset']:+.3f}" for j in GAIT_JOINTS)
+                  + f"; both feet down {r['double_support']:.0%}")
         return 0
     env = tracking.make_env(config, spec)
     actor = tracking.actor_from_checkpoint(state, env.get_observations(), env.num_actions, role)

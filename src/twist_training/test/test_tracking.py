@@ -20,7 +20,7 @@ from twist_training.tracking import train as tracking
 from twist_training.tracking.assist import Assist, AssistConfig
 from twist_training.tracking.batched_sim import CpuBatchedSim, DomainRandomization
 from twist_training.tracking.distillation import gaussian_kl, kl_coefficient
-from twist_training.tracking.probe import command_tracking
+from twist_training.tracking.probe import _gait, command_tracking
 from twist_training.tracking.references import MotionLibrary, read_motion_list
 from twist_training.tracking.task import RewardWeights, TaskConfig, TrackingEnv
 
@@ -271,6 +271,18 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
     assert "needs --teacher" in capsys.readouterr().err
 
 
+def test_gait_statistics_compare_amplitude_and_offset_with_the_reference():
+    """A robot swinging its joints at half the reference's amplitude, 0.1 rad further on: amplitude 0.5, offset
+    +0.1; steps not measured (NaN) are left out."""
+    t = torch.arange(1000)[:, None, None] * 2 * np.pi / 100  # ten whole periods
+    reference = torch.sin(t).repeat(1, 3, 8)
+    robot = 0.5 * reference + 0.1
+    robot[:100] = reference[:100] = torch.nan  # steps not measured (a whole period)
+    gait = _gait(robot, reference)
+    assert gait["knee_amplitude"] == pytest.approx(0.5, abs=1e-3)
+    assert gait["hip_yaw_offset"] == pytest.approx(0.1, abs=1e-3)
+
+
 def _command_probe(spec, checkpoint, cmg, capsys):
     """The command probe: clips pinned to one command, the reference measured at that command, a table row."""
     script = _script("probe_checkpoint")
@@ -283,10 +295,12 @@ def _command_probe(spec, checkpoint, cmg, capsys):
     assert result["measured_steps"] > 0
     assert result["reference_vx"] == pytest.approx(0.3, abs=0.01) and abs(result["reference_vy"]) < 0.01
     assert result["reference_yaw_rate"] == pytest.approx(0.2, abs=0.01)
-    assert all(np.isfinite(result[k]) for k in ("vx", "vy", "yaw_rate"))
+    assert all(np.isfinite(result[k]) for k in ("vx", "vy", "yaw_rate", "knee_amplitude", "knee_offset"))
+    assert 0.0 <= result["double_support"] <= 1.0
     assert script.main(["--checkpoint", str(checkpoint), "--commands", "0.3,0,0", "--cmg-model", str(cmg), "--envs",
                         "2", "--steps", "5", "--command-seconds", "4", "--threads", "1"]) == 0
-    assert "+0.30 +0.00 +0.00" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "+0.30 +0.00 +0.00" in out and "gait: amplitude / reference hip_pitch" in out
     with pytest.raises(SystemExit):
         script.main(["--checkpoint", str(checkpoint), "--commands", "0.3,0"])
     assert "a command is vx,vy,yaw_rate" in capsys.readouterr().err

@@ -12,6 +12,9 @@ from twist_training.tracking import torch_math as tm
 from twist_training.tracking.task import TrackingEnv
 
 ERRORS = ("joint", "keybody", "root_vel")
+#: Leg joints whose amplitude and offset the command probe compares with the reference's (both sides).
+GAIT_JOINTS = ("hip_pitch", "hip_yaw", "knee", "ankle_pitch")
+CONTACT_FORCE = 5.0  # [N] a foot carrying more is in contact (the task's threshold)
 
 
 def probe(env: TrackingEnv, actor: torch.nn.Module, steps: int, assist: float = 0.0) -> dict[str, float]:
@@ -53,10 +56,16 @@ def command_tracking(env: TrackingEnv, actor: torch.nn.Module, steps: int, settl
 
     Meant for references that hold one command (CMG clips with a pinned command): only env-steps at least
     ``settle_frames`` into their clip and not ending their episode are measured, for robot and reference alike.
+    Also the gait: per :data:`GAIT_JOINTS`, the robot's amplitude over the reference's and its mean offset
+    (``<joint>_amplitude``, ``<joint>_offset`` [rad]), and the fraction of time on both feet (``double_support``).
     """
     lib = env.library
     robot, reference = torch.zeros(3), torch.zeros(3)
     measured, falls = 0, 0
+    names = list(env.spec.joint_names)
+    legs = torch.as_tensor([names.index(f"{side}_{joint}_joint") for joint in GAIT_JOINTS
+                            for side in ("left", "right")])
+    joints, joints_ref, double_support = [], [], []
     obs = env.get_observations()
     with torch.inference_mode(), env.assist.fixed(0.0):
         for _ in range(steps):
@@ -71,8 +80,31 @@ def command_tracking(env: TrackingEnv, actor: torch.nn.Module, steps: int, settl
             reference += _planar_motion(lib.root_pos[ref0], lib.root_pos[ref1], tm.yaw(lib.root_quat[ref0]),
                                         tm.yaw(lib.root_quat[ref1]))[keep].sum(0).cpu()
             measured += int(keep.sum())
+            joints.append(torch.where(keep[:, None], env.sim.joint_pos()[:, legs], torch.nan).cpu())
+            joints_ref.append(torch.where(keep[:, None], lib.joint_pos[ref1][:, legs], torch.nan).cpu())
+            double_support.append(torch.all(env.sim.foot_force() > CONTACT_FORCE, dim=1)[keep].float().cpu())
     scale = 1.0 / (max(measured, 1) * env.dt)
     out = {name: float(v) * scale for name, v in zip(("vx", "vy", "yaw_rate"), robot)}
     out.update({f"reference_{name}": float(v) * scale for name, v in zip(("vx", "vy", "yaw_rate"), reference)})
     out.update(falls_per_1000_steps=1000.0 * falls / (steps * env.num_envs), measured_steps=float(measured))
+    out.update(_gait(torch.stack(joints), torch.stack(joints_ref)))
+    out["double_support"] = float(torch.cat(double_support).mean()) if measured else float("nan")
+    return out
+
+
+def _gait(joints: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
+    """Per GAIT_JOINTS (both sides): robot / reference amplitude (std over time) and mean offset [rad].
+
+    ``joints`` and ``reference`` are (T, N, 2 x joints), NaN where not measured.
+    """
+    def std_and_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = torch.nanmean(x, dim=0)
+        return torch.sqrt(torch.nanmean((x - mean) ** 2, dim=0)), mean
+
+    (std, mean), (std_ref, mean_ref) = std_and_mean(joints), std_and_mean(reference)
+    out = {}
+    for k, joint in enumerate(GAIT_JOINTS):
+        sides = slice(2 * k, 2 * k + 2)
+        out[f"{joint}_amplitude"] = float(torch.nanmean(std[:, sides]) / torch.nanmean(std_ref[:, sides]))
+        out[f"{joint}_offset"] = float(torch.nanmean(mean[:, sides] - mean_ref[:, sides]))
     return out
