@@ -281,6 +281,7 @@ def test_gait_statistics_compare_amplitude_and_offset_with_the_reference():
     gait = _gait(robot, reference)
     assert gait["knee_amplitude"] == pytest.approx(0.5, abs=1e-3)
     assert gait["hip_yaw_offset"] == pytest.approx(0.1, abs=1e-3)
+    assert np.isnan(_gait(robot, torch.zeros_like(reference))["knee_amplitude"])  # a still reference: no ratio
 
 
 def _command_probe(spec, checkpoint, cmg, capsys):

@@ -15,6 +15,7 @@ ERRORS = ("joint", "keybody", "root_vel")
 #: Leg joints whose amplitude and offset the command probe compares with the reference's (both sides).
 GAIT_JOINTS = ("hip_pitch", "hip_yaw", "knee", "ankle_pitch")
 CONTACT_FORCE = 5.0  # [N] a foot carrying more is in contact (the task's threshold)
+STILL = 1e-3  # [rad] a reference joint moving less is still
 
 
 def probe(env: TrackingEnv, actor: torch.nn.Module, steps: int, assist: float = 0.0) -> dict[str, float]:
@@ -95,7 +96,8 @@ def command_tracking(env: TrackingEnv, actor: torch.nn.Module, steps: int, settl
 def _gait(joints: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
     """Per GAIT_JOINTS (both sides): robot / reference amplitude (std over time) and mean offset [rad].
 
-    ``joints`` and ``reference`` are (T, N, 2 x joints), NaN where not measured.
+    ``joints`` and ``reference`` are (T, N, 2 x joints), NaN where not measured; a reference that keeps a joint
+    still (amplitude below :data:`STILL`) has no amplitude ratio (NaN).
     """
     def std_and_mean(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean = torch.nanmean(x, dim=0)
@@ -105,6 +107,8 @@ def _gait(joints: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
     out = {}
     for k, joint in enumerate(GAIT_JOINTS):
         sides = slice(2 * k, 2 * k + 2)
-        out[f"{joint}_amplitude"] = float(torch.nanmean(std[:, sides]) / torch.nanmean(std_ref[:, sides]))
+        reference_amplitude = float(torch.nanmean(std_ref[:, sides]))
+        out[f"{joint}_amplitude"] = (float(torch.nanmean(std[:, sides])) / reference_amplitude
+                                     if reference_amplitude > STILL else float("nan"))
         out[f"{joint}_offset"] = float(torch.nanmean(mean[:, sides] - mean_ref[:, sides]))
     return out
