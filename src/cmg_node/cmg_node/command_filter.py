@@ -195,7 +195,7 @@ class RootIntegrator:
         mid = self.heading + 0.5 * yaw_rate * dt
         c, s = np.cos(mid), np.sin(mid)
         self.xy = self.xy + dt * np.array([c * vx - s * vy, s * vx + c * vy])
-        self.heading = float(np.arctan2(np.sin(self.heading + yaw_rate * dt), np.cos(self.heading + yaw_rate * dt)))
+        self.heading = _wrap(self.heading + yaw_rate * dt)
 
     @property
     def position(self) -> np.ndarray:

@@ -215,8 +215,8 @@ def standing_heights(spec: RobotSpec, joint_pos: np.ndarray) -> np.ndarray:
     model, data, qadr = _kinematics_data(spec)
     spheres = np.concatenate(foot_spheres(spec, model))
     heights = np.empty(len(joint_pos))
+    data.qpos[:7] = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
     for t, frame in enumerate(joint_pos):
-        data.qpos[:7] = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
         data.qpos[qadr] = frame
         mujoco.mj_kinematics(model, data)
         heights[t] = -np.min(data.geom_xpos[spheres, 2] - model.geom_size[spheres, 0])

@@ -9,12 +9,11 @@ from __future__ import annotations
 import torch
 
 from twist_training.tracking import torch_math as tm
-from twist_training.tracking.task import TrackingEnv
+from twist_training.tracking.task import CONTACT_FORCE, TrackingEnv
 
 ERRORS = ("joint", "keybody", "root_vel")
 #: Leg joints whose amplitude and offset the command probe compares with the reference's (both sides).
 GAIT_JOINTS = ("hip_pitch", "hip_yaw", "knee", "ankle_pitch")
-CONTACT_FORCE = 5.0  # [N] a foot carrying more is in contact (the task's threshold)
 STILL = 1e-3  # [rad] a reference joint moving less is still
 
 

@@ -45,6 +45,7 @@ from twist_training.tracking.assist import Assist, AssistConfig
 from twist_training.tracking.batched_sim import BatchedSim
 from twist_training.tracking.references import MotionLibrary
 
+CONTACT_FORCE = 5.0  # [N] a foot carrying more is in contact (rewards, observations)
 TWIST_FUTURE_STEPS = (1, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95)
 DOF_ERROR_WEIGHTS = {"hip_pitch": 1.0, "hip_roll": 0.8, "hip_yaw": 0.8, "knee": 1.0, "ankle_pitch": 0.5,
                      "ankle_roll": 0.5, "waist": 0.6, "shoulder": 0.8, "elbow": 1.0, "wrist": 0.8}
@@ -278,7 +279,7 @@ class TrackingEnv:
         feet_height_err = (robot["pos"][:, 2:3] + robot["key_yaw"][:, self.ankle_keys, 2]) - (
             lib.root_pos[f, 2:3] + lib.key_body_yaw[f][:, self.ankle_keys, 2])
         force = self.sim.foot_force()
-        contact = force > 5.0
+        contact = force > CONTACT_FORCE
         foot_vel = self.sim.foot_vel()
         torque = self.sim.joint_torque()
         joint_acc = (robot["dq"] - self.last_joint_vel) / self.dt
@@ -358,7 +359,7 @@ class TrackingEnv:
 
     def _privileged(self) -> torch.Tensor:
         robot = self._robot()
-        contact = (self.sim.foot_force() > 5.0).float()
+        contact = (self.sim.foot_force() > CONTACT_FORCE).float()
         return torch.cat([robot["lin_vel_local"], robot["pos"][:, 2:3], robot["key_local"].flatten(1), contact,
                           self.sim.variant_params()], dim=1)
 
