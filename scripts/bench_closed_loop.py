@@ -22,6 +22,7 @@ in lockstep unless ``--clock-mode realtime``): start, go, ``--settle`` seconds s
     python scripts/bench_closed_loop.py --policy models/student/policy.onnx --cmg models/cmg/cmg.onnx \\
         --seconds 60 --commands 0,0,0 0.5,0,0 1.0,0,0 0.3,0,0.5 --markdown table.md
     python scripts/bench_closed_loop.py --seconds 60 --commands 0.5,0,0 --push-velocity 0.5 --push-interval 5
+    python scripts/bench_closed_loop.py --commands 0.5,0,0 --param cmg_reference:heading_hold_gain=0.0
     (after `source scripts/env.sh`)
 """
 
@@ -49,6 +50,17 @@ def parse_command(text: str) -> tuple[float, float, float]:
     if len(values) != 3:
         raise argparse.ArgumentTypeError(f"a command is vx,vy,yaw_rate (three numbers), not {text!r}")
     return tuple(values)
+
+
+def parse_param(text: str) -> tuple[str, str, object]:
+    """'node:name=value' -> (node, name, value), the value read as YAML (0.0 a float, true a bool)."""
+    import yaml
+
+    node, sep, rest = text.partition(":")
+    name, eq, value = rest.partition("=")
+    if not (sep and eq and node and name):
+        raise argparse.ArgumentTypeError(f"a parameter is node:name=value, not {text!r}")
+    return node, name, yaml.safe_load(value)
 
 
 def run_command(monitor, graph, command, args, log_dir: Path) -> dict:
@@ -180,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="push the pelvis this fast [m/s] every --push-interval s of the command (0: no pushes)")
     parser.add_argument("--push-interval", type=float, default=5.0, help="simulated seconds between pushes")
     parser.add_argument("--seed", type=int, default=0, help="seed of the push directions")
+    parser.add_argument("--param", nargs="+", action="extend", type=parse_param, default=[], metavar="NODE:NAME=VALUE",
+                        help="node parameters over the launch defaults, e.g. cmg_reference:heading_hold_gain=0.0")
     parser.add_argument("--json", default="", help="also write the rows to this JSON file")
     parser.add_argument("--markdown", default="", help="also write the models/README.md table to this file")
     parser.add_argument("--wall-limit", type=float, default=900.0, help="wall seconds allowed per command")
@@ -192,21 +206,28 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
 
     from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.launch_graph import sim_graph
+    from g1_bridge.launch_graph import override_parameters, sim_graph
     from twist_core.robot import load_robot_spec
 
     spec = load_robot_spec()
     work = tempfile.TemporaryDirectory(prefix="twist_bench_")
     if args.toy:
         policy, cmg = write_toy_models(Path(work.name), spec)
+    overrides: dict[str, dict] = {}
+    for node, name, value in args.param:
+        overrides.setdefault(node, {})[name] = value
     graph = [n for n in sim_graph("", ROOT / "config", clock_mode=args.clock_mode, rviz=False, reference="cmg",
                                   cmg_model=str(cmg), policy_file=str(policy),
                                   bridge_parameters={"release_gantry_on_go": args.gantry == "off"})
              if n.package != "robot_state_publisher"]
+    try:
+        graph = override_parameters(graph, overrides)
+    except ValueError as error:
+        parser.error(str(error))
     print(f"policy {policy}{' (toy)' if args.toy else ''}; CMG {cmg}; gantry after go {args.gantry}; "
           f"{args.seconds:g} s per command after {args.settle:g} s standing; {args.clock_mode}"
           + (f"; pushes of {args.push_velocity:g} m/s every {args.push_interval:g} s" if args.push_velocity > 0
-             else ""), flush=True)
+             else "") + "".join(f"; {node}:{name}={value}" for node, name, value in args.param), flush=True)
     print(HEADER, flush=True)
     from rclpy.signals import SignalHandlerOptions
 
@@ -229,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.markdown).write_text(markdown_table(rows, args.seconds) + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps({"policy": str(policy), "cmg": str(cmg), "toy": args.toy,
-                                               "gantry": args.gantry, "rows": rows}, indent=1, default=float))
+                                               "gantry": args.gantry, "parameters": overrides, "rows": rows},
+                                              indent=1, default=float))
     work.cleanup()
     return 0
 

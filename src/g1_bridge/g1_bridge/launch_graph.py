@@ -128,6 +128,19 @@ def real_graph(robot_description: str, config_dir: Path, policy_file: str, refer
                                   policy_file)
 
 
+def override_parameters(graph: list[NodeSpec], overrides: dict[str, dict[str, Any]]) -> list[NodeSpec]:
+    """``graph`` with ``overrides[node name]`` applied last to that node's parameters (node names of the graph only).
+
+    Raises ``ValueError`` naming an override's node that the graph does not have.
+    """
+    names = {n.name for n in graph}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"no node {', '.join(unknown)} in the graph (nodes: {', '.join(sorted(names))})")
+    return [dataclasses.replace(n, parameters=n.parameters + (dict(overrides[n.name]),)) if n.name in overrides
+            else n for n in graph]
+
+
 def launch_nodes(graph: list[NodeSpec]) -> list[Any]:
     """``launch_ros.actions.Node`` actions for ``graph`` (needs a ROS 2 install with launch_ros)."""
     from launch_ros.actions import Node

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from g1_bridge.launch_graph import LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, real_graph, sim_graph
+from g1_bridge.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, override_parameters, real_graph,
+                                    sim_graph)
 from g1_bridge.mujoco_bridge import PARAMETERS
 from g1_bridge.unitree_bridge import PARAMETERS as UNITREE_PARAMETERS
 
@@ -94,6 +95,18 @@ def test_sim_graph_closes_the_loop_with_the_policy():
     assert "lockstep_timeout" not in bridge_only.parameters[1]  # nothing answers: the yaml's short timeout
     params = yaml.safe_load((CONFIG / "twist_policy.yaml").read_text())["twist_policy"]["ros__parameters"]
     assert params["policy_file"] == "" and params["reference_timeout"] == 0.1
+
+
+def test_override_parameters_apply_last_to_the_named_node():
+    """Overrides come after the node's own parameters (they win); an unknown node is a clear error."""
+    graph = sim_graph("<robot/>", CONFIG, clock_mode="lockstep", reference="cmg", cmg_model="/m/cmg.onnx",
+                      policy_file="/m/policy.onnx", rviz=False)
+    changed = override_parameters(graph, {"cmg_reference": {"heading_hold_gain": 0.0}})
+    cmg = [n for n in changed if n.name == "cmg_reference"][0]
+    assert cmg.parameters[-1] == {"heading_hold_gain": 0.0} and cmg.parameters[:-1] == graph[3].parameters
+    assert [n for n in changed if n.name != "cmg_reference"] == [n for n in graph if n.name != "cmg_reference"]
+    with pytest.raises(ValueError, match="no node cmg_refrence in the graph"):
+        override_parameters(graph, {"cmg_refrence": {"heading_hold_gain": 0.0}})
 
 
 def test_real_graph():

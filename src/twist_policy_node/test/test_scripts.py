@@ -39,13 +39,22 @@ def test_missing_models_are_named_with_how_to_get_them(script, tmp_path):
     assert _run(SCRIPTS / script, "--help").returncode == 0
 
 
+@pytest.mark.parametrize("param, message", [("cmg_reference=1", "a parameter is node:name=value"),
+                                            ("cmg_refrence:heading_hold_gain=0", "no node cmg_refrence")])
+def test_bench_rejects_bad_parameters(param, message):
+    """--param is node:name=value for a node of the graph: anything else exits 2 with the reason, nothing runs."""
+    out = _run(SCRIPTS / "bench_closed_loop.py", "--toy", "--param", param)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
 def test_bench_with_pushes_writes_the_models_table(tmp_path):
     """The benchmark with the toy models (gantry kept): pushes on schedule, key-body error, the markdown table."""
     table, rows = tmp_path / "table.md", tmp_path / "rows.json"
     out = _run(SCRIPTS / "bench_closed_loop.py", "--toy", "--seconds", "3", "--commands", "0.3,0,0", "--gantry",
                "on", "--push-velocity", "0.3", "--push-interval", "1", "--markdown", table, "--json", rows,
-               timeout=300)
+               "--param", "cmg_reference:heading_hold_gain=0.0", timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(rows.read_text())["parameters"] == {"cmg_reference": {"heading_hold_gain": 0.0}}
     row = json.loads(rows.read_text())["rows"][0]
     assert not row["fell"] and row["pushes"] in (2, 3) and 0.0 < row["keybody_error"] < 0.1, row
     lines = table.read_text().splitlines()

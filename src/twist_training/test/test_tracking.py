@@ -78,7 +78,7 @@ def test_rewards_and_terminations(spec, clips):
     """Reference-state init tracks well at first (joint term near its maximum); the planar velocity term is off
     by default (TWIST's set) and, when weighted, falls with a velocity error; a robot knocked far off its
     reference is terminated (not a time-out); clips ending are time-outs."""
-    optional = ("lin_vel", "yaw_rate", "feet_height")
+    optional = ("lin_vel", "yaw_rate", "feet_height", "leg_dof")
     env = _env(spec, clips, num_envs=8, rewards=RewardWeights(**{f"tracking_{k}": 1.0 for k in optional}))
     io = PolicyIO(spec)
     _, rewards, dones, extras = env.step(torch.zeros(8, io.num_actions))
@@ -94,6 +94,12 @@ def test_rewards_and_terminations(spec, clips):
     env.sim.reset(np.arange(8), lifted[:, :3].numpy(), lifted[:, 3:7].numpy(), env.sim.joint_pos().numpy())
     feet = float(env._rewards()[1]["tracking_feet_height"].mean())
     assert feet < 0.1 * on_track["feet_height"], (feet, on_track)
+    bent = env.sim.joint_pos().clone()
+    bent[:, env.policy_idx[env.leg_idx]] += 0.1  # every leg joint 0.1 rad off: exp(-12 * 0.01 / 0.3^2) = 0.26
+    env.sim.reset(np.arange(8), lifted[:, :3].numpy(), lifted[:, 3:7].numpy(), bent.numpy())
+    terms = env._rewards()[1]
+    assert float(terms["tracking_leg_dof"].mean()) < 0.4 * on_track["leg_dof"], (terms, on_track)
+    assert float(terms["tracking_joint_dof"].mean()) > 0.9 * 0.6 * env.dt, "TWIST's joint term hardly notices"
     default = _env(spec, clips, num_envs=2).step(torch.zeros(2, io.num_actions))[3]["log"]
     assert all(float(default[f"Reward/tracking_{k}"]) == 0.0 for k in optional)
     env.sim.add_base_velocity(np.arange(8), np.tile([4.0, 0.0, 3.0], (8, 1)))
