@@ -204,10 +204,13 @@ class LoopMonitor(Node):
         """Push the simulated pelvis: add (vx, vy, vz) [m/s, world frame] to its velocity (the bridge's ~/push)."""
         self.push_pub.publish(Vector3(x=float(vx), y=float(vy), z=float(vz)))
 
-    def start_and_go(self, timeout: float = 60.0, log: Callable[[str], None] = print) -> None:
+    def start_and_go(self, timeout: float = 60.0, log: Callable[[str], None] = print,
+                     reference: bool = False) -> None:
         """start (ramp to the default pose), wait for HOLD with the policy answering, then go (POLICY).
 
-        Raises RuntimeError with the bridge's answer when a step fails.
+        ``reference``: the graph has a reference publisher; go only once a valid reference reached this monitor
+        (discovery can match its subscription seconds after the policy's), so that every state after go is
+        recorded with its reference. Raises RuntimeError with the bridge's answer when a step fails.
         """
         if not self.spin_until(lambda: self.states, timeout):
             raise RuntimeError("no robot_state from the bridge")
@@ -221,6 +224,8 @@ class LoopMonitor(Node):
         answered = lambda: self.commands and self.commands[-1][1].state_sequence >= self.states[-1].sequence - 1  # noqa
         if not self.spin_until(answered, timeout):
             raise RuntimeError("the policy node does not answer the robot states")
+        if reference and not self.spin_until(lambda: self._latest_reference is not None, timeout):
+            raise RuntimeError("no valid motion_reference reached the monitor")
         for _ in range(20):
             response = self.call("go")
             if response.success:
