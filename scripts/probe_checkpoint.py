@@ -12,7 +12,9 @@ tracking errors.
 velocity (heading frame) and yaw rate achieved are measured from 3 s into the clips on, against the reference's.
 A tracker that keeps its joints and key bodies on the reference can still walk slower than commanded; the gait
 line shows how: leg-joint amplitudes over the reference's (below 1: shorter steps), mean offsets (a positive knee
-offset: more bent than the reference) and the time on both feet.
+offset: more bent than the reference) and the time on both feet; the targets line the same for the joint targets
+the policy sends (short targets: the policy chooses a short step; full targets over a short swing: the PD loop
+does not follow).
 
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400
     python scripts/probe_checkpoint.py --checkpoint models/teacher/model_2200.pt --motions data/walk400 --quiet-physics
@@ -101,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             print("    gait: amplitude / reference " + " ".join(f"{j} {r[f'{j}_amplitude']:.2f}" for j in GAIT_JOINTS)
                   + "; offset [rad] " + " ".join(f"{j} {r[f'{j}_offset']:+.3f}" for j in GAIT_JOINTS)
                   + f"; both feet down {r['double_support']:.0%}")
+            print("    targets: amplitude / reference "
+                  + " ".join(f"{j} {r[f'target_{j}_amplitude']:.2f}" for j in GAIT_JOINTS)
+                  + "; offset [rad] " + " ".join(f"{j} {r[f'target_{j}_offset']:+.3f}" for j in GAIT_JOINTS))
         return 0
     env = tracking.make_env(config, spec)
     actor = tracking.actor_from_checkpoint(state, env.get_observations(), env.num_actions, role)

@@ -302,12 +302,14 @@ def _command_probe(spec, checkpoint, cmg, capsys):
     assert result["measured_steps"] > 0
     assert result["reference_vx"] == pytest.approx(0.3, abs=0.01) and abs(result["reference_vy"]) < 0.01
     assert result["reference_yaw_rate"] == pytest.approx(0.2, abs=0.01)
-    assert all(np.isfinite(result[k]) for k in ("vx", "vy", "yaw_rate", "knee_offset"))  # the toy CMG: no amplitude
+    assert all(np.isfinite(result[k]) for k in ("vx", "vy", "yaw_rate", "knee_offset", "target_knee_offset"))
+    assert np.isnan(result["target_knee_amplitude"])  # the toy CMG keeps the knee still: no amplitude ratio
     assert 0.0 <= result["double_support"] <= 1.0
     assert script.main(["--checkpoint", str(checkpoint), "--commands", "0.3,0,0", "--cmg-model", str(cmg), "--envs",
                         "2", "--steps", "5", "--command-seconds", "4", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "+0.30 +0.00 +0.00" in out and "gait: amplitude / reference hip_pitch" in out
+    assert "targets: amplitude / reference hip_pitch" in out
     with pytest.raises(SystemExit):
         script.main(["--checkpoint", str(checkpoint), "--commands", "0.3,0"])
     assert "a command is vx,vy,yaw_rate" in capsys.readouterr().err

@@ -57,7 +57,10 @@ def command_tracking(env: TrackingEnv, actor: torch.nn.Module, steps: int, settl
     Meant for references that hold one command (CMG clips with a pinned command): only env-steps at least
     ``settle_frames`` into their clip and not ending their episode are measured, for robot and reference alike.
     Also the gait: per :data:`GAIT_JOINTS`, the robot's amplitude over the reference's and its mean offset
-    (``<joint>_amplitude``, ``<joint>_offset`` [rad]), and the fraction of time on both feet (``double_support``).
+    (``<joint>_amplitude``, ``<joint>_offset`` [rad]), the same for the joint targets the policy sends
+    (``target_<joint>_amplitude``, ``target_<joint>_offset``: short targets mean the policy chooses a short step,
+    full targets with a short joint swing mean the PD loop does not follow), and the fraction of time on both feet
+    (``double_support``).
     """
     lib = env.library
     robot, reference = torch.zeros(3), torch.zeros(3)
@@ -65,14 +68,16 @@ def command_tracking(env: TrackingEnv, actor: torch.nn.Module, steps: int, settl
     names = list(env.spec.joint_names)
     legs = torch.as_tensor([names.index(f"{side}_{joint}_joint") for joint in GAIT_JOINTS
                             for side in ("left", "right")])
-    joints, joints_ref, double_support = [], [], []
+    joints, joints_ref, targets, double_support = [], [], [], []
     obs = env.get_observations()
     with torch.inference_mode(), env.assist.fixed(0.0):
         for _ in range(steps):
             clip_frame = env.motion_start + env.episode_length_buf
             ref0 = lib.index(env.motion_ids, clip_frame)
             pos0, yaw0 = env.sim.root_pos().clone(), tm.yaw(env.sim.root_quat())
-            obs, _, dones, extras = env.step(actor(obs, stochastic_output=False))
+            action = actor(obs, stochastic_output=False)
+            target = env.io.targets(action)[:, legs]
+            obs, _, dones, extras = env.step(action)
             ref1 = lib.index(env.motion_ids, clip_frame + 1)
             keep = ~dones.bool() & (clip_frame >= settle_frames)
             falls += int((dones.bool() & ~extras["time_outs"].bool()).sum())
@@ -81,13 +86,16 @@ def command_tracking(env: TrackingEnv, actor: torch.nn.Module, steps: int, settl
                                         tm.yaw(lib.root_quat[ref1]))[keep].sum(0).cpu()
             measured += int(keep.sum())
             joints.append(torch.where(keep[:, None], env.sim.joint_pos()[:, legs], torch.nan).cpu())
+            targets.append(torch.where(keep[:, None], target, torch.nan).cpu())
             joints_ref.append(torch.where(keep[:, None], lib.joint_pos[ref1][:, legs], torch.nan).cpu())
             double_support.append(torch.all(env.sim.foot_force() > CONTACT_FORCE, dim=1)[keep].float().cpu())
     scale = 1.0 / (max(measured, 1) * env.dt)
     out = {name: float(v) * scale for name, v in zip(("vx", "vy", "yaw_rate"), robot)}
     out.update({f"reference_{name}": float(v) * scale for name, v in zip(("vx", "vy", "yaw_rate"), reference)})
     out.update(falls_per_1000_steps=1000.0 * falls / (steps * env.num_envs), measured_steps=float(measured))
-    out.update(_gait(torch.stack(joints), torch.stack(joints_ref)))
+    joints_ref = torch.stack(joints_ref)
+    out.update(_gait(torch.stack(joints), joints_ref))
+    out.update({f"target_{key}": value for key, value in _gait(torch.stack(targets), joints_ref).items()})
     out["double_support"] = float(torch.cat(double_support).mean()) if measured else float("nan")
     return out
 
