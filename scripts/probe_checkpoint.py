@@ -17,8 +17,8 @@ the policy sends (short targets: the policy chooses a short step; full targets o
 does not follow).
 
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400
-    python scripts/probe_checkpoint.py --checkpoint models/teacher/model_2200.pt --motions data/walk400 --quiet-physics
-    python scripts/probe_checkpoint.py --checkpoint models/teacher/model_2200.pt --commands 0.5,0,0 1.0,0,0 0,0.3,0 \
+    python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400 --quiet-physics
+    python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --commands 0.5,0,0 1.0,0,0 0,0.3,0 \
         --envs 16 --steps 600 --quiet-physics
     (after `source scripts/env.sh`)
 """
