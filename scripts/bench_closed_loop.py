@@ -74,7 +74,7 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> dict:
     row = {"command": list(command)}
     try:
         runner.start()
-        monitor.start_and_go(timeout=120.0, log=lambda _: None, reference=True)
+        monitor.start_and_go(timeout=120.0, log=lambda _: None)
         go = monitor.sim_time()
         end_settle, end = go + args.settle, go + args.settle + args.seconds
         wall_start = time.monotonic()

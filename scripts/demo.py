@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     try:
         runner.start()
-        monitor.start_and_go(timeout=90.0, log=lambda text: log(f"bridge {text}"), reference=True)
+        monitor.start_and_go(timeout=90.0, log=lambda text: log(f"bridge {text}"))
         start = monitor.sim_time()
         rows = run_sequence(monitor, runner, args.table_period, args.wall_limit, log)
     except KeyboardInterrupt:

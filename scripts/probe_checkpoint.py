@@ -48,6 +48,13 @@ def parse_command(text: str) -> tuple[float, float, float]:
     return vx, vy, wz
 
 
+def gait_line(label: str, result: dict, prefix: str) -> str:
+    """One probe line: amplitude over the reference's and mean offset per gait joint, keys ``<prefix><joint>_...``."""
+    return (f"    {label}: amplitude / reference "
+            + " ".join(f"{j} {result[f'{prefix}{j}_amplitude']:.2f}" for j in GAIT_JOINTS)
+            + "; offset [rad] " + " ".join(f"{j} {result[f'{prefix}{j}_offset']:+.3f}" for j in GAIT_JOINTS))
+
+
 def command_config(config: dict, command: tuple[float, float, float], clips: int, seconds: float) -> dict:
     """Return the run configuration of the command probe: ``clips`` CMG clips holding ``command``, nothing else."""
     pinned = {"vx": [command[0]] * 2, "vy": [command[1]] * 2, "yaw_rate": [command[2]] * 2,
@@ -100,12 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                 command, (r["vx"], r["vy"], r["yaw_rate"]),
                 (r["reference_vx"], r["reference_vy"], r["reference_yaw_rate"])))
                   + f"  {r['falls_per_1000_steps']:.2f}")
-            print("    gait: amplitude / reference " + " ".join(f"{j} {r[f'{j}_amplitude']:.2f}" for j in GAIT_JOINTS)
-                  + "; offset [rad] " + " ".join(f"{j} {r[f'{j}_offset']:+.3f}" for j in GAIT_JOINTS)
-                  + f"; both feet down {r['double_support']:.0%}")
-            print("    targets: amplitude / reference "
-                  + " ".join(f"{j} {r[f'target_{j}_amplitude']:.2f}" for j in GAIT_JOINTS)
-                  + "; offset [rad] " + " ".join(f"{j} {r[f'target_{j}_offset']:+.3f}" for j in GAIT_JOINTS))
+            print(gait_line("gait", r, "") + f"; both feet down {r['double_support']:.0%}")
+            print(gait_line("targets", r, "target_"))
         return 0
     env = tracking.make_env(config, spec)
     actor = tracking.actor_from_checkpoint(state, env.get_observations(), env.num_actions, role)

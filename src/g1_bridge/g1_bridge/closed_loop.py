@@ -205,12 +205,13 @@ class LoopMonitor(Node):
         self.push_pub.publish(Vector3(x=float(vx), y=float(vy), z=float(vz)))
 
     def start_and_go(self, timeout: float = 60.0, log: Callable[[str], None] = print,
-                     reference: bool = False) -> None:
+                     reference: bool = True) -> None:
         """start (ramp to the default pose), wait for HOLD with the policy answering, then go (POLICY).
 
-        ``reference``: the graph has a reference publisher; go only once a valid reference reached this monitor
-        (discovery can match its subscription seconds after the policy's), so that every state after go is
-        recorded with its reference. Raises RuntimeError with the bridge's answer when a step fails.
+        ``reference`` (default): the graph has a reference publisher; go only once a valid reference reached this
+        monitor (discovery can match its subscription seconds after the policy's), so that every state after go is
+        recorded with its reference; False for a graph without one. Raises RuntimeError with the bridge's answer
+        when a step fails.
         """
         if not self.spin_until(lambda: self.states, timeout):
             raise RuntimeError("no robot_state from the bridge")

@@ -82,7 +82,7 @@ def test_stands_in_hold(loop):
 def test_policy_with_a_standing_reference_in_lockstep(loop, spec):
     """go: POLICY with the toy CMG at zero command (standing); 3 s tracked, every state answered in lockstep."""
     runner, monitor = loop
-    monitor.start_and_go(timeout=30.0, log=lambda _: None, reference=True)
+    monitor.start_and_go(timeout=30.0, log=lambda _: None)
     since = monitor.sim_time()
     _run_for(monitor, runner, 3.0)
     states = [s for s in monitor.states if s.stamp > since + 0.1]
@@ -139,7 +139,7 @@ def test_restart_then_killing_the_policy_damps(loop):
     """
     runner, monitor = loop
     monitor.send_velocity(0.0, 0.0, 0.0)
-    monitor.start_and_go(timeout=30.0, log=lambda _: None, reference=True)
+    monitor.start_and_go(timeout=30.0, log=lambda _: None)
     _run_for(monitor, runner, 0.5)
     runner.kill("/twist_policy")
     assert monitor.spin_until(lambda: monitor.mode() == Mode.DAMPING, 20.0)
