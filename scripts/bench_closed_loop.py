@@ -18,11 +18,16 @@ in lockstep unless ``--clock-mode realtime``): start, go, ``--settle`` seconds s
   RobotState k (both in this process); policy inference p50/p99 from the policy node's /diagnostics;
 - state rate and real-time factor (wall-clock receive times, from go to the end of the run).
 
+``--trace DIR`` also writes, per command, ``DIR/command_<i>.csv`` (the pelvis from /odom: seconds since the command
+started, x, y, unwrapped heading; one row per state) and ``DIR/paths.png`` (the paths seen from above, and the
+heading against time, pushes marked): where a number says a walk went wrong, the plot shows how.
+
     python scripts/bench_closed_loop.py --toy                        # toy policy + toy CMG (the test fixtures)
     python scripts/bench_closed_loop.py --policy models/student/policy.onnx --cmg models/cmg/cmg.onnx \\
         --seconds 60 --commands 0,0,0 0.5,0,0 1.0,0,0 0.3,0,0.5 --markdown table.md
     python scripts/bench_closed_loop.py --seconds 60 --commands 0.5,0,0 --push-velocity 0.5 --push-interval 5
     python scripts/bench_closed_loop.py --commands 0.5,0,0 --param cmg_reference:heading_hold_gain=0.0
+    python scripts/bench_closed_loop.py --commands 0.5,0,0 0,0,0.5 --seconds 30 --trace trace/
     (after `source scripts/env.sh`)
 """
 
@@ -63,15 +68,20 @@ def parse_param(text: str) -> tuple[str, str, object]:
     return node, name, yaml.safe_load(value)
 
 
-def run_command(monitor, graph, command, args, log_dir: Path) -> dict:
-    """One fresh graph: start, go, settle, command for args.seconds; returns the row's numbers."""
+def run_command(monitor, graph, command, args, log_dir: Path) -> tuple[dict, np.ndarray]:
+    """One fresh graph: start, go, settle, command for args.seconds; the row's numbers and the pelvis trace.
+
+    The trace: (N, 4) of /odom from the command's start (seconds since then, x, y, unwrapped heading); the
+    row's ``push_times`` are on the same clock.
+    """
     from g1_bridge.closed_loop import percentiles
     from g1_bridge.graph_runner import GraphRunner
     from twist_core.safety import Mode
 
     monitor.clear()
     runner = GraphRunner(graph, log_dir=log_dir, required=("g1_bridge", "cmg_node", "twist_policy_node"))
-    row = {"command": list(command)}
+    row = {"command": list(command), "push_times": []}
+    trace = np.zeros((0, 4))
     try:
         runner.start()
         monitor.start_and_go(timeout=120.0, log=lambda _: None)
@@ -85,6 +95,7 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> dict:
             if args.push_velocity > 0 and monitor.sim_time() >= next_push:
                 angle = rng.uniform(-np.pi, np.pi)
                 monitor.push(args.push_velocity * np.cos(angle), args.push_velocity * np.sin(angle))
+                row["push_times"].append(monitor.sim_time() - end_settle)
                 next_push, pushes = next_push + args.push_interval, pushes + 1
             monitor.spin_for(0.05)
             if time.monotonic() - wall_start > args.wall_limit:
@@ -92,6 +103,8 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> dict:
         monitor.spin_for(0.3)  # the bridge's status with the fault, if any
         run = [s for s in monitor.states if s.stamp >= go]
         segment = [s for s in run if s.stamp >= end_settle]
+        odom = np.array([o for o in monitor.odom if end_settle <= o[0] <= end]).reshape(-1, 4)
+        trace = np.column_stack([odom[:, 0] - end_settle, odom[:, 1:3], np.unwrap(odom[:, 3])])
         fell, how = monitor.fell()
         damped = next((s.stamp - go for s in run if s.mode == Mode.DAMPING), None)
         measured_from = end_settle + args.ramp_up
@@ -126,7 +139,38 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> dict:
         except Exception:  # noqa: BLE001 - whatever happens, the nodes are stopped below
             pass
         runner.stop()
-    return row
+    return row, trace
+
+
+def write_trace(out: Path, rows: list[dict], traces: list[np.ndarray]) -> None:
+    """``out``/command_<i>.csv per command and ``out``/paths.png (see the module docstring)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    figure, (paths, headings) = plt.subplots(1, 2, figsize=(12, 5.5))
+    for index, (row, trace) in enumerate(zip(rows, traces)):
+        np.savetxt(out / f"command_{index}.csv", trace, fmt="%.4f", delimiter=",", header="t,x,y,heading",
+                   comments="")
+        if len(trace) == 0:
+            continue
+        label = "vx {:+.2f} vy {:+.2f} yaw {:+.2f}".format(*row["command"]) + (" (fell)" if row.get("fell") else "")
+        line, = paths.plot(trace[:, 1] - trace[0, 1], trace[:, 2] - trace[0, 2], label=label)
+        headings.plot(trace[:, 0], trace[:, 3] - trace[0, 3], color=line.get_color())
+        for t in row["push_times"]:
+            k = min(int(np.searchsorted(trace[:, 0], t)), len(trace) - 1)
+            paths.plot(trace[k, 1] - trace[0, 1], trace[k, 2] - trace[0, 2], "x", color=line.get_color())
+            headings.axvline(t, color=line.get_color(), alpha=0.3, lw=0.8)
+    paths.set(title="pelvis path from the command's start (x: pushes)", xlabel="x [m]", ylabel="y [m]")
+    paths.set_aspect("equal", adjustable="datalim")
+    paths.legend(fontsize=8)
+    headings.set(title="heading change", xlabel="seconds since the command started", ylabel="heading [rad]")
+    for axis in (paths, headings):
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(out / "paths.png", dpi=100)
+    plt.close(figure)
 
 
 def format_row(row: dict) -> str:
@@ -196,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="node parameters over the launch defaults, e.g. cmg_reference:heading_hold_gain=0.0")
     parser.add_argument("--json", default="", help="also write the rows to this JSON file")
     parser.add_argument("--markdown", default="", help="also write the models/README.md table to this file")
+    parser.add_argument("--trace", type=Path, help="also write per-command pelvis traces and paths.png here")
     parser.add_argument("--wall-limit", type=float, default=900.0, help="wall seconds allowed per command")
     args = parser.parse_args(argv)
     policy, cmg = Path(args.policy).expanduser().resolve(), Path(args.cmg).expanduser().resolve()
@@ -236,11 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     monitor = LoopMonitor(spec, name="bench_monitor")
-    rows = []
+    rows, traces = [], []
     try:
         for index, command in enumerate(args.commands):
-            rows.append(run_command(monitor, graph, command, args, Path(work.name) / f"logs_{index}"))
-            print(format_row(rows[-1]), flush=True)
+            row, trace = run_command(monitor, graph, command, args, Path(work.name) / f"logs_{index}")
+            rows.append(row)
+            traces.append(trace)
+            print(format_row(row), flush=True)
     except KeyboardInterrupt:
         print("interrupted")
     finally:
@@ -252,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps({"policy": str(policy), "cmg": str(cmg), "toy": args.toy,
                                                "gantry": args.gantry, "parameters": overrides, "rows": rows},
                                               indent=1, default=float))
+    if args.trace:
+        write_trace(args.trace, rows, traces)
     work.cleanup()
     return 0
 

@@ -4,7 +4,7 @@ The exported CMG (ONNX, twist_core.cmg_runtime) is checked against config/g1.yam
 a metadata mismatch or a rate other than the model's fps stops the node with the reason (exit code 2). Generation
 starts at the model's standing frame, at the robot's position and heading from ``robot_state``. Every tick: the
 command (``cmd_vel``: linear.x, linear.y, angular.z; zero when older than ``cmd_timeout``; clamped to the model's
-training range; NaN rejected) is acceleration-limited; while walking, the heading hold adds
+training range; NaN rejected) is acceleration-limited; while walking or turning, the heading hold adds
 ``heading_hold_gain`` x (target heading - robot heading from ``robot_state``) to the yaw rate (the target moves with
 the commanded yaw rate; ``heading_hold_gain`` 0 turns it off); the model steps the joints (clamped to the joint
 limits and fed back), and the root is integrated from the command, its height putting the lower foot on the
@@ -50,7 +50,7 @@ PARAMETERS = {
     "standing_blend": (0.6, "seconds to blend into the standing frame"),
     "standing_deadband": ([0.03, 0.03, 0.05], "commands with every |vx|, |vy| [m/s], |yaw rate| [rad/s] within "
                                               "these count as zero"),
-    "heading_hold_gain": (2.0, "while walking: yaw rate added per rad of heading error [1/s]; 0 turns it off"),
+    "heading_hold_gain": (2.0, "walking or turning: yaw rate added per rad of heading error [1/s]; 0 turns it off"),
     "heading_hold_max_correction": (0.5, "largest yaw rate the heading hold adds [rad/s]"),
     "heading_hold_max_error": (0.5, "the target heading stays within this of the robot's [rad]"),
     **COMMON_PARAMETERS,

@@ -8,9 +8,9 @@
 - the filtered command moves toward the target at most ``max_linear_accel`` (m/s^2, on the (vx, vy) vector) and
   ``max_yaw_accel`` (rad/s^2) per second.
 
-:class:`HeadingHold` closes the loop on the robot's heading while it walks: the commanded yaw rate moves a target
-heading, and the yaw rate sent to the CMG is the command plus ``gain`` x (target - robot heading), so a tracker
-that drifts in yaw still walks where it is sent.
+:class:`HeadingHold` closes the loop on the robot's heading while it walks or turns: the commanded yaw rate moves a
+target heading, and the yaw rate sent to the CMG is the command plus ``gain`` x (target - robot heading), so a
+tracker that drifts in yaw still walks where it is sent, and one that turns too slowly is asked for more.
 
 :class:`RootIntegrator` synthesizes the root from the filtered command: roll and pitch zero, heading integrated
 from the yaw rate and position from (vx, vy) rotated by the heading (midpoint rule).
@@ -129,25 +129,30 @@ def _fmt(command: np.ndarray) -> str:
 
 @dataclasses.dataclass
 class HeadingHold:
-    """Heading feedback while walking (see the module docstring); ``gain`` 0 turns it off.
+    """Heading feedback while walking or turning (see the module docstring); ``gain`` 0 turns it off.
 
-    It acts while the commanded planar speed exceeds ``walk_speed`` (turning on the spot and standing are left to
-    the command: the standing hold must see a zero command); the target starts at the robot's heading and stays
-    within ``max_error`` of it (no wind-up when the robot cannot turn as fast as commanded); the correction is at
-    most ``max_correction``.
+    It acts while the commanded planar speed exceeds ``walk_speed`` or the commanded yaw rate exceeds
+    ``turn_rate`` (standing is left to the command: the standing hold must see a zero command); the target starts
+    at the robot's heading and stays within ``max_error`` of it (no wind-up when the robot cannot turn as fast as
+    commanded; a robot that a push spins further than that keeps its new heading: turning it back at full
+    correction while it recovers its balance made it fall); the correction is at most ``max_correction``. The CMG
+    clamps the sum to its command range.
     """
 
     gain: float = 2.0             # [1/s]
     max_correction: float = 0.5   # [rad/s]
     max_error: float = 0.5        # [rad]
     walk_speed: float = 0.05      # [m/s]
+    turn_rate: float = 0.05       # [rad/s]
     target: float | None = None
 
     def __post_init__(self) -> None:
         """Check the settings."""
-        if not (self.gain >= 0 and self.max_correction >= 0 and self.max_error > 0 and self.walk_speed >= 0):
-            raise ValueError(f"heading hold: gain, max_correction, walk_speed must be >= 0 and max_error > 0, got "
-                             f"{self.gain}, {self.max_correction}, {self.walk_speed}, {self.max_error}")
+        if not (self.gain >= 0 and self.max_correction >= 0 and self.max_error > 0 and self.walk_speed >= 0
+                and self.turn_rate >= 0):
+            raise ValueError(f"heading hold: gain, max_correction, walk_speed, turn_rate must be >= 0 and max_error "
+                             f"> 0, got {self.gain}, {self.max_correction}, {self.walk_speed}, {self.turn_rate}, "
+                             f"{self.max_error}")
 
     def reset(self) -> None:
         """Forget the target (the next walk starts at the robot's heading)."""
@@ -160,7 +165,8 @@ class HeadingHold:
         command is returned unchanged and the target forgotten).
         """
         command = np.asarray(command, dtype=np.float64)
-        if self.gain == 0 or heading is None or np.hypot(command[0], command[1]) <= self.walk_speed:
+        moving = np.hypot(command[0], command[1]) > self.walk_speed or abs(command[2]) > self.turn_rate
+        if self.gain == 0 or heading is None or not moving:
             self.target = None
             return command.copy()
         if self.target is None:

@@ -88,33 +88,46 @@ def test_bad_limits():
         CommandFilter(*RANGE, timeout=-1.0)
 
 
-def _walk(hold: HeadingHold | None, command, drift: float, seconds: float = 30.0) -> tuple[float, float]:
+def _walk(hold: HeadingHold | None, command, drift: float, seconds: float = 30.0,
+          spin: float = 0.0) -> tuple[float, float]:
     """A robot whose yaw rate is drift + 0.4 x the yaw rate sent (a tracker that turns badly and drifts) walking
-    under ``command`` with ``hold``; (its mean yaw rate, its heading error to the commanded heading at the end)."""
+    under ``command`` with ``hold``, spun by ``spin`` rad after 2 s (a push); (its mean yaw rate, its heading error
+    to the commanded heading at the end)."""
     heading = commanded = 3.0  # near +pi: the error must wrap
-    for _ in range(int(seconds / DT)):
+    for k in range(int(seconds / DT)):
+        heading += spin if k == int(2.0 / DT) else 0.0
         sent = command if hold is None else hold.update(np.asarray(command), heading, DT)
         heading += (drift + 0.4 * sent[2]) * DT
         commanded += command[2] * DT
     error = float(np.arctan2(np.sin(commanded - heading), np.cos(commanded - heading)))
-    return (heading - 3.0) / seconds, error
+    return (heading - 3.0 - spin) / seconds, error
 
 
 def test_heading_hold_cancels_a_yaw_drift_while_walking():
     """Walking straight, a -0.15 rad/s drift is cancelled (heading error bounded by the feedback); turning while
-    walking follows the commanded heading; off (gain 0), standing or turning on the spot it changes nothing; a
-    target the robot cannot follow does not wind up."""
+    walking or on the spot follows the commanded heading; a robot that a push turned a little turns back, one it
+    spun keeps its new heading; off (gain 0) or standing it changes nothing; a target the robot cannot follow does
+    not wind up."""
     rate, error = _walk(None, [0.5, 0.0, 0.0], drift=-0.15)
     assert rate == pytest.approx(-0.15) and abs(error) > 1.0
     rate, error = _walk(HeadingHold(), [0.5, 0.0, 0.0], drift=-0.15)
     assert abs(rate) < 0.01 and abs(error) == pytest.approx(0.15 / (0.4 * 2.0), abs=0.01)  # steady-state error
     rate, error = _walk(HeadingHold(), [0.5, 0.0, 0.2], drift=-0.05)
     assert rate == pytest.approx(0.2, abs=0.01) and abs(error) < 0.5
+    rate, _ = _walk(None, [0.0, 0.0, 0.3], drift=0.0)
+    assert rate == pytest.approx(0.12)  # this robot turns at 0.4 x the yaw rate it is sent
+    rate, error = _walk(HeadingHold(), [0.0, 0.0, 0.3], drift=0.0)  # on the spot: sent 0.75 rad/s, it keeps up
+    assert rate == pytest.approx(0.3, abs=0.01) and abs(error) == pytest.approx(0.45 / 2.0, abs=0.01)
+    for spin in (0.3, -0.3):  # a push turns the robot a little: it turns back
+        rate, error = _walk(HeadingHold(), [0.5, 0.0, 0.0], drift=0.0, spin=spin)
+        assert abs(error) < 0.01 and rate * 30.0 == pytest.approx(-spin, abs=0.01)
+    rate, error = _walk(HeadingHold(), [0.5, 0.0, 0.0], drift=0.0, spin=2.5)  # a spin: it keeps its new heading
+    assert rate * 30.0 == pytest.approx(-0.5, abs=0.01) and error == pytest.approx(-2.0, abs=0.01)
     hold = HeadingHold(gain=0.0)
     np.testing.assert_array_equal(hold.update(np.array([0.5, 0.0, 0.1]), 1.0, DT), [0.5, 0.0, 0.1])
     hold = HeadingHold()
-    hold.update(np.array([0.5, 0.0, 0.0]), 0.0, DT)
-    np.testing.assert_array_equal(hold.update(np.array([0.0, 0.0, 0.4]), 1.0, DT), [0.0, 0.0, 0.4])
+    hold.update(np.array([0.0, 0.0, 0.4]), 0.0, DT)
+    np.testing.assert_array_equal(hold.update(np.array([0.0, 0.0, 0.0]), 1.0, DT), [0.0, 0.0, 0.0])
     assert hold.target is None  # stopped: the next walk starts at the robot's heading
     np.testing.assert_array_equal(hold.update(np.array([0.5, 0.0, 0.0]), None, DT), [0.5, 0.0, 0.0])
     hold = HeadingHold()

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import rclpy
 from geometry_msgs.msg import Twist
@@ -48,11 +49,12 @@ def test_bench_rejects_bad_parameters(param, message):
 
 
 def test_bench_with_pushes_writes_the_models_table(tmp_path):
-    """The benchmark with the toy models (gantry kept): pushes on schedule, key-body error, the markdown table."""
-    table, rows = tmp_path / "table.md", tmp_path / "rows.json"
+    """The benchmark with the toy models (gantry kept): pushes on schedule, key-body error, the markdown table, the
+    pelvis trace (CSV from the command's start, the paths plot)."""
+    table, rows, trace = tmp_path / "table.md", tmp_path / "rows.json", tmp_path / "trace"
     out = _run(SCRIPTS / "bench_closed_loop.py", "--toy", "--seconds", "3", "--commands", "0.3,0,0", "--gantry",
                "on", "--push-velocity", "0.3", "--push-interval", "1", "--markdown", table, "--json", rows,
-               "--param", "cmg_reference:heading_hold_gain=0.0", timeout=300)
+               "--param", "cmg_reference:heading_hold_gain=0.0", "--trace", trace, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert json.loads(rows.read_text())["parameters"] == {"cmg_reference": {"heading_hold_gain": 0.0}}
     row = json.loads(rows.read_text())["rows"][0]
@@ -60,6 +62,10 @@ def test_bench_with_pushes_writes_the_models_table(tmp_path):
     lines = table.read_text().splitlines()
     assert lines[0].startswith("| vx | vy | yaw rate | falls in 3 s |") and len(lines) == 3
     assert lines[2].startswith("| +0.30 | +0.00 | +0.00 | 0 |")
+    pelvis = np.loadtxt(trace / "command_0.csv", delimiter=",", skiprows=1)
+    assert pelvis.shape[1] == 4 and 0.0 <= pelvis[0, 0] < 0.1 and pelvis[-1, 0] == pytest.approx(3.0, abs=0.1)
+    assert len(row["push_times"]) == row["pushes"] and all(0.9 < t < 3.1 for t in row["push_times"])
+    assert (trace / "paths.png").stat().st_size > 10_000
 
 
 @pytest.fixture()

@@ -208,7 +208,8 @@ def test_cpu_and_warp_backends_agree(spec):
 
 
 def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
-    """train-teacher (2 iterations, with the fading gantry) resumes to 3 with the gantry's level; train-student
+    """train-teacher (2 iterations, with the fading gantry) resumes to 3 with the gantry's level (and raises the
+    action stds below --min-std); train-student
     learns with the KL term; export-policy writes an ONNX file the policy node's loader accepts; a teacher, a
     missing run and a corrupt checkpoint are refused."""
     smoke = Path(__file__).resolve().parents[3] / "config" / "tracking" / "smoke.yaml"
@@ -229,9 +230,14 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
     probed = capsys.readouterr().out
     assert "deterministic_episode_length" in probed and "root_vel_error" in probed
     _command_probe(spec, tmp_path / "teacher" / "model_2.pt", write_toy_cmg(tmp_path / "cmg.onnx", spec), capsys)
+    std = tracking.load_checkpoint(tmp_path / "teacher" / "model_2.pt")["actor_state_dict"]["distribution.std_param"]
+    floor = float(std.median())
     resumed = tracking.train("teacher", tracking.load_config(tmp_path / "teacher.yaml", {
-        "iterations": 3, "references": {"motions": [str(clips)]}}), tmp_path / "teacher")
+        "iterations": 3, "references": {"motions": [str(clips)]}}), tmp_path / "teacher", min_std=floor)
     assert resumed.env.assist.level == last <= first
+    torch.testing.assert_close(resumed.alg.actor.distribution.std_param.detach(), std.clamp(min=floor))
+    with pytest.raises(tracking.ConfigError, match="min_std must be > 0"):
+        tracking.raise_action_std(resumed.alg.actor, 0.0)
     full = tmp_path / "teacher" / "model_2.pt"
     assert _script("slim_checkpoint").main([str(full), str(tmp_path / "slim" / "model_2.pt")]) == 0
     slim = tracking.load_checkpoint(tmp_path / "slim" / "model_2.pt")

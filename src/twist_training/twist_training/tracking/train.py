@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import math
 import pickle
 import re
 import sys
@@ -270,8 +271,12 @@ class TrackingRunner(OnPolicyRunner):
 
 
 def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", device: str = "cpu",
-          teacher: Path | None = None, restart: bool = False, init_from: Path | None = None) -> TrackingRunner:
+          teacher: Path | None = None, restart: bool = False, init_from: Path | None = None,
+          min_std: float | None = None) -> TrackingRunner:
     """Train ``role`` to ``config['iterations']`` total iterations in ``out`` (resuming unless ``restart``).
+
+    ``min_std``: raise every action standard deviation below it to it before learning (once, for this call: a
+    fine-tune of a converged policy whose stds collapsed explores again).
 
     ``init_from`` (a student run or checkpoint; a new student run only): start the student's actor from it, to
     distill a trained student from a new ``teacher`` (the critic still starts as the teacher's).
@@ -318,10 +323,26 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
                                 "infos": {"role": "teacher", "config": teacher_state["infos"]["config"]}}
         runner.alg.set_teacher(actor_from_checkpoint(runner.teacher_state, env.get_observations(), env.num_actions,
                                                      "teacher"))
+    if min_std is not None:
+        raise_action_std(runner.alg.actor, min_std)
     remaining = config["iterations"] - runner.current_learning_iteration
     if remaining > 0:
         runner.learn(remaining)  # no random episode lengths: RSI already starts clips at random frames
     return runner
+
+
+def raise_action_std(actor: MLPModel, min_std: float) -> None:
+    """Raise the actor's action standard deviations below ``min_std`` to it (the others stay)."""
+    if not min_std > 0:
+        raise ConfigError(f"min_std must be > 0, got {min_std}")
+    distribution = actor.distribution
+    with torch.no_grad():
+        if hasattr(distribution, "std_param"):
+            distribution.std_param.clamp_(min=min_std)
+        elif hasattr(distribution, "log_std_param"):
+            distribution.log_std_param.clamp_(min=math.log(min_std))
+        else:
+            raise ConfigError("min_std: the actor has no learned action standard deviation")
 
 
 def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
@@ -356,6 +377,9 @@ def main(role: str, argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", choices=("cpu", "warp"), default="cpu", help="batched simulation backend")
     parser.add_argument("--device", default="cpu", help="torch/warp device: cpu, cuda:0")
     parser.add_argument("--restart", action="store_true", help="ignore existing checkpoints in --out")
+    parser.add_argument("--min-std", type=float,
+                        help="raise action stds below this to it before learning (once: re-exploration when "
+                             "fine-tuning a converged policy; give it only on the run's first resume)")
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
     if args.iterations is not None:
@@ -365,7 +389,7 @@ def main(role: str, argv: list[str] | None = None) -> None:
     try:
         config = load_config(args.config, overrides)
         train(role, config, args.out, args.backend, args.device, getattr(args, "teacher", None), args.restart,
-              getattr(args, "init_from", None))
+              getattr(args, "init_from", None), args.min_std)
     except ConfigError as exc:
         print(f"train-{role}: {exc}", file=sys.stderr)
         sys.exit(2)
