@@ -237,7 +237,7 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
     assert resumed.env.assist.level == last <= first
     torch.testing.assert_close(resumed.alg.actor.distribution.std_param.detach(), std.clamp(min=floor))
     with pytest.raises(tracking.ConfigError, match="min_std must be > 0"):
-        tracking.raise_action_std(resumed.alg.actor, 0.0)
+        tracking.train("teacher", tracking.load_config(tmp_path / "teacher.yaml"), tmp_path / "teacher", min_std=0.0)
     full = tmp_path / "teacher" / "model_2.pt"
     assert _script("slim_checkpoint").main([str(full), str(tmp_path / "slim" / "model_2.pt")]) == 0
     slim = tracking.load_checkpoint(tmp_path / "slim" / "model_2.pt")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import math
 import pickle
 import re
 import sys
@@ -283,6 +282,8 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
     """
     if role not in ROLES:
         raise ConfigError(f"role must be one of {ROLES}")
+    if min_std is not None and not min_std > 0:  # before the minutes of building the environment
+        raise ConfigError(f"min_std must be > 0, got {min_std}")
     torch.manual_seed(config["seed"])
     torch.set_num_threads(max(1, int(config["sim"]["threads"])))
     out = Path(out)
@@ -332,17 +333,12 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
 
 
 def raise_action_std(actor: MLPModel, min_std: float) -> None:
-    """Raise the actor's action standard deviations below ``min_std`` to it (the others stay)."""
-    if not min_std > 0:
-        raise ConfigError(f"min_std must be > 0, got {min_std}")
-    distribution = actor.distribution
+    """Raise the actor's action standard deviations below ``min_std`` to it (the others stay).
+
+    The actor's distribution is :func:`model_config`'s GaussianDistribution with its std as the parameter.
+    """
     with torch.no_grad():
-        if hasattr(distribution, "std_param"):
-            distribution.std_param.clamp_(min=min_std)
-        elif hasattr(distribution, "log_std_param"):
-            distribution.log_std_param.clamp_(min=math.log(min_std))
-        else:
-            raise ConfigError("min_std: the actor has no learned action standard deviation")
+        actor.distribution.std_param.clamp_(min=min_std)
 
 
 def add_reference_arguments(parser: argparse.ArgumentParser) -> None:
