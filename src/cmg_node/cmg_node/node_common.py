@@ -205,7 +205,8 @@ def run(node_factory: Callable[[], Node], name: str, doc_usage: str, fatal: tupl
         reason: str, args: list[str] | None = None) -> None:
     """Entry point of a reference node: ``--help`` prints ``doc_usage``; a ``fatal`` error exits with code 2.
 
-    The error is printed to stderr as one line: ``<name>: <reason>: <message>``.
+    The error is printed to stderr as one line: ``<name>: <reason>: <message>``. An exception raised after a signal
+    has shut the context down counts as the signal (exit 0).
     """
     argv = sys.argv if args is None else args
     if "--help" in argv or "-h" in argv:
@@ -221,6 +222,11 @@ def run(node_factory: Callable[[], Node], name: str, doc_usage: str, fatal: tupl
         sys.exit(2)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if node is None or rclpy.ok():
+            raise
+        # SIGINT/SIGTERM shut the context down while the executor took a message or built its wait set (an
+        # RCLError or a pybind11 conversion error, intermittently): the signal's doing, a clean stop
     finally:
         if node is not None:
             node.destroy_node()

@@ -39,7 +39,8 @@ def run(node_factory: Callable[[], Node], name: str, help_text: str, fatal: tupl
         args: list[str] | None = None) -> None:
     """Spin the node; ``--help`` prints ``help_text``; a ``fatal`` error at start exits with code 2.
 
-    The error goes to stderr as one line: ``<name>: cannot start: <message>``.
+    The error goes to stderr as one line: ``<name>: cannot start: <message>``. An exception raised after a signal
+    has shut the context down counts as the signal (exit 0).
     """
     argv = sys.argv if args is None else args
     if "--help" in argv or "-h" in argv:
@@ -55,6 +56,11 @@ def run(node_factory: Callable[[], Node], name: str, help_text: str, fatal: tupl
         sys.exit(2)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if node is None or rclpy.ok():
+            raise
+        # SIGINT/SIGTERM shut the context down while the executor took a message or built its wait set (an
+        # RCLError or a pybind11 conversion error, intermittently): the signal's doing, a clean stop
     finally:
         if node is not None:
             node.destroy_node()

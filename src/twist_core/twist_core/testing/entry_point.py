@@ -1,0 +1,34 @@
+"""Run a node's entry point in a subprocess with an executor that fails, after a signal or without one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+FAILURE = "failed to initialize wait set"
+
+_SCRIPT = """
+import sys
+import rclpy
+from rclpy.node import Node
+from {module} import run
+
+def spin(node):
+    if sys.argv[1] == "signal":
+        rclpy.shutdown()  # what rclpy's SIGINT/SIGTERM handler does while the executor waits or takes
+    raise RuntimeError({failure!r})
+
+rclpy.spin = spin
+run(lambda: Node("fake_node"), "fake_node", "usage", (), {extra}[])
+"""
+
+
+def run_with_failing_spin(module: str, case: str, extra_args: str = "") -> subprocess.CompletedProcess:
+    """Call ``<module>.run`` with a node whose spin raises ``RuntimeError(FAILURE)``.
+
+    ``case`` "signal" shuts the context down first (what a SIGINT does while the executor takes a message or
+    builds its wait set); "error" leaves it alive. ``extra_args`` is inserted before ``run``'s ``args`` argument
+    (source text ending in ", ", for entry points with more positional parameters). Returns the finished process.
+    """
+    script = _SCRIPT.format(module=module, failure=FAILURE, extra=extra_args)
+    return subprocess.run([sys.executable, "-c", script, case], capture_output=True, text=True, timeout=60)
