@@ -169,8 +169,13 @@ class MujocoBridge(BridgeNode):
                     rclpy.spin_once(self, timeout_sec=max(0.0, deadline - time.monotonic()))
             else:
                 next_tick += period
-                while rclpy.ok() and time.monotonic() < next_tick:
+                # at least one pass per tick, also when behind: while catching up after a stall the commands that
+                # arrived meanwhile must still be taken, or the command deadline (simulated time) trips with them
+                # queued
+                while rclpy.ok():
                     rclpy.spin_once(self, timeout_sec=max(0.0, next_tick - time.monotonic()))
+                    if time.monotonic() >= next_tick:
+                        break
                 if time.monotonic() - next_tick > 5 * period:  # overrun: do not try to catch up
                     next_tick = time.monotonic()
             if self._reset_pending:  # a reset happened while waiting: publish its state 0 first

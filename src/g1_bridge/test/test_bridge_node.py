@@ -177,6 +177,24 @@ def test_realtime_mode_publishes_at_50_hz(ros, spec):
         stop_bridge(process)
 
 
+def test_realtime_catch_up_still_takes_commands(monkeypatch):
+    """Behind the wall clock after a stall, the real-time loop still takes arrived messages (commands) once per tick
+    while it catches up; without that the command deadline, kept in simulated time, tripped with commands queued."""
+    from g1_bridge import mujoco_bridge
+
+    bridge = mujoco_bridge.MujocoBridge.__new__(mujoco_bridge.MujocoBridge)
+    bridge.params, bridge.lockstep, bridge._reset_pending = {"control_rate": 50.0}, False, False
+    events = []
+    bridge.tick = lambda: events.append("tick")
+    bridge.advance = lambda: None
+    wall = iter([0.0] + [0.09 + 1e-4 * i for i in range(1000)])  # 90 ms stall after the first tick: 4 ticks behind
+    monkeypatch.setattr(mujoco_bridge.time, "monotonic", lambda: next(wall))
+    monkeypatch.setattr(mujoco_bridge.rclpy, "ok", lambda: events.count("tick") < 5)
+    monkeypatch.setattr(mujoco_bridge.rclpy, "spin_once", lambda node, timeout_sec: events.append("spin"))
+    bridge.run()
+    assert events[:8] == ["tick", "spin"] * 4, events
+
+
 def test_record_video_from_the_node(ros, spec, tmp_path):
     """record_video writes an mp4 that holds the frames of the simulated time, finished on Ctrl-C."""
     import imageio
