@@ -481,6 +481,6 @@ def test_help():
 def test_run_tells_a_signal_from_an_error(case, code):
     """An executor error after a signal shut the context down is the signal (exit 0, no traceback); the same error
     with the context alive is an error (exit 1 with the traceback)."""
-    out = run_with_failing_spin("cmg_node.node_common", case, '"cannot start", ')
+    out = run_with_failing_spin("cmg_node.node_common", case, reason="cannot start")
     assert out.returncode == code, out.stderr
     assert (f"RuntimeError: {FAILURE}" in out.stderr) == (case == "error")

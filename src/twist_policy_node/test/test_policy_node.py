@@ -15,8 +15,8 @@ from twist_msgs.msg import JointCommand
 from policy_harness import FakeLoop, positions, start_policy_node, stop
 from twist_core.policy_io import PolicyIO
 from twist_core.safety import Mode
-from twist_core.testing.policy_fixture import write_toy_policy
 from twist_core.testing.entry_point import FAILURE, run_with_failing_spin
+from twist_core.testing.policy_fixture import write_toy_policy
 
 STARTUP_S = 40.0
 

@@ -19,16 +19,17 @@ def spin(node):
     raise RuntimeError({failure!r})
 
 rclpy.spin = spin
-run(lambda: Node("fake_node"), "fake_node", "usage", (), {extra}[])
+run(lambda: Node("fake_node"), "fake_node", "usage", (){keywords}, args=[])
 """
 
 
-def run_with_failing_spin(module: str, case: str, extra_args: str = "") -> subprocess.CompletedProcess:
+def run_with_failing_spin(module: str, case: str, **run_kwargs: object) -> subprocess.CompletedProcess:
     """Call ``<module>.run`` with a node whose spin raises ``RuntimeError(FAILURE)``.
 
     ``case`` "signal" shuts the context down first (what a SIGINT does while the executor takes a message or
-    builds its wait set); "error" leaves it alive. ``extra_args`` is inserted before ``run``'s ``args`` argument
-    (source text ending in ", ", for entry points with more positional parameters). Returns the finished process.
+    builds its wait set); "error" leaves it alive. ``run_kwargs`` are ``run``'s further parameters (their values
+    written with ``repr``). Returns the finished process.
     """
-    script = _SCRIPT.format(module=module, failure=FAILURE, extra=extra_args)
+    keywords = "".join(f", {name}={value!r}" for name, value in run_kwargs.items())
+    script = _SCRIPT.format(module=module, failure=FAILURE, keywords=keywords)
     return subprocess.run([sys.executable, "-c", script, case], capture_output=True, text=True, timeout=60)
