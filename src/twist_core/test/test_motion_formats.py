@@ -19,7 +19,7 @@ def motion(spec):
     return sine_motion(spec, fps=30.0, seconds=2.0)
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "csv"])  # CSV (6 decimals, no fps): test_motion_csv
 def test_round_trip(spec, motion, fmt, tmp_path):
     """write -> detect -> read gives back the same root and joints (TWIST-23 files: wrists at default)."""
     path = write_motion(motion, tmp_path / f"m{SUFFIX[fmt]}", spec, fmt)

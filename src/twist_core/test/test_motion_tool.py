@@ -41,8 +41,8 @@ def test_convert_to_50hz_canonical(spec, twist_file, tmp_path):
 
 def test_resample_and_convert_to_another_format(twist_file, tmp_path):
     """resample changes the rate; convert --to mjlab exports."""
-    assert tool("resample", twist_file, tmp_path / "r.npz", "--fps", "25")[0] == 0
-    code, out = tool("convert", tmp_path / "r.npz", tmp_path / "r_mjlab.npz", "--to", "mjlab", "--fps", "25")
+    assert tool("resample", twist_file, tmp_path / "r.npz", "--out-fps", "25")[0] == 0
+    code, out = tool("convert", tmp_path / "r.npz", tmp_path / "r_mjlab.npz", "--to", "mjlab", "--out-fps", "25")
     assert code == 0 and "51 frames at 25 fps" in out
     assert "format        mjlab" in tool("info", tmp_path / "r_mjlab.npz")[1]
 

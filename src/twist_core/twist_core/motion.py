@@ -30,6 +30,8 @@ from twist_core.robot import RobotSpec
 MOTION_VERSION = 1
 STANDARD_FPS = 50.0
 QUAT_NORM_TOLERANCE = 1e-3
+#: Bounds of a plausible frame rate [Hz]: a wrong ``fps`` must not pass validation or allocate gigabytes.
+MIN_FPS, MAX_FPS = 1.0, 1000.0
 
 
 class MotionError(ValueError):
@@ -113,7 +115,7 @@ def build_motion(spec: RobotSpec, fps: float, root_pos: np.ndarray, root_quat: n
     """Validate raw arrays and complete them: normalized quaternions, velocities, FK key bodies."""
     from twist_core.model import key_body_positions
 
-    fps = _positive_fps(fps)
+    fps = checked_fps(fps)
     root_pos = _array(root_pos, "root_pos", (None, 3))
     n = len(root_pos)
     root_quat = _quaternions(_array(root_quat, "root_quat", (n, 4)))
@@ -130,11 +132,16 @@ def build_motion(spec: RobotSpec, fps: float, root_pos: np.ndarray, root_quat: n
                   command=command, metadata=dict(metadata or {}))
 
 
-def _positive_fps(fps: Any) -> float:
-    fps = float(np.asarray(fps).reshape(-1)[0])
-    if not np.isfinite(fps) or fps <= 0:
-        raise MotionError(f"fps must be a positive number, got {fps}")
-    return fps
+def checked_fps(fps: Any, path: Path | str = "") -> float:
+    """``fps`` (a number, or an array holding one) within [MIN_FPS, MAX_FPS], else a MotionError saying why."""
+    where = f"{path}: " if path else ""
+    array = np.asarray(fps) if not isinstance(fps, (str, bytes)) else np.asarray([fps])
+    if array.size != 1 or array.dtype.kind not in "biuf":
+        raise MotionError(f"{where}fps must be a single number, got {fps!r}")
+    value = float(array.reshape(-1)[0])
+    if not MIN_FPS <= value <= MAX_FPS:  # also rejects NaN
+        raise MotionError(f"{where}fps {value:g} is outside [{MIN_FPS:g}, {MAX_FPS:g}] Hz")
+    return value
 
 
 def _array(value: Any, name: str, shape: tuple[int | None, ...]) -> np.ndarray:
@@ -170,7 +177,7 @@ def validate_motion(motion: Motion, spec: RobotSpec) -> None:
         raise MotionError(f"joint order differs from config/g1.yaml: {list(motion.joint_names)}")
     if tuple(motion.key_body_names) != spec.key_body_names:
         raise MotionError(f"key bodies differ from config/g1.yaml: {list(motion.key_body_names)}")
-    _positive_fps(motion.fps)
+    checked_fps(motion.fps)
     n = motion.num_frames
     j, k = spec.num_joints, len(spec.key_body_names)
     for name, shape in (("root_pos", (n, 3)), ("root_quat", (n, 4)), ("joint_pos", (n, j)),
@@ -218,7 +225,7 @@ def resample(motion: Motion, spec: RobotSpec, fps: float = STANDARD_FPS, smooth_
     Positions are linearly interpolated, the root quaternion by slerp; velocities are recomputed from the
     resampled positions and key bodies by forward kinematics.
     """
-    fps = _positive_fps(fps)
+    fps = checked_fps(fps)
     times = np.arange(motion.num_frames) / motion.fps
     new_times = np.arange(0.0, times[-1] + 1e-9, 1.0 / fps)
     position = np.clip(new_times * motion.fps, 0, motion.num_frames - 1)
@@ -280,9 +287,11 @@ def save_motion(motion: Motion, path: str | Path) -> Path:
     """Write the canonical ``.npz`` (compressed)."""
     path = Path(path)
     extra = {} if motion.command is None else {"command": motion.command}
-    np.savez_compressed(path, twist_motion_version=MOTION_VERSION, fps=motion.fps,
-                        joint_names=np.array(motion.joint_names), key_body_names=np.array(motion.key_body_names),
-                        metadata=json.dumps(motion.metadata), **{k: getattr(motion, k) for k in _ARRAYS}, **extra)
+    with open(path, "wb") as f:  # a file object: numpy would append .npz to a path without it
+        np.savez_compressed(f, twist_motion_version=MOTION_VERSION, fps=motion.fps,
+                            joint_names=np.array(motion.joint_names), key_body_names=np.array(motion.key_body_names),
+                            metadata=json.dumps(motion.metadata), **{k: getattr(motion, k) for k in _ARRAYS},
+                            **extra)
     return path
 
 

@@ -11,6 +11,9 @@ Formats (the root is the pelvis; quaternions are converted to wxyz):
 * ``gmr``: GMR ``.pkl``, the same keys with ``dof_pos`` (T, 29) in motor order; ``local_body_pos`` may be None.
 * ``mjlab``: mjlab/BeyondMimic ``.npz`` with ``fps``, ``joint_pos``, ``joint_vel`` (motor order),
   ``body_pos_w``, ``body_quat_w`` (wxyz), ``body_lin_vel_w``, ``body_ang_vel_w``; root = body 0.
+* ``csv``: the common G1 motion CSV (LAFAN1 retargets, G1 Moves): no header, one row per frame, 36 columns: root
+  position x y z [m], root quaternion **x y z w** (``quat_order="wxyz"`` for the other order), the 29 joints in
+  motor order [rad]. The file carries no frame rate: it must be given (``fps``).
 
 Every reader validates loudly (shapes, fps, joint count and names, quaternion norm, NaN) and raises
 :class:`~twist_core.motion.MotionError` naming the file and the problem. Key bodies are always recomputed by
@@ -28,11 +31,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from twist_core.motion import (Motion, MotionError, build_motion, fps_consistency_warning, is_canonical_file,
-                               load_motion, save_motion)
+from twist_core.motion import (QUAT_NORM_TOLERANCE, Motion, MotionError, build_motion, checked_fps,
+                               fps_consistency_warning, is_canonical_file, load_motion, save_motion)
 from twist_core.robot import RobotSpec
 
-FORMATS = ("canonical", "amass_g1", "twist", "gmr", "mjlab")
+FORMATS = ("canonical", "amass_g1", "twist", "gmr", "mjlab", "csv")
+QUAT_ORDERS = ("xyzw", "wxyz")
 _AMASS_KEYS = ("fps", "dof_names", "body_names", "dof_positions", "dof_velocities", "body_positions",
                "body_rotations", "body_linear_velocities", "body_angular_velocities")
 _MJLAB_KEYS = ("fps", "joint_pos", "joint_vel", "body_pos_w", "body_quat_w", "body_lin_vel_w", "body_ang_vel_w")
@@ -69,6 +73,8 @@ def detect_format(path: str | Path) -> str:
     path = Path(path)
     if not path.is_file():
         raise MotionError(f"{path}: no such file")
+    if path.suffix.lower() == ".csv":
+        return "csv"
     if path.suffix == ".pkl":
         data = _pkl(path)
         _require(data, _PKL_KEYS, path, "TWIST/GMR .pkl")
@@ -150,6 +156,107 @@ def read_mjlab_npz(path: Path, spec: RobotSpec) -> Motion:
                         metadata={"source": str(path), "format": "mjlab", "source_fps": fps})
 
 
+def csv_columns(spec: RobotSpec) -> int:
+    """Columns of a G1 motion CSV row: root position (3), root quaternion (4), the joints."""
+    return 7 + spec.num_joints
+
+
+def _csv_rows(path: Path, columns: int) -> np.ndarray:
+    """The numbers of a header-less CSV, or a MotionError that names the first bad line and column."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MotionError(f"{path}: cannot read as text: {exc}") from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split(",")
+        if len(fields) != columns:
+            raise MotionError(f"{path}: line {number} has {len(fields)} columns; a G1 motion CSV has {columns} "
+                              f"(root x y z, quaternion, {columns - 7} joints)")
+        try:
+            rows.append([float(f) for f in fields])
+        except ValueError:
+            column = next(i for i, f in enumerate(fields) if not _is_number(f))
+            hint = " (the layout has no header row)" if number == 1 else ""
+            raise MotionError(f"{path}: line {number}, column {column + 1}: {fields[column].strip()!r} is not a "
+                              f"number{hint}") from None
+    if not rows:
+        raise MotionError(f"{path}: empty file (no frames)")
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_g1_csv(path: Path, spec: RobotSpec, fps: float | None = None, quat_order: str = "xyzw") -> Motion:
+    """A G1 motion CSV (see the module docstring); ``fps`` is required, the file does not carry it."""
+    if fps is None:
+        raise MotionError(f"{path}: a CSV motion carries no frame rate: give it (motion-tool --fps, e.g. 60 for "
+                          "G1 Moves, 30 for LAFAN1 retargets)")
+    fps = checked_fps(fps, path)
+    if quat_order not in QUAT_ORDERS:
+        raise MotionError(f"quaternion order must be one of {QUAT_ORDERS}, not {quat_order!r}")
+    rows = _csv_rows(path, csv_columns(spec))
+    bad = ~np.isfinite(rows)
+    if bad.any():
+        line, column = np.argwhere(bad)[0]
+        raise MotionError(f"{path}: NaN/Inf in {int(bad.any(axis=1).sum())} frame(s), first at frame {line} "
+                          f"(column {column + 1})")
+    quat = rows[:, 3:7] if quat_order == "wxyz" else rows[:, [6, 3, 4, 5]]
+    norm = np.linalg.norm(quat, axis=1)
+    off = np.abs(norm - 1.0) > QUAT_NORM_TOLERANCE
+    if off.any():
+        first = int(np.argmax(off))
+        other = "wxyz" if quat_order == "xyzw" else "xyzw"
+        raise MotionError(f"{path}: {int(off.sum())} root quaternion(s) not of unit norm, first at frame {first} "
+                          f"(norm {norm[first]:.4f}); are columns 4-7 a quaternion ({quat_order})? Other order: "
+                          f"--quat-order {other}")
+    _warn_implausible_speed(path, fps, rows[:, 7:], rows[:, :3])
+    _warn_not_upright(path, quat / norm[:, None], quat_order)
+    return build_motion(spec, fps, rows[:, :3], quat, rows[:, 7:],
+                        metadata={"source": str(path), "format": "csv", "source_fps": fps,
+                                  "quat_order": quat_order})
+
+
+#: Beyond these a clip is played too fast: joints of the G1 reach about 20-30 rad/s, a person's pelvis 5 m/s.
+IMPLAUSIBLE_JOINT_SPEED, IMPLAUSIBLE_ROOT_SPEED = 40.0, 8.0
+
+
+def _warn_implausible_speed(path: Path, fps: float, joint_pos: np.ndarray, root_pos: np.ndarray) -> None:
+    """The frame-rate check for files without velocities: speeds no body reaches suggest a wrong fps."""
+    if len(joint_pos) < 3:
+        return
+    joint = float(np.percentile(np.abs(np.diff(joint_pos, axis=0)), 99) * fps)
+    root = float(np.percentile(np.linalg.norm(np.diff(root_pos, axis=0), axis=1), 99) * fps)
+    if joint > IMPLAUSIBLE_JOINT_SPEED or root > IMPLAUSIBLE_ROOT_SPEED:
+        warnings.warn(f"{path}: at {fps:g} fps the motion moves implausibly fast (joints {joint:.0f} rad/s, pelvis "
+                      f"{root:.1f} m/s at the 99th percentile); is the frame rate right?", stacklevel=3)
+
+
+def _warn_not_upright(path: Path, quat: np.ndarray, quat_order: str) -> None:
+    """A pelvis that is mostly upside down or lying means a quaternion read in the wrong order."""
+    w, x, y = quat[:, 0], quat[:, 1], quat[:, 2]
+    up_z = 1.0 - 2.0 * (x * x + y * y)  # z of the pelvis' up axis in the world
+    tilt = float(np.degrees(np.arccos(np.clip(np.median(up_z), -1.0, 1.0))))
+    if tilt > 60.0:
+        other = "wxyz" if quat_order == "xyzw" else "xyzw"
+        warnings.warn(f"{path}: the pelvis is tilted {tilt:.0f} degrees from upright in the median frame; is the "
+                      f"quaternion order {quat_order} right (other: --quat-order {other})?", stacklevel=3)
+
+
+def write_g1_csv(motion: Motion, path: Path, spec: RobotSpec, quat_order: str = "xyzw") -> None:
+    """A G1 motion CSV (root xyz, quaternion xyzw or wxyz, joints); the frame rate is not stored."""
+    quat = motion.root_quat if quat_order == "wxyz" else motion.root_quat[:, [1, 2, 3, 0]]
+    np.savetxt(path, np.column_stack([motion.root_pos, quat, motion.joint_pos]), delimiter=",", fmt="%.6f")
+
+
 READERS: dict[str, Callable[[Path, RobotSpec], Motion]] = {
     "canonical": lambda path, spec: load_motion(path, spec),
     "amass_g1": read_amass_g1,
@@ -159,15 +266,26 @@ READERS: dict[str, Callable[[Path, RobotSpec], Motion]] = {
 }
 
 
-def read_motion(path: str | Path, spec: RobotSpec, fmt: str | None = None) -> Motion:
-    """Read any supported motion file into a canonical Motion (format detected unless given)."""
+def read_motion(path: str | Path, spec: RobotSpec, fmt: str | None = None, fps: float | None = None,
+                quat_order: str = "xyzw") -> Motion:
+    """Read any supported motion file into a canonical Motion (format detected unless given).
+
+    ``fps`` is the frame rate of a file that does not carry one (CSV: required); for a file that carries one it
+    may be given as a check, and a disagreement is an error. ``quat_order`` is the CSV's quaternion order.
+    """
     path = Path(path)
     if not path.is_file():
         raise MotionError(f"{path}: no such file")
     fmt = fmt or detect_format(path)
-    if fmt not in READERS:
+    if fmt not in READERS and fmt != "csv":
         raise MotionError(f"unknown format {fmt!r}; known: {FORMATS}")
-    return READERS[fmt](path, spec)
+    if fmt == "csv":
+        return read_g1_csv(path, spec, fps, quat_order)
+    motion = READERS[fmt](path, spec)
+    if fps is not None and abs(checked_fps(fps) - motion.fps) > 1e-6:
+        raise MotionError(f"{path}: the file says {motion.fps:g} fps, the given {float(fps):g} disagrees (the frame "
+                          "rate is needed only for files without one, such as CSV)")
+    return motion
 
 
 # -- writers (export, and the round-trip tests) -----------------------------------------------------------
@@ -186,10 +304,11 @@ def _bodies_world(motion: Motion) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 def write_amass_g1(motion: Motion, path: Path, spec: RobotSpec) -> None:
     """AMASS-G1 ``.npz``: the pelvis plus the key bodies (only the pelvis entry has its own orientation)."""
     pos, quat, lin, ang = _bodies_world(motion)
-    np.savez(path, fps=np.array([motion.fps]), dof_names=np.array(spec.joint_names),
-             body_names=np.array([spec.model.root_body, *motion.key_body_names]), dof_positions=motion.joint_pos,
-             dof_velocities=motion.joint_vel, body_positions=pos, body_rotations=quat,
-             body_linear_velocities=lin, body_angular_velocities=ang)
+    with open(path, "wb") as f:  # a file object: numpy would append .npz to a path without it
+        np.savez(f, fps=np.array([motion.fps]), dof_names=np.array(spec.joint_names),
+                 body_names=np.array([spec.model.root_body, *motion.key_body_names]),
+                 dof_positions=motion.joint_pos, dof_velocities=motion.joint_vel, body_positions=pos,
+                 body_rotations=quat, body_linear_velocities=lin, body_angular_velocities=ang)
 
 
 def write_twist_pkl(motion: Motion, path: Path, spec: RobotSpec, joints: int = 23) -> None:
@@ -204,8 +323,9 @@ def write_twist_pkl(motion: Motion, path: Path, spec: RobotSpec, joints: int = 2
 def write_mjlab_npz(motion: Motion, path: Path, spec: RobotSpec) -> None:
     """mjlab ``.npz`` with the pelvis as body 0 followed by the key bodies."""
     pos, quat, lin, ang = _bodies_world(motion)
-    np.savez(path, fps=np.array([motion.fps]), joint_pos=motion.joint_pos, joint_vel=motion.joint_vel,
-             body_pos_w=pos, body_quat_w=quat, body_lin_vel_w=lin, body_ang_vel_w=ang)
+    with open(path, "wb") as f:
+        np.savez(f, fps=np.array([motion.fps]), joint_pos=motion.joint_pos, joint_vel=motion.joint_vel,
+                 body_pos_w=pos, body_quat_w=quat, body_lin_vel_w=lin, body_ang_vel_w=ang)
 
 
 WRITERS: dict[str, Callable[[Motion, Path, RobotSpec], None]] = {
@@ -214,6 +334,7 @@ WRITERS: dict[str, Callable[[Motion, Path, RobotSpec], None]] = {
     "twist": write_twist_pkl,
     "gmr": lambda motion, path, spec: write_twist_pkl(motion, path, spec, joints=spec.num_joints),
     "mjlab": write_mjlab_npz,
+    "csv": write_g1_csv,
 }
 
 

@@ -1,13 +1,18 @@
 """motion-tool: inspect, validate, convert, resample and plot motion files.
 
-    motion-tool info FILE                      what the file holds
+    motion-tool info FILE [--fps HZ]           what the file holds
     motion-tool validate FILE [--strict]       load it with every check; --strict also fails on joint-limit excess
-    motion-tool convert IN OUT [--to FORMAT] [--fps 50]   any format -> 50 Hz canonical (or another format)
-    motion-tool resample IN OUT [--fps 50]     change the frame rate of a motion
+    motion-tool convert IN OUT [--to FORMAT] [--out-fps 50]   any format -> 50 Hz canonical (or another format)
+    motion-tool resample IN OUT [--out-fps 50] change the frame rate of a motion
     motion-tool plot FILE [-o FILE.png]        joint curves and the root path as a PNG
 
-Formats: canonical (.npz), amass_g1 (.npz), twist (.pkl, 23 joints), gmr (.pkl, 29 joints), mjlab (.npz);
-detected from the content. Exit status: 0 on success, 1 when the file is invalid.
+    motion-tool info clip.csv --fps 60         a G1 motion CSV (no frame rate in the file: --fps is required)
+    motion-tool convert clip.csv clip.npz --fps 60 --quat-order wxyz
+
+Formats: canonical (.npz), amass_g1 (.npz), twist (.pkl, 23 joints), gmr (.pkl, 29 joints), mjlab (.npz),
+csv (G1 motion CSV: root xyz, quaternion xyzw, 29 joints, no header; LAFAN1 retargets are 30 fps, G1 Moves 60);
+detected from the content (CSV from the .csv suffix). --fps is the input's frame rate: required for a CSV, a
+check for files that carry one. Exit status: 0 on success, 1 when the file is invalid.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from twist_core.motion import STANDARD_FPS, Motion, MotionError, joint_limit_report, resample
-from twist_core.motion_formats import FORMATS, detect_format, read_motion, write_motion
+from twist_core.motion_formats import FORMATS, QUAT_ORDERS, detect_format, read_motion, write_motion
 from twist_core.robot import RobotSpec, load_robot_spec
 
 
@@ -84,21 +89,30 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motion-tool", description=__doc__.split("\n\n")[0],
                                      epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("info", help="what the file holds").add_argument("file", type=Path)
+    info = sub.add_parser("info", help="what the file holds")
+    info.add_argument("file", type=Path)
     validate = sub.add_parser("validate", help="load with every check")
     validate.add_argument("file", type=Path)
     validate.add_argument("--strict", action="store_true", help="fail on joint-limit excess too")
-    for name, text in (("convert", "convert to canonical (or --to FORMAT) at --fps"), ("resample", "change fps")):
+    commands = [info, validate]
+    for name, text in (("convert", "convert to canonical (or --to FORMAT) at --out-fps"), ("resample", "change fps")):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("input", type=Path)
         cmd.add_argument("output", type=Path)
-        cmd.add_argument("--fps", type=float, default=STANDARD_FPS, help="output frame rate (default 50)")
+        cmd.add_argument("--out-fps", type=float, default=STANDARD_FPS, help="output frame rate (default 50)")
         if name == "convert":
             cmd.add_argument("--to", choices=FORMATS, default="canonical", help="output format")
             cmd.add_argument("--from", dest="source_format", choices=FORMATS, help="input format (default: detect)")
+        commands.append(cmd)
     plot_cmd = sub.add_parser("plot", help="PNG of joint curves and the root path")
     plot_cmd.add_argument("file", type=Path)
     plot_cmd.add_argument("-o", "--output", type=Path, help="PNG path (default: FILE with .png)")
+    commands.append(plot_cmd)
+    for cmd in commands:
+        cmd.add_argument("--fps", type=float, help="the input's frame rate [Hz]: required for a CSV (which does not "
+                                                   "carry one); for other files a check")
+        cmd.add_argument("--quat-order", choices=QUAT_ORDERS, default="xyzw",
+                         help="a CSV's root quaternion order (default xyzw)")
     return parser
 
 
@@ -111,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("always")
             source = args.file if hasattr(args, "file") else args.input
             fmt = getattr(args, "source_format", None) or detect_format(source)
-            motion = read_motion(source, spec, fmt)
+            motion = read_motion(source, spec, fmt, fps=args.fps, quat_order=args.quat_order)
         for warning in caught:
             print(f"warning: {warning.message}", file=sys.stderr)
         if args.command == "info":
@@ -124,9 +138,12 @@ def main(argv: list[str] | None = None) -> int:
                   + (f", {len(report)} joint(s) beyond limits" if report else ""))
             return 1 if (args.strict and report) else 0
         elif args.command in ("convert", "resample"):
-            out = resample(motion, spec, args.fps) if motion.fps != args.fps else motion
-            write_motion(out, args.output, spec, getattr(args, "to", "canonical"))
-            print(f"wrote {args.output}: {out.num_frames} frames at {out.fps:g} fps")
+            out = resample(motion, spec, args.out_fps) if motion.fps != args.out_fps else motion
+            if not args.output.parent.is_dir():
+                raise MotionError(f"{args.output.parent}: no such directory for the output")
+            to = getattr(args, "to", "canonical")
+            written = write_motion(out, args.output, spec, to)
+            print(f"wrote {written} ({to}): {out.num_frames} frames at {out.fps:g} fps")
         elif args.command == "plot":
             print(f"wrote {plot(motion, spec, args.output or source.with_suffix('.png'))}")
     except MotionError as exc:
