@@ -30,6 +30,7 @@ setup(
         "train-teacher = twist_training.tracking.train:main_teacher",
         "train-student = twist_training.tracking.train:main_student",
         "export-policy = twist_training.tracking.export:main",
+        "mocap-prepare = twist_training.mocap.prepare:main",
         "eval-policy = twist_training.tracking.evaluate:main",
     ]},
     maintainer="TWIST-G1 maintainers",

@@ -1,9 +1,16 @@
 """Reference motions for tracker training: a motion library on the device, and CMG clips generated in the loop.
 
 :class:`MotionLibrary` holds every frame of its clips (50 Hz, the control rate) as torch tensors, so looking up a
-batch of reference frames is indexing. Clips are drawn with probability proportional to weight x difficulty;
-difficulty adapts to how far episodes get (TWIST's rule: x1.01 when the mean completion is <= 0.5, x0.99 when
->= 0.95, clamped to [1, 9], starting at 9 so every clip is tried early).
+batch of reference frames is indexing. Two ways of drawing episode starts (:class:`Sampling`):
+
+* ``clip`` (TWIST's): clips with probability proportional to weight x difficulty, the start frame uniform;
+  difficulty adapts to how far episodes get (x1.01 when the mean completion is <= 0.5, x0.99 when >= 0.95,
+  clamped to [1, 9], starting at 9 so every clip is tried early);
+* ``segment`` (failure-weighted, as BeyondMimic's adaptive sampling): every clip is cut into segments of
+  ``segment_seconds``; a clip's weight is shared by its segments, and a segment is drawn with probability
+  ``uniform_share`` x its share of the weight + (1 - ``uniform_share``) x its share of the recent failures
+  (weight x a failure count that decays by ``failure_decay`` per update; a failure also counts ``lookback``
+  for the segment before it, so episodes start early enough to practise the approach to the hard part).
 
 :func:`cmg_clips` free-runs an exported CMG (``twist_core.cmg_runtime``, batched) under random command timelines
 and turns the joints into complete motions the same way the ``cmg_reference`` node does (root synthesized from
@@ -27,6 +34,25 @@ from twist_core.motion_formats import read_motion
 from twist_core.robot import RobotSpec
 
 DIFFICULTY_START, DIFFICULTY_MIN, DIFFICULTY_MAX = 9.0, 1.0, 9.0
+
+
+@dataclasses.dataclass
+class Sampling:
+    """How episode starts are drawn (see the module docstring)."""
+
+    mode: str = "clip"
+    segment_seconds: float = 2.0
+    uniform_share: float = 0.3
+    failure_decay: float = 0.999
+    lookback: float = 0.5
+
+    def __post_init__(self) -> None:
+        """Refuse values that cannot work."""
+        if self.mode not in ("clip", "segment"):
+            raise ValueError(f"sampling mode must be 'clip' or 'segment', not {self.mode!r}")
+        if not (self.segment_seconds > 0 and 0.0 <= self.uniform_share <= 1.0 and 0.0 < self.failure_decay <= 1.0
+                and self.lookback >= 0.0):
+            raise ValueError(f"sampling: out-of-range values in {self}")
 
 
 @dataclasses.dataclass
@@ -55,16 +81,28 @@ def read_motion_list(path: Path) -> list[ClipSpec]:
     return clips
 
 
-def clips_from_inputs(inputs: Sequence[str]) -> list[ClipSpec]:
-    """Clips from YAML motion lists, directories (every .npz/.pkl) and files, weight 1 unless listed."""
+def clips_from_inputs(inputs: Sequence[str | dict]) -> list[ClipSpec]:
+    """Clips from YAML motion lists, directories (every .npz/.pkl) and files, weight 1 unless listed.
+
+    An input may also be ``{"path": ..., "weight": w}``: every clip it holds has its weight multiplied by ``w``
+    (to balance a mixture of datasets).
+    """
     clips: list[ClipSpec] = []
-    for item in map(Path, inputs):
+    for entry in inputs:
+        scale = 1.0
+        if isinstance(entry, dict):
+            if set(entry) - {"path", "weight"} or "path" not in entry:
+                raise ValueError(f"a motions entry is a path or {{path, weight}}, not {entry}")
+            scale = float(entry.get("weight", 1.0))
+            entry = entry["path"]
+        item = Path(entry)
         if item.suffix in (".yaml", ".yml"):
-            clips += read_motion_list(item)
+            found = read_motion_list(item)
         elif item.is_dir():
-            clips += [ClipSpec(str(p)) for p in sorted(item.iterdir()) if p.suffix in (".npz", ".pkl")]
+            found = [ClipSpec(str(p)) for p in sorted(item.iterdir()) if p.suffix in (".npz", ".pkl")]
         else:
-            clips.append(ClipSpec(str(item)))
+            found = [ClipSpec(str(item))]
+        clips += [dataclasses.replace(c, weight=c.weight * scale) for c in found]
     return clips
 
 
@@ -78,7 +116,7 @@ class MotionLibrary:
     """Every frame of a set of motions on a torch device; see the module docstring."""
 
     def __init__(self, motions: Sequence[Motion], weights: Sequence[float], names: Sequence[str],
-                 device: str | torch.device = "cpu", min_frames: int = 10) -> None:
+                 device: str | torch.device = "cpu", min_frames: int = 10, sampling: Sampling | None = None) -> None:
         """Stack the motions (already at the control rate) and precompute the tracked quantities."""
         keep = [i for i, m in enumerate(motions) if m.num_frames >= min_frames]
         if not keep:
@@ -106,10 +144,23 @@ class MotionLibrary:
         self.key_body_local = cat([m.key_body_pos_local() for m in motions])
         self.speed = torch.as_tensor([float(np.linalg.norm(m.root_lin_vel[:, :2], axis=1).mean()) for m in motions],
                                      device=self.device)
+        self.sampling = sampling or Sampling()
+        fps = motions[0].fps
+        self.segment_frames = max(1, int(round(self.sampling.segment_seconds * fps)))
+        per_clip = np.maximum(1, np.ceil(lengths / self.segment_frames).astype(np.int64))
+        self.segment_offset = torch.as_tensor(np.concatenate([[0], np.cumsum(per_clip)[:-1]]), device=self.device)
+        self.segments_per_clip = torch.as_tensor(per_clip, device=self.device)
+        clip_of = np.repeat(np.arange(len(motions)), per_clip)
+        self.segment_clip = torch.as_tensor(clip_of, device=self.device)
+        self.segment_first = torch.as_tensor(np.concatenate([np.arange(k) for k in per_clip]) * self.segment_frames,
+                                             device=self.device)
+        self.segment_base = self.weights[self.segment_clip] / self.segments_per_clip[self.segment_clip]
+        self.segment_failures = torch.zeros(len(clip_of), device=self.device)
 
     @classmethod
     def from_clips(cls, spec: RobotSpec, clips: Sequence[ClipSpec], device: str | torch.device = "cpu",
-                   extra: Sequence[Motion] = (), extra_weight: float = 1.0) -> "MotionLibrary":
+                   extra: Sequence[Motion] = (), extra_weight: float = 1.0,
+                   sampling: Sampling | None = None) -> "MotionLibrary":
         """Load clip files (any motion-tool format, resampled to 50 Hz) plus already-built motions."""
         motions, weights, names = [], [], []
         for clip in clips:
@@ -123,7 +174,7 @@ class MotionLibrary:
             motions.append(motion)
             weights.append(extra_weight)
             names.append(f"cmg_{i:04d}")
-        return cls(motions, weights, names, device)
+        return cls(motions, weights, names, device, sampling=sampling)
 
     @property
     def num_motions(self) -> int:
@@ -132,12 +183,45 @@ class MotionLibrary:
 
     def sample(self, n: int, generator: torch.Generator | None = None, min_remaining: int = 50) -> tuple[
             torch.Tensor, torch.Tensor]:
-        """Clip ids (weight x difficulty) and start frames (uniform, leaving ``min_remaining`` frames if possible)."""
-        probabilities = self.weights * self.difficulty
-        ids = torch.multinomial(probabilities, n, replacement=True, generator=generator)
-        room = torch.clamp(self.lengths[ids] - min_remaining, min=1)
-        start = (torch.rand(n, generator=generator, device=self.device) * room).long()
-        return ids, start
+        """Clip ids and start frames, leaving ``min_remaining`` frames if possible (see :class:`Sampling`)."""
+        uniform = torch.rand(n, generator=generator, device=self.device)
+        if self.sampling.mode == "clip":
+            ids = torch.multinomial(self.weights * self.difficulty, n, replacement=True, generator=generator)
+            room = torch.clamp(self.lengths[ids] - min_remaining, min=1)
+            return ids, (uniform * room).long()
+        segments = torch.multinomial(self.segment_probabilities(), n, replacement=True, generator=generator)
+        ids = self.segment_clip[segments]
+        start = self.segment_first[segments] + (uniform * self.segment_frames).long()
+        return ids, torch.minimum(start, torch.clamp(self.lengths[ids] - min_remaining, min=0))
+
+    def segment_probabilities(self) -> torch.Tensor:
+        """The probability of drawing each segment (``segment`` sampling)."""
+        base = self.segment_base / self.segment_base.sum()
+        failed = self.segment_base * self.segment_failures
+        if failed.sum() <= 0:
+            return base
+        share = self.sampling.uniform_share
+        return share * base + (1.0 - share) * failed / failed.sum()
+
+    def record_episodes(self, ids: torch.Tensor, starts: torch.Tensor, frames: torch.Tensor, failed: torch.Tensor,
+                        max_length: int) -> None:
+        """Adapt sampling to episodes that just ended: clip ``ids``, start and last frames, failed or not."""
+        if len(ids) == 0:
+            return
+        if self.sampling.mode == "clip":
+            span = torch.clamp(torch.clamp(self.lengths[ids] - starts, max=max_length), min=1)
+            self.update_difficulty(ids, torch.clamp((frames - starts).float() / span.float(), max=1.0))
+            return
+        self.segment_failures *= self.sampling.failure_decay
+        ids, frames = ids[failed], frames[failed]
+        if len(ids) == 0:
+            return
+        within = torch.minimum(frames // self.segment_frames, self.segments_per_clip[ids] - 1)
+        segment = self.segment_offset[ids] + within
+        self.segment_failures.index_add_(0, segment, torch.ones(len(segment), device=self.device))
+        earlier = within > 0
+        self.segment_failures.index_add_(0, segment[earlier] - 1, torch.full((int(earlier.sum()),),
+                                         self.sampling.lookback, device=self.device))
 
     def index(self, ids: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         """Flat frame index of (clip, frame) pairs, frames clamped to the clip."""

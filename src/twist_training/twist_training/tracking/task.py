@@ -230,10 +230,9 @@ class TrackingEnv:
         }}
         done_ids = torch.nonzero(dones).flatten()
         if len(done_ids):
-            length = self.library.lengths[self.motion_ids[done_ids]] - self.motion_start[done_ids]
-            span = torch.clamp(torch.minimum(length, torch.full_like(length, self.max_episode_length)), min=1)
-            completion = torch.clamp(self.episode_length_buf[done_ids].float() / span.float(), max=1.0)
-            self.library.update_difficulty(self.motion_ids[done_ids], completion)
+            start = self.motion_start[done_ids]
+            self.library.record_episodes(self.motion_ids[done_ids], start, start + self.episode_length_buf[done_ids],
+                                         terminated[done_ids], self.max_episode_length)
             self._reset(done_ids)
         self.last_joint_vel[:] = self.sim.joint_vel()
         self._obs = self._observations(done_ids)

@@ -34,7 +34,8 @@ from twist_core.cmg_runtime import CmgRuntime
 from twist_core.robot import RobotSpec, load_robot_spec
 from twist_training.tracking.assist import AssistConfig
 from twist_training.tracking.batched_sim import BatchedSim, CpuBatchedSim, DomainRandomization
-from twist_training.tracking.references import CommandSampling, MotionLibrary, clips_from_inputs, cmg_clips
+from twist_training.tracking.references import (CommandSampling, MotionLibrary, Sampling, clips_from_inputs,
+                                                   cmg_clips)
 from twist_training.tracking.task import RewardWeights, TaskConfig, TrackingEnv
 
 ROLES = ("teacher", "student")
@@ -48,7 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "task": {},  # TaskConfig fields (rewards: RewardWeights fields, assist: AssistConfig fields)
     "randomization": {},  # DomainRandomization fields
     "references": {"motions": [], "cmg_model": "", "cmg_clips": 0, "cmg_seconds": 20.0, "cmg_weight": 1.0,
-                   "commands": {}},  # CommandSampling fields
+                   "commands": {},  # CommandSampling fields
+                   "sampling": {}},  # Sampling fields (references.py): clip (TWIST's) or segment (failure-weighted)
     "runner": {"num_steps_per_env": 24, "save_interval": 50, "keep": 2},
     "algorithm": {"num_learning_epochs": 5, "num_mini_batches": 4, "clip_param": 0.2, "gamma": 0.99, "lam": 0.95,
                   "value_loss_coef": 1.0, "entropy_coef": 0.005, "learning_rate": 2e-4, "max_grad_norm": 1.0,
@@ -76,7 +78,7 @@ def merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> di
     out = copy.deepcopy(base)
     for key, value in (override or {}).items():
         if key not in out and where not in ("task", "task.rewards", "task.assist", "randomization",
-                                            "references.commands"):
+                                            "references.commands", "references.sampling"):
             raise ConfigError(f"unknown configuration key {where + '.' if where else ''}{key}")
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value, f"{where}.{key}" if where else key)
@@ -138,10 +140,14 @@ def make_library(config: dict[str, Any], spec: RobotSpec, device: str) -> Motion
         sampling = _dataclass(CommandSampling, refs["commands"], "references.commands")
         generated = cmg_clips(spec, CmgRuntime(refs["cmg_model"], spec), refs["cmg_clips"], refs["cmg_seconds"],
                               config["seed"], sampling)
-    clips = clips_from_inputs(refs["motions"])
+    try:
+        clips = clips_from_inputs(refs["motions"])
+        sampling = _dataclass(Sampling, refs["sampling"], "references.sampling")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if not clips and not generated:
         raise ConfigError("no reference motions: set references.motions and/or references.cmg_clips")
-    return MotionLibrary.from_clips(spec, clips, device, generated, refs["cmg_weight"])
+    return MotionLibrary.from_clips(spec, clips, device, generated, refs["cmg_weight"], sampling)
 
 
 def make_env(config: dict[str, Any], spec: RobotSpec, backend: str = "cpu", device: str = "cpu") -> TrackingEnv:
@@ -277,7 +283,8 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
     ``min_std``: raise every action standard deviation below it to it before learning (once, for this call: a
     fine-tune of a converged policy whose stds collapsed explores again).
 
-    ``init_from`` (a student run or checkpoint; a new student run only): start the student's actor from it, to
+    ``init_from`` (a run or checkpoint of the same role; a new run only): a new teacher starts its actor and critic
+    from it (fine-tuning a trained teacher on other references); a new student starts its actor from it, to
     distill a trained student from a new ``teacher`` (the critic still starts as the teacher's).
     """
     if role not in ROLES:
@@ -298,6 +305,8 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
         env.assist.level = float(infos.get("assist_level", env.assist.level))
         runner.current_learning_iteration += 1
         print(f"{role}: resuming from {existing[-1].name}")
+    elif init_from is not None and role == "teacher":
+        _init_from(runner, init_from, "teacher", {"actor": True, "critic": True})
     if role == "student":
         if existing:
             teacher_state = load_checkpoint(existing[-1])["infos"]["teacher"]
@@ -312,14 +321,7 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
             except RuntimeError as exc:
                 raise ConfigError(f"the student's critic (network.critic_hidden) must be the teacher's: {exc}") from exc
             if init_from is not None:
-                student_state = load_checkpoint(latest_checkpoint(init_from))
-                if student_state["infos"].get("role") != "student":
-                    raise ConfigError(f"{init_from} is not a student checkpoint")
-                try:
-                    runner.alg.load(student_state, {"actor": True}, strict=True)
-                except RuntimeError as exc:
-                    raise ConfigError(f"{init_from}: the actor (network.actor_hidden) does not match: {exc}") from exc
-                print(f"student: actor from {init_from}")
+                _init_from(runner, init_from, "student", {"actor": True})
         runner.teacher_state = {"actor_state_dict": teacher_state["actor_state_dict"],
                                 "infos": {"role": "teacher", "config": teacher_state["infos"]["config"]}}
         runner.alg.set_teacher(actor_from_checkpoint(runner.teacher_state, env.get_observations(), env.num_actions,
@@ -330,6 +332,18 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
     if remaining > 0:
         runner.learn(remaining)  # no random episode lengths: RSI already starts clips at random frames
     return runner
+
+
+def _init_from(runner: TrackingRunner, source: Path, role: str, parts: dict[str, bool]) -> None:
+    """Load ``parts`` (actor, critic) of a ``role`` checkpoint into a new run's networks."""
+    state = load_checkpoint(latest_checkpoint(source))
+    if state["infos"].get("role") != role:
+        raise ConfigError(f"{source} is not a {role} checkpoint")
+    try:
+        runner.alg.load(state, parts, strict=True)
+    except RuntimeError as exc:
+        raise ConfigError(f"{source}: the networks (network.*_hidden) do not match: {exc}") from exc
+    print(f"{role}: {' and '.join(k for k, v in parts.items() if v)} from {source}")
 
 
 def raise_action_std(actor: MLPModel, min_std: float) -> None:
@@ -366,6 +380,10 @@ def main(role: str, argv: list[str] | None = None) -> None:
         parser.add_argument("--init-from", type=Path,
                             help="a new run's actor starts from this student run or checkpoint (re-distilling a "
                                  "trained student from a new teacher)")
+    else:
+        parser.add_argument("--init-from", type=Path,
+                            help="a new run's actor and critic start from this teacher run or checkpoint "
+                                 "(fine-tuning a trained teacher on other references)")
     parser.add_argument("--iterations", type=int, help="total iterations (overrides the config)")
     parser.add_argument("--num-envs", type=int, help="parallel environments (overrides the config)")
     add_reference_arguments(parser)

@@ -1,0 +1,140 @@
+"""Motion-capture preparation: the clip quality meter, the automatic repairs and cuts, mocap-prepare's outputs,
+and the failure-weighted segment sampling of the motion library. Every clip is synthetic, written by the test."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from twist_core.model import standing_height
+from twist_core.motion import build_motion, load_motion
+from twist_core.motion_formats import write_motion
+from twist_core.testing.motion_fixture import walking_clip
+from twist_training.mocap.quality import ClipMeter, QualityLimits, repair
+from twist_training.tracking.references import MotionLibrary, Sampling
+
+
+@pytest.fixture(scope="module")
+def meter(spec):
+    """The G1 model with its floor."""
+    return ClipMeter(spec)
+
+
+def _standing(spec, seconds=8.0, fps=50.0):
+    """Standing in the default pose, feet on the floor, arms swinging slowly."""
+    n = int(seconds * fps) + 1
+    t = np.arange(n) / fps
+    joint_pos = np.tile(spec.default_pose, (n, 1))
+    joint_pos[:, spec.joint_index("left_shoulder_pitch_joint")] += 0.3 * np.sin(2 * np.pi * 0.5 * t)
+    root = np.column_stack([np.zeros(n), np.zeros(n), np.full(n, standing_height(spec, spec.default_pose))])
+    quat = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
+    return root, quat, joint_pos
+
+
+def test_a_clean_clip_is_kept_whole(spec, meter):
+    """Standing with the feet on the floor: no offset, nothing clamped or cut, one piece."""
+    root, quat, joints = _standing(spec)
+    pieces, report = repair(build_motion(spec, 50.0, root, quat, joints), spec, meter, QualityLimits(), "clean")
+    assert len(pieces) == 1 and pieces[0].num_frames == len(joints)
+    assert abs(report.height_offset) < 1e-6 and report.clamped_frames == 0 and not report.cut
+    assert report.floor_penetration < 1e-3 and report.longest_float == 0.0 and not report.excluded
+
+
+def test_height_offset_and_small_limit_excess_are_fixed(spec, meter):
+    """A pelvis 4 cm too low (feet 4 cm in the floor) is lifted; an elbow 0.05 rad past its range is clamped."""
+    root, quat, joints = _standing(spec)
+    root[:, 2] -= 0.04
+    elbow = spec.joint_index("left_elbow_joint")
+    bump = np.sin(np.pi * np.clip((np.arange(len(joints)) - 100) / 100, 0, 1))  # 2-4 s, smooth
+    joints[:, elbow] += bump * (spec.upper_limits[elbow] + 0.05 - spec.default_pose[elbow])
+    beyond = int(np.sum(joints[:, elbow] > spec.upper_limits[elbow]))
+    pieces, report = repair(build_motion(spec, 50.0, root, quat, joints), spec, meter, QualityLimits(), "low")
+    assert report.height_offset == pytest.approx(0.04, abs=1e-3)
+    assert beyond > 5 and report.clamped_frames == beyond and report.clamped_joints == ["left_elbow_joint"]
+    assert len(pieces) == 1 and not report.cut
+    assert pieces[0].joint_pos[:, elbow].max() <= spec.upper_limits[elbow] + 1e-12
+    assert pieces[0].root_pos[0, 2] == pytest.approx(root[0, 2] + 0.04, abs=1e-3)
+    assert pieces[0].metadata["height_offset"] == pytest.approx(0.04, abs=1e-3)
+
+
+def test_infeasible_stretches_are_cut_with_the_reason(spec, meter):
+    """A 0.6 s float (both feet 10 cm up) and a one-frame joint glitch are cut; short pieces are dropped."""
+    root, quat, joints = _standing(spec, seconds=16.0)
+    root[300:330, 2] += 0.10                                   # 6.0-6.6 s in the air
+    joints[600, spec.joint_index("right_elbow_joint")] -= 1.2  # 12.0 s: 30 rad/s, within its range
+    pieces, report = repair(build_motion(spec, 50.0, root, quat, joints), spec, meter, QualityLimits(), "bad")
+    reasons = {c["reason"] for c in report.cut}
+    assert reasons == {"floating (both feet off the floor)", "joint faster than the motors"}
+    floating = next(c for c in report.cut if c["reason"].startswith("floating"))
+    assert floating["from_s"] == pytest.approx(6.0, abs=0.05) and floating["to_s"] == pytest.approx(6.6, abs=0.05)
+    assert report.longest_float == pytest.approx(0.6, abs=0.05) and report.peak_joint == "right_elbow_joint"
+    # kept: 0-5.75 s, 6.85-11.73 s, 12.27-16 s (0.25 s margins); every piece feasible and >= 3 s
+    assert len(pieces) == 3 and all(p.duration >= 3.0 for p in pieces)
+    assert [p.metadata["piece_start_s"] for p in pieces] == pytest.approx([0.0, 6.86, 12.28], abs=0.05)
+    for piece in pieces:
+        _, again = repair(piece, spec, meter, QualityLimits(), "piece")
+        assert not again.cut
+
+
+def test_a_clip_with_too_little_left_is_excluded(spec, meter):
+    """A clip that floats most of the time is excluded, with the reason."""
+    root, quat, joints = _standing(spec, seconds=8.0)
+    root[50:350, 2] += 0.2
+    pieces, report = repair(build_motion(spec, 50.0, root, quat, joints), spec, meter, QualityLimits(), "float")
+    assert pieces == [] and report.excluded
+
+
+def test_mocap_prepare_writes_clips_lists_and_report(spec, tmp_path):
+    """mocap-prepare on a CSV dataset of two clips: pieces, motion lists, report, attribution, exit codes."""
+    source = tmp_path / "dataset"
+    (source / "dance").mkdir(parents=True)
+    walk = walking_clip(spec, 6.0, 0.4, fps=60.0)
+    write_motion(walk, source / "dance" / "a.csv", spec, "csv")
+    root, quat, joints = _standing(spec, seconds=8.0, fps=60.0)
+    write_motion(build_motion(spec, 60.0, root, quat, joints), source / "dance" / "b.csv", spec, "csv")
+    split = tmp_path / "split.yaml"
+    split.write_text(yaml.safe_dump({"dataset": "Test", "attribution": "Test data, CC BY 4.0", "license": "CC BY 4.0",
+                                     "format": "csv", "fps": 60, "train": ["dance/a.csv"],
+                                     "validation": ["dance/b.csv"]}))
+    out = tmp_path / "prepared"
+    command = [sys.executable, "-m", "twist_training.mocap.prepare", "--split", split, "--source", source, "--out", out]
+    result = subprocess.run(list(map(str, command)), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    listed = yaml.safe_load((out / "train.yaml").read_text())["motions"]
+    assert [m["file"] for m in listed] == ["train/dance_a.npz"]
+    motion = load_motion(out / "train" / "dance_a.npz", spec)
+    assert motion.fps == 50.0 and motion.metadata["attribution"] == "Test data, CC BY 4.0"
+    report = json.loads((out / "report.json").read_text())
+    assert [r["name"] for r in report["validation"]] == ["dance/b.csv"]
+    assert "Test data, CC BY 4.0" in (out / "PROVENANCE.md").read_text()
+    assert "## train: 1 clips" in (out / "report.md").read_text()
+    split.write_text(yaml.safe_dump({"train": ["dance/a.csv"], "validation": ["dance/a.csv"]}))
+    result = subprocess.run(list(map(str, command)), capture_output=True, text=True)
+    assert result.returncode == 1 and "in both train and validation" in result.stderr
+
+
+def test_segment_sampling_follows_failures(spec):
+    """Segment sampling: weight shared by a clip's segments; failures draw starts to (and before) their segment."""
+    motions = [walking_clip(spec, 7.9, 0.3), walking_clip(spec, 3.9, 0.5)]   # 4 and 2 segments of 2 s
+    library = MotionLibrary(motions, [1.0, 1.0], ["a", "b"], sampling=Sampling(mode="segment", uniform_share=0.2))
+    np.testing.assert_allclose(library.segment_probabilities().numpy(), [0.125] * 4 + [0.25] * 2)
+    generator = torch.Generator().manual_seed(0)
+    ids, starts = library.sample(20000, generator)
+    assert abs((ids == 1).float().mean().item() - 0.5) < 0.02
+    failed_at = torch.tensor([2 * 100 + 30] * 8)  # clip 0, segment 2
+    library.record_episodes(torch.zeros(8, dtype=torch.long), torch.zeros(8, dtype=torch.long), failed_at,
+                            torch.ones(8, dtype=torch.bool), 500)
+    p = library.segment_probabilities().numpy()
+    # 80 % by failures: segment 2 (8) and its predecessor (4 = 8 x lookback 0.5), 20 % by weight
+    np.testing.assert_allclose(p, 0.2 * np.array([0.125] * 4 + [0.25] * 2) + 0.8 * np.array([0, 4, 8, 0, 0, 0]) / 12)
+    ids, starts = library.sample(20000, generator)
+    in_segment_2 = ((ids == 0) & (starts >= 200) & (starts < 300)).float().mean().item()
+    assert abs(in_segment_2 - p[2]) < 0.02
+    library.record_episodes(torch.tensor([1]), torch.tensor([0]), torch.tensor([150]), torch.tensor([False]), 500)
+    np.testing.assert_allclose(library.segment_failures.numpy(), np.array([0, 4, 8, 0, 0, 0]) * 0.999, rtol=1e-6)
+    with pytest.raises(ValueError, match="mode"):
+        Sampling(mode="hard")
