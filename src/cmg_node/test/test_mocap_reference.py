@@ -67,7 +67,7 @@ def test_plays_every_frame_in_order_with_blends(ros, spec, tmp_path):
     """Every frame arrives in order at 50 Hz; blend-in starts at the default pose, blend-out returns to it."""
     clip = write_clip(spec, tmp_path / "clip.npz")
     node = run_node(f"motion_file:={clip}", "blend_in:=0.5", "blend_out:=0.5", "align_to_robot:=false",
-                    "wait_for_subscribers:=1", "start_paused:=true")
+                    "wait_for_subscribers:=1", "start_paused:=true", "start_on:=start")
     try:  # paused at the start of blend-in until this subscriber has frames, so none of the blend is missed
         received = collect(lambda r: sum(m.source == MotionReference.SOURCE_HOLD for _, m in r) >= 10,
                            resume_after=3)
@@ -100,7 +100,7 @@ def test_future_window_and_loop(ros, spec, tmp_path):
     """future_frames adds later frames at future_step spacing; a looping clip never reaches HOLD."""
     clip = write_clip(spec, tmp_path / "clip.npz", seconds=0.5)
     node = run_node(f"motion_file:={clip}", "loop:=true", "blend_in:=0.0", "future_frames:=3",
-                    "future_step:=0.1", "align_to_robot:=false", "wait_for_subscribers:=1")
+                    "future_step:=0.1", "align_to_robot:=false", "wait_for_subscribers:=1", "start_on:=start")
     try:
         received = collect(lambda r: len(r) >= 100)
     finally:
@@ -140,11 +140,11 @@ def test_starts_aligned_to_the_robot(ros, spec, tmp_path):
     from twist_msgs.msg import RobotState
 
     clip = write_clip(spec, tmp_path / "clip.npz", seconds=0.5)
-    node = run_node(f"motion_file:={clip}", "blend_in:=0.2", "align_timeout:=30.0")
+    node = run_node(f"motion_file:={clip}", "blend_in:=0.2", "align_timeout:=30.0", "start_on:=start")
     client = rclpy.create_node("fake_bridge")
     state_pub = client.create_publisher(RobotState, "robot_state", QOS)
     state = RobotState(privileged_valid=True)
-    state.base_pose.position.x, state.base_pose.position.y = 1.0, 2.0
+    state.base_pose.position.x, state.base_pose.position.y, state.base_pose.position.z = 1.0, 2.0, 0.76
     w, x, y, z = rotations.from_yaw(np.pi / 2)
     state.base_pose.orientation.w, state.base_pose.orientation.z = float(w), float(z)
     received = []
@@ -166,3 +166,122 @@ def test_starts_aligned_to_the_robot(ros, spec, tmp_path):
         assert rotations.yaw([q.w, q.x, q.y, q.z]) == pytest.approx(np.pi / 2, abs=1e-6)
     later = received[25].current.root_pose.position  # walking along the robot's heading (+y in the world)
     assert later.y > 2.0 and later.x == pytest.approx(1.0, abs=1e-6)
+
+
+class FakeBridge:
+    """The bridge's side of the contract, in the test process: robot_state with a pose, joints and a mode."""
+
+    def __init__(self, spec, xy=(0.0, 0.0), yaw=0.0):
+        from twist_msgs.msg import BridgeStatus, RobotState
+        from twist_msgs.srv import PlayMotion
+
+        self.node = rclpy.create_node("fake_bridge")
+        self.pub = self.node.create_publisher(RobotState, "robot_state", QOS)
+        self.play = self.node.create_client(PlayMotion, "/mocap_reference/play")
+        self.received = []
+        self.node.create_subscription(MotionReference, "motion_reference", self.received.append, QOS)
+        self.state = RobotState(privileged_valid=True, joint_names=list(spec.joint_names),
+                                position=list(spec.default_pose), mode=BridgeStatus.MODE_HOLD)
+        self.state.base_pose.position.x, self.state.base_pose.position.y, self.state.base_pose.position.z = \
+            xy[0], xy[1], 0.76
+        w, _, _, z = rotations.from_yaw(yaw)
+        self.state.base_pose.orientation.w = self.state.base_pose.orientation.z = 0.0
+        self.state.base_pose.orientation.w, self.state.base_pose.orientation.z = float(w), float(z)
+        self.state.imu_orientation.w, self.state.imu_orientation.z = float(w), float(z)
+
+    def spin_until(self, condition, timeout=60.0):
+        """Publish robot_state and spin until ``condition()``."""
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            self.pub.publish(self.state)
+            rclpy.spin_once(self.node, timeout_sec=0.02)
+        return condition()
+
+    def call_play(self, motion_file, fps=0.0):
+        """~/play; the response."""
+        from twist_msgs.srv import PlayMotion
+
+        assert self.play.wait_for_service(timeout_sec=30.0)
+        future = self.play.call_async(PlayMotion.Request(motion_file=str(motion_file), fps=fps))
+        assert self.spin_until(future.done)
+        return future.result()
+
+
+def test_stands_until_go_then_plays_from_the_robots_pose_and_stands_again(ros, spec, tmp_path):
+    """start_on policy: standing where the robot is until the bridge's mode becomes POLICY; then the clip blends
+    in from the robot's measured joints (not the default pose), aligned to its position and heading, blends out,
+    and the node stands where the clip ended."""
+    from twist_msgs.msg import BridgeStatus
+
+    clip = write_clip(spec, tmp_path / "clip.npz", seconds=0.5)
+    node = run_node(f"motion_file:={clip}", "blend_in:=0.2", "blend_out:=0.2")
+    bridge = FakeBridge(spec, xy=(1.0, -1.0), yaw=np.pi / 2)
+    crouch = spec.default_pose.copy()
+    crouch[spec.joint_index("left_elbow_joint")] = 0.3  # the robot's arm is not where the default pose has it
+    bridge.state.position = list(crouch)
+    try:
+        assert bridge.spin_until(lambda: len(bridge.received) >= 20)
+        standing = list(bridge.received)
+        bridge.state.mode = BridgeStatus.MODE_POLICY
+        count = len(bridge.received)
+        assert bridge.spin_until(lambda: sum(m.source == MotionReference.SOURCE_MOCAP for m in bridge.received[count:])
+                                 and bridge.received[-1].source == MotionReference.SOURCE_HOLD
+                                 and len(bridge.received) > count + 60)
+    finally:
+        bridge.node.destroy_node()
+        node.terminate()
+        node.wait(timeout=10)
+    for msg in standing:
+        assert msg.source == MotionReference.SOURCE_HOLD and msg.valid
+        np.testing.assert_allclose(msg.current.joint_positions, spec.default_pose, atol=1e-9)
+        assert (msg.current.root_pose.position.x, msg.current.root_pose.position.y) == pytest.approx((1.0, -1.0))
+    after = bridge.received[count:]
+    first = next(i for i, m in enumerate(after) if not np.allclose(m.current.joint_positions, spec.default_pose))
+    elbow = spec.joint_index("left_elbow_joint")
+    assert after[first].current.joint_positions[elbow] == pytest.approx(0.3, abs=0.05)  # from the robot's arm
+    playing = [m for m in after if m.source == MotionReference.SOURCE_MOCAP]
+    assert 25 <= len(playing) <= 50 + 2  # 0.2 + 0.5 + 0.2 s, the boundaries on either side
+    y = [m.current.root_pose.position.y for m in playing]
+    assert y[-1] > -1.0 + 0.1 and playing[-1].current.root_pose.position.x == pytest.approx(1.0, abs=1e-6)
+    end = bridge.received[-1]
+    np.testing.assert_allclose(end.current.joint_positions, spec.default_pose, atol=1e-9)
+    assert end.current.root_pose.position.y == pytest.approx(y[-1], abs=0.05)
+
+
+def test_play_service_refuses_what_cannot_start_and_keeps_standing(ros, spec, tmp_path):
+    """~/play: an unreadable file and a clip starting far from the robot's pose are refused with the reason (the
+    reference stays a standing one); a good CSV clip with its fps plays."""
+    from twist_core.motion_formats import write_motion
+
+    good = tmp_path / "good.csv"
+    write_motion(build_motion(spec, 60.0, np.column_stack([np.zeros(61), np.zeros(61), np.full(61, 0.76)]),
+                              rotations.from_yaw(np.zeros(61)), np.tile(spec.default_pose, (61, 1)) + 0.1),
+                 good, spec, "csv")
+    far = write_clip(spec, tmp_path / "far.npz", seconds=0.5)
+    motion = np.load(far)
+    data = {k: motion[k] for k in motion.files}
+    data["root_pos"][:, 2] = 0.4  # crouching: 0.36 m below the standing robot
+    np.savez(tmp_path / "low.npz", **data)
+    (tmp_path / "junk.npz").write_bytes(b"not a motion")
+    node = run_node("start_on:=service")
+    bridge = FakeBridge(spec)
+    try:
+        assert bridge.spin_until(lambda: len(bridge.received) >= 5)
+        junk = bridge.call_play(tmp_path / "junk.npz")
+        low = bridge.call_play(tmp_path / "low.npz")
+        no_fps = bridge.call_play(good)
+        count = len(bridge.received)
+        bridge.spin_until(lambda: len(bridge.received) > count + 10)
+        refused_frames = bridge.received[count:]
+        played = bridge.call_play(good, fps=60.0)
+        count = len(bridge.received)
+        assert bridge.spin_until(lambda: any(m.source == MotionReference.SOURCE_MOCAP for m in bridge.received[count:]))
+    finally:
+        bridge.node.destroy_node()
+        node.terminate()
+        node.wait(timeout=10)
+    assert not junk.success and "cannot read as .npz" in junk.message
+    assert not low.success and "pelvis height" in low.message
+    assert not no_fps.success and "no frame rate" in no_fps.message
+    assert all(m.source == MotionReference.SOURCE_HOLD and m.valid for m in refused_frames)
+    assert played.success, played.message

@@ -3,8 +3,9 @@
 :class:`MotionPlayer` maps a playback time tau (seconds since the start, frozen while paused) to a
 :class:`ReferenceFrame`. The timeline is:
 
-1. **blend-in** (``blend_in`` s): from the default pose standing at the aligned start to the motion's first
-   frame, with a smoothstep weight;
+1. **blend-in** (``blend_in`` s): from the robot's pose at the start (its joints when :meth:`MotionPlayer.align`
+   is given them, else the default pose), standing at the aligned start, to the motion's first frame, with a
+   smoothstep weight;
 2. **play**: the motion at ``speed``; when looping, every lap continues from where the previous one ended
    (its end position and heading), so walking clips keep walking forward;
 3. **blend-out** (``blend_out`` s, not looping): back to the default pose where the motion ended;
@@ -50,6 +51,16 @@ class ReferenceFrame:
     key_body_pos_local: np.ndarray  # (K, 3)
 
 
+def standing_frame(spec: RobotSpec, position_xy: np.ndarray, heading: float) -> ReferenceFrame:
+    """The default pose standing still at ``position_xy`` with ``heading`` (a hold reference)."""
+    height = standing_height(spec, spec.default_pose)
+    root_pos = np.array([position_xy[0], position_xy[1], height])
+    root_quat = rotations.from_yaw(heading)
+    keys = key_body_positions(spec, root_pos, root_quat, spec.default_pose)[0]
+    return ReferenceFrame(Phase.HOLD, root_pos, root_quat, np.zeros(3), np.zeros(3), spec.default_pose.copy(),
+                          np.zeros(spec.num_joints), rotations.rotate_inverse(root_quat, keys - root_pos))
+
+
 def smoothstep(x: float) -> tuple[float, float]:
     """Weight 3x^2 - 2x^3 on [0, 1] and its derivative."""
     x = min(max(x, 0.0), 1.0)
@@ -81,10 +92,13 @@ class MotionPlayer:
         self._lap_turn = self._yaw[-1] - self._yaw[0]
         self.align(np.zeros(2), 0.0)
 
-    def align(self, position_xy: np.ndarray, heading: float) -> None:
-        """Make the first frame start at ``position_xy`` with ``heading`` (the robot's current pose)."""
+    def align(self, position_xy: np.ndarray, heading: float, joint_pos: np.ndarray | None = None) -> None:
+        """Make the first frame start at ``position_xy`` with ``heading`` (the robot's current pose); the blend-in
+        starts from ``joint_pos`` (the robot's joints, motor order), or from the default pose."""
         self._start_xy = np.asarray(position_xy, dtype=np.float64)[:2].copy()
         self._start_yaw = float(heading)
+        self._start_joints = self.spec.default_pose.copy() if joint_pos is None else \
+            np.asarray(joint_pos, dtype=np.float64).copy()
 
     @property
     def end_time(self) -> float:
@@ -110,7 +124,8 @@ class MotionPlayer:
             target = self._play_frame(0, 0.0)
             start_pos, start_yaw = np.r_[self._start_xy, self._height], self._start_yaw
             weight, rate = smoothstep(tau / self.blend_in) if self.blend_in > 0 else (1.0, 0.0)
-            return self._blend(phase, start_pos, start_yaw, target, weight, rate / max(self.blend_in, 1e-9))
+            return self._blend(phase, start_pos, start_yaw, target, weight, rate / max(self.blend_in, 1e-9),
+                               self._start_joints)
         end = self._play_frame(0, self.motion.duration)
         end_pos, end_yaw = np.r_[end.root_pos[:2], self._height], rotations.yaw(end.root_quat)
         if phase == Phase.HOLD:
@@ -154,9 +169,9 @@ class MotionPlayer:
                               lerp(self._local_keys))
 
     def _blend(self, phase: Phase, pos: np.ndarray, heading: float, target: ReferenceFrame, weight: float,
-               weight_rate: float) -> ReferenceFrame:
-        """The default pose standing at (pos, heading) blended towards ``target`` by ``weight``."""
-        default = self.spec.default_pose
+               weight_rate: float, origin: np.ndarray | None = None) -> ReferenceFrame:
+        """Standing at (pos, heading) in the ``origin`` joint pose (default pose) blended towards ``target``."""
+        default = self.spec.default_pose if origin is None else origin
         joint_pos = (1.0 - weight) * default + weight * target.joint_pos
         joint_vel = weight_rate * (target.joint_pos - default) + weight * target.joint_vel
         root_pos = (1.0 - weight) * pos + weight * target.root_pos

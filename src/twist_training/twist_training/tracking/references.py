@@ -67,9 +67,7 @@ class ClipSpec:
 def read_motion_list(path: Path) -> list[ClipSpec]:
     """A YAML motion list: ``root_path`` (optional) and ``motions: [{file, weight, description}]``."""
     content = yaml.safe_load(Path(path).read_text()) or {}
-    root = Path(content.get("root_path", Path(path).parent))
-    if not root.is_absolute():
-        root = Path(path).parent / root
+    root = Path(path).parent / content.get("root_path", ".")  # relative to the list (an absolute root_path wins)
     clips = []
     for i, entry in enumerate(content.get("motions", [])):
         if not isinstance(entry, dict) or "file" not in entry:

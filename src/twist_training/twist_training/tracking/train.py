@@ -31,6 +31,7 @@ from rsl_rl.models import MLPModel
 from rsl_rl.runners import OnPolicyRunner
 
 from twist_core.cmg_runtime import CmgRuntime
+from twist_core.motion import MotionError
 from twist_core.robot import RobotSpec, load_robot_spec
 from twist_training.tracking.assist import AssistConfig
 from twist_training.tracking.batched_sim import BatchedSim, CpuBatchedSim, DomainRandomization
@@ -404,7 +405,7 @@ def main(role: str, argv: list[str] | None = None) -> None:
         config = load_config(args.config, overrides)
         train(role, config, args.out, args.backend, args.device, getattr(args, "teacher", None), args.restart,
               getattr(args, "init_from", None), args.min_std)
-    except ConfigError as exc:
+    except (ConfigError, MotionError) as exc:
         print(f"train-{role}: {exc}", file=sys.stderr)
         sys.exit(2)
 
