@@ -6,6 +6,7 @@ help:
 	@echo "make build   colcon build (after setup)"
 	@echo "make test    colcon test, gated on colcon test-result; ends with 'N passed, N failed'"
 	@echo "make demo    the closed loop in simulation: scripted cmd_vel, live table, plots (POLICY=, CMG=, TOY=1, ARGS=)"
+	@echo "             MOTION=clip.csv [MOTION_FPS=60]: play a motion clip instead of the walk"
 	@echo "make clean   remove build/, install/ and log/ (keeps .venv)"
 
 setup:
@@ -20,7 +21,8 @@ test: build
 POLICY ?= models/student/policy.onnx
 CMG ?= models/cmg/cmg.onnx
 demo:
-	@bash -c 'source scripts/env.sh && python scripts/demo.py --policy "$(POLICY)" --cmg "$(CMG)" $(if $(TOY),--toy) $(ARGS)'
+	@bash -c 'source scripts/env.sh && python scripts/demo.py --policy "$(POLICY)" --cmg "$(CMG)" $(if $(TOY),--toy) \
+		$(if $(MOTION),--motion "$(MOTION)") $(if $(MOTION_FPS),--motion-fps $(MOTION_FPS)) $(ARGS)'
 
 clean:
 	rm -rf build install log

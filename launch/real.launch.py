@@ -1,7 +1,8 @@
 """The real G1: unitree_bridge, reference publisher, student policy, robot_state_publisher, rviz2.
 
     ros2 launch launch/real.launch.py network_interface:=eth0 [policy_file:=models/student/policy.onnx]
-        [reference:=cmg|mocap|none] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE] [rviz:=true]
+        [reference:=cmg|mocap|none] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE [motion_fps:=60]]
+        [rviz:=true]
         [dds_domain:=0] [release_motion_service:=true]
 
 The same graph as launch/sim.launch.py with the real-robot bridge (g1_bridge's unitree_bridge, parameters from
@@ -34,7 +35,8 @@ def _nodes(context):
     arg = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
     graph = real_graph(build_urdf(load_robot_spec()), CONFIG, policy_file=_absolute(arg("policy_file")),
                        reference=arg("reference"), cmg_model=_absolute(arg("cmg_model")),
-                       motion_file=_absolute(arg("motion_file")), rviz=arg("rviz").lower() == "true",
+                       motion_file=_absolute(arg("motion_file")),
+                       motion_fps=float(arg("motion_fps") or 0.0), rviz=arg("rviz").lower() == "true",
                        bridge_parameters={"network_interface": arg("network_interface"),
                                           "dds_domain": int(arg("dds_domain")),
                                           "release_motion_service": arg("release_motion_service").lower() == "true"})
@@ -55,7 +57,11 @@ def generate_launch_description():
                               description="reference publisher: cmg (cmd_vel -> CMG) or mocap (a motion file)"),
         DeclareLaunchArgument("cmg_model", default_value="models/cmg/cmg.onnx",
                               description="exported CMG for reference:=cmg"),
-        DeclareLaunchArgument("motion_file", default_value="", description="motion file for reference:=mocap"),
+        DeclareLaunchArgument("motion_file", default_value="",
+                              description="motion file for reference:=mocap (played when the robot is handed to the "
+                                          "policy, or on /mocap_reference/play)"),
+        DeclareLaunchArgument("motion_fps", default_value="0",
+                              description="frame rate of a motion_file without one (G1 CSV: e.g. 60), else 0"),
         DeclareLaunchArgument("rviz", default_value="true", description="start rviz2 with config/g1.rviz"),
         OpaqueFunction(function=_nodes),
     ])

@@ -1,7 +1,7 @@
 """MuJoCo simulation of the G1: bridge, reference publisher, student policy, robot_state_publisher, rviz2.
 
     ros2 launch launch/sim.launch.py [clock_mode:=realtime|lockstep] [auto_start:=false] [rviz:=true]
-        [reference:=none|cmg|mocap] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE]
+        [reference:=none|cmg|mocap] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE [motion_fps:=60]]
         [policy_file:=models/student/policy.onnx]
 
 The closed loop: reference:=cmg policy_file:=models/student/policy.onnx, then
@@ -36,7 +36,8 @@ def _nodes(context):
     graph = sim_graph(build_urdf(load_robot_spec()), CONFIG, clock_mode=arg("clock_mode"),
                       auto_start=arg("auto_start").lower() == "true", rviz=arg("rviz").lower() == "true",
                       reference=arg("reference"), cmg_model=_absolute(arg("cmg_model")),
-                      motion_file=_absolute(arg("motion_file")), policy_file=_absolute(arg("policy_file")))
+                      motion_file=_absolute(arg("motion_file")),
+                      motion_fps=float(arg("motion_fps") or 0.0), policy_file=_absolute(arg("policy_file")))
     return launch_nodes(graph)
 
 
@@ -50,7 +51,11 @@ def generate_launch_description():
                               description="reference publisher: cmg (cmd_vel -> CMG) or mocap (a motion file)"),
         DeclareLaunchArgument("cmg_model", default_value="models/cmg/cmg.onnx",
                               description="exported CMG for reference:=cmg"),
-        DeclareLaunchArgument("motion_file", default_value="", description="motion file for reference:=mocap"),
+        DeclareLaunchArgument("motion_file", default_value="",
+                              description="motion file for reference:=mocap (played when the robot is handed to the "
+                                          "policy, or on /mocap_reference/play)"),
+        DeclareLaunchArgument("motion_fps", default_value="0",
+                              description="frame rate of a motion_file without one (G1 CSV: e.g. 60), else 0"),
         DeclareLaunchArgument("policy_file", default_value="",
                               description="exported student policy (e.g. models/student/policy.onnx); "
                                           "empty: no policy node"),

@@ -57,17 +57,6 @@ def parse_command(text: str) -> tuple[float, float, float]:
     return tuple(values)
 
 
-def parse_param(text: str) -> tuple[str, str, object]:
-    """'node:name=value' -> (node, name, value), the value read as YAML (0.0 a float, true a bool)."""
-    import yaml
-
-    node, sep, rest = text.partition(":")
-    name, eq, value = rest.partition("=")
-    if not (sep and eq and node and name):
-        raise argparse.ArgumentTypeError(f"a parameter is node:name=value, not {text!r}")
-    return node, name, yaml.safe_load(value)
-
-
 def run_command(monitor, graph, command, args, log_dir: Path) -> tuple[dict, np.ndarray]:
     """One fresh graph: start, go, settle, command for args.seconds; the row's numbers and the pelvis trace.
 
@@ -236,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="push the pelvis this fast [m/s] every --push-interval s of the command (0: no pushes)")
     parser.add_argument("--push-interval", type=float, default=5.0, help="simulated seconds between pushes")
     parser.add_argument("--seed", type=int, default=0, help="seed of the push directions")
-    parser.add_argument("--param", nargs="+", action="extend", type=parse_param, default=[], metavar="NODE:NAME=VALUE",
+    parser.add_argument("--param", nargs="+", action="extend", default=[], metavar="NODE:NAME=VALUE",
                         help="node parameters over the launch defaults, e.g. cmg_reference:heading_hold_gain=0.0")
     parser.add_argument("--json", default="", help="also write the rows to this JSON file")
     parser.add_argument("--markdown", default="", help="also write the models/README.md table to this file")
@@ -251,16 +240,18 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
 
     from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.launch_graph import override_parameters, sim_graph
+    from g1_bridge.launch_graph import collect_overrides, override_parameters, parse_override, sim_graph
     from twist_core.robot import load_robot_spec
 
     spec = load_robot_spec()
     work = tempfile.TemporaryDirectory(prefix="twist_bench_")
     if args.toy:
         policy, cmg = write_toy_models(Path(work.name), spec)
-    overrides: dict[str, dict] = {}
-    for node, name, value in args.param:
-        overrides.setdefault(node, {})[name] = value
+    try:
+        overrides = collect_overrides(args.param)
+        args.param = [parse_override(p) for p in args.param]
+    except ValueError as error:
+        parser.error(str(error))
     graph = [n for n in sim_graph("", ROOT / "config", clock_mode=args.clock_mode, rviz=False, reference="cmg",
                                   cmg_model=str(cmg), policy_file=str(policy),
                                   bridge_parameters={"release_gantry_on_go": args.gantry == "off"})

@@ -12,7 +12,11 @@ RMS over the 23 policy joints), mode, rates, latencies. At the end: damp, stop e
     make demo                                   # models/student/policy.onnx + models/cmg/cmg.onnx
     make demo POLICY=path/policy.onnx CMG=path/cmg.onnx
     make demo TOY=1                             # toy policy + toy CMG (test fixtures): the chain, not walking
+    make demo MOTION=clip.csv MOTION_FPS=60     # play a motion clip (mocap_reference) instead of the walk
     python scripts/demo.py --help               # after `source scripts/env.sh`
+
+With a motion (``--motion``), mocap_reference replaces cmg_reference: the clip starts at go, aligned to the robot
+and blended in from its pose, and the demo lasts the clip plus its blends and 2 s of standing.
 
 Exit code 1 when a model file is missing (the message says how to make it), 2 when the loop could not start.
 """
@@ -110,19 +114,28 @@ def table_row(monitor, t: float, phase: str, command, since: float) -> tuple[str
                  "mode": mode_name(monitor.mode()), **rates, "loop_p50_ms": loop[0], "loop_p99_ms": loop[1]}
 
 
-def run_sequence(monitor, runner, table_period: float, wall_limit: float, log) -> list[dict]:
+def motion_sequence(path: Path, fps: float) -> tuple[Phase, ...]:
+    """The demo's timeline for a clip: the clip, mocap_reference's blends (1 s each) and 2 s of standing."""
+    from twist_core.motion_formats import read_motion
+    from twist_core.robot import load_robot_spec
+
+    motion = read_motion(path, load_robot_spec(), fps=fps or None)
+    return (Phase("clip", motion.duration + 2.0 + 2.0, (0.0, 0.0, 0.0)),)
+
+
+def run_sequence(monitor, runner, table_period: float, wall_limit: float, log, sequence=SEQUENCE) -> list[dict]:
     """Publish the command sequence by simulated time, print the table; returns its rows."""
     from twist_core.safety import Mode
 
     rows: list[dict] = []
     start = monitor.sim_time()
     next_row, last_cmd, wall_start = table_period, -1.0, time.monotonic()
-    total = sum(p.seconds for p in SEQUENCE)
+    total = sum(p.seconds for p in sequence)
     log(HEADER)
     while True:
         monitor.spin_for(0.005)
         t = monitor.sim_time() - start
-        phase, command = command_at(t)
+        phase, command = command_at(t, sequence)
         if t - last_cmd >= 0.1:  # 10 Hz of simulated time (cmg_reference's cmd_timeout is 0.5 s)
             monitor.send_velocity(*command)
             last_cmd = t
@@ -144,11 +157,11 @@ def run_sequence(monitor, runner, table_period: float, wall_limit: float, log) -
                                f"(simulated {t:.1f} s of {total:.0f})")
 
 
-def phase_summary(monitor, start: float) -> list[dict]:
+def phase_summary(monitor, start: float, sequence=SEQUENCE) -> list[dict]:
     """Per phase: command, mean achieved velocity and joint error over the phase's second half."""
     out = []
     t0 = start
-    for phase in SEQUENCE:
+    for phase in sequence:
         begin, end = t0 + phase.seconds / 2, t0 + phase.seconds
         t0 = end
         if monitor.sim_time() < end:
@@ -162,7 +175,7 @@ def phase_summary(monitor, start: float) -> list[dict]:
     return out
 
 
-def write_plots(monitor, start: float, out: Path) -> list[Path]:
+def write_plots(monitor, start: float, out: Path, sequence=SEQUENCE) -> list[Path]:
     """velocity.png, tracking.png, modes.png in ``out``."""
     import matplotlib
 
@@ -175,7 +188,7 @@ def write_plots(monitor, start: float, out: Path) -> list[Path]:
     walls = np.array([s.wall for s in monitor.states])
     grid = np.arange(1.0, stamps[-1], 0.1) if len(stamps) and stamps[-1] > 1.0 else np.array([])
     achieved = np.array([monitor.achieved_velocity(end=start + t) for t in grid]).reshape(-1, 3)
-    commanded = np.array([command_at(t)[1] for t in grid]).reshape(-1, 3)
+    commanded = np.array([command_at(t, sequence)[1] for t in grid]).reshape(-1, 3)
     reference = np.array(monitor.reference_velocity).reshape(-1, 4)
     ref_t = np.interp(reference[:, 0], walls, stamps) if len(walls) else reference[:, 0]
     paths = []
@@ -211,7 +224,7 @@ def write_plots(monitor, start: float, out: Path) -> list[Path]:
     ax.step(stamps, [s.mode for s in monitor.states], where="post")
     ax.set_yticks([int(m) for m in Mode], [m.name for m in Mode])
     t0 = 0.0
-    for phase in SEQUENCE:
+    for phase in sequence:
         ax.axvline(t0, color="grey", ls=":")
         ax.text(t0 + 0.1, 0.2, phase.name, fontsize=8)
         t0 += phase.seconds
@@ -236,6 +249,9 @@ def parse_args(argv):
                         help="use the toy policy and toy CMG of the tests (written to a temporary directory)")
     parser.add_argument("--gantry", choices=["auto", "on", "off"], default="auto",
                         help="keep the virtual gantry after go (auto: on with --toy, which cannot balance)")
+    parser.add_argument("--motion", default="", help="play this motion clip (mocap_reference) instead of the walk")
+    parser.add_argument("--motion-fps", type=float, default=0.0,
+                        help="frame rate of a --motion file without one (G1 CSV: e.g. 60)")
     parser.add_argument("--out", default="", help="output directory (default runs/demo/<time>)")
     parser.add_argument("--table-period", type=float, default=1.0, help="seconds of simulated time per row")
     parser.add_argument("--wall-limit", type=float, default=300.0, help="give up after this many wall seconds")
@@ -250,8 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the demo; see the module docstring."""
     args = parse_args(argv)
     policy, cmg = Path(args.policy).expanduser().resolve(), Path(args.cmg).expanduser().resolve()
+    sequence = SEQUENCE
+    if args.motion:
+        try:
+            sequence = motion_sequence(Path(args.motion), args.motion_fps)
+        except ValueError as exc:  # MotionError: the file, unreadable or invalid
+            print(f"make demo: {exc}", file=sys.stderr)
+            return 1
     if not args.toy:
-        problems = missing_models(policy, cmg)
+        problems = missing_models(policy, cmg if not args.motion else policy)
         if problems:
             for line in problems:
                 print(f"make demo: {line}", file=sys.stderr)
@@ -271,12 +294,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.toy:
         policy, cmg = write_toy_models(Path(toy_dir.name), spec)
     gantry = args.gantry == "on" or (args.gantry == "auto" and args.toy)
-    graph = [n for n in sim_graph("", CONFIG, clock_mode="lockstep", rviz=False, reference="cmg", cmg_model=str(cmg),
-                                  policy_file=str(policy), bridge_parameters={"release_gantry_on_go": not gantry})
+    reference = {"reference": "mocap", "motion_file": str(Path(args.motion).resolve()),
+                 "motion_fps": args.motion_fps} if args.motion else {"reference": "cmg", "cmg_model": str(cmg)}
+    graph = [n for n in sim_graph("", CONFIG, clock_mode="lockstep", rviz=False, policy_file=str(policy),
+                                  bridge_parameters={"release_gantry_on_go": not gantry}, **reference)
              if n.package != "robot_state_publisher"]  # headless: nothing to show the TF to
     log = lambda text: print(text, flush=True)  # noqa: E731
     log(f"demo: policy {policy}{' (toy: targets = reference joints, no learning)' if args.toy else ''}")
-    log(f"demo: CMG {cmg}{' (toy: a linear map moving hips and knees)' if args.toy else ''}")
+    if args.motion:
+        log(f"demo: motion {args.motion} ({sequence[0].seconds:.1f} s with blends and standing)")
+    else:
+        log(f"demo: CMG {cmg}{' (toy: a linear map moving hips and knees)' if args.toy else ''}")
     held = "ON (it holds the pelvis: the robot cannot fall, nor walk)" if gantry else "off"
     log(f"demo: virtual gantry after go: {held}")
     log(f"demo: output and node logs in {out}")
@@ -295,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         runner.start()
         monitor.start_and_go(timeout=90.0, log=lambda text: log(f"bridge {text}"))
         start = monitor.sim_time()
-        rows = run_sequence(monitor, runner, args.table_period, args.wall_limit, log)
+        rows = run_sequence(monitor, runner, args.table_period, args.wall_limit, log, sequence)
     except KeyboardInterrupt:
         log("demo: interrupted")
     except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
@@ -311,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         codes = runner.stop()
         log(f"demo: nodes stopped (exit codes {codes}); final mode {mode_name(monitor.mode())}")
     if monitor.states and start:
-        summary = phase_summary(monitor, start)
+        summary = phase_summary(monitor, start, sequence)
         fell, how = monitor.fell()
         loop = percentiles(monitor.latency_ms(since_stamp=start))
         diag = monitor.diagnostics
@@ -328,7 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.toy:
             log("toy policy: it copies the reference joints into PD targets and does not balance; the numbers above "
                 "are what that achieves" + (" held by the gantry" if gantry else ""))
-        paths = write_plots(monitor, start, out)
+        keys = monitor.keybody_error([s for s in monitor.states if s.stamp >= start])
+        if args.motion:
+            log(f"motion: mean key-body error {np.mean(keys) if keys.size else float('nan'):.3f} m")
+        paths = write_plots(monitor, start, out, sequence)
         metrics = {"policy": str(policy), "cmg": str(cmg), "toy": args.toy, "gantry": gantry, "fell": fell,
                    "fall": how, "phases": summary, "rows": rows, "loop_latency_ms": {"p50": loop[0], "p99": loop[1]},
                    "policy_diagnostics": diag}

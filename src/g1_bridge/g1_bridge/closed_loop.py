@@ -19,9 +19,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import rclpy
@@ -62,6 +64,9 @@ class StateSample:
     reference_q: np.ndarray | None  # the latest reference's joints when the state arrived
     base_quat: np.ndarray | None = None  # measured pelvis orientation (w, x, y, z)
     reference_keys: np.ndarray | None = None  # the latest reference's key bodies (K, 3), pelvis heading frame
+    base_xy: np.ndarray | None = None  # measured pelvis position (x, y) (simulation)
+    reference_xy: np.ndarray | None = None  # the latest reference's pelvis position (x, y)
+    reference_source: int | None = None  # the latest reference's source (MotionReference.SOURCE_*)
 
 
 def heading_frame(quat_wxyz: np.ndarray, local: np.ndarray) -> np.ndarray:
@@ -94,6 +99,7 @@ class LoopMonitor(Node):
         self.diagnostics: dict[str, str] = {}
         self._latest_reference: np.ndarray | None = None
         self._latest_keys: np.ndarray | None = None
+        self._latest_root: tuple[np.ndarray, int] | None = None  # the latest valid reference's (x, y), source
         self.cmd_vel_pub = self.create_publisher(Twist, "cmd_vel", 10)
         self.push_pub = self.create_publisher(Vector3, f"/{bridge}/push", 10)
         self.create_subscription(RobotState, "robot_state", self._on_state, RECORD_QOS)
@@ -114,16 +120,19 @@ class LoopMonitor(Node):
             buffer.clear()
         self.state_wall.clear()
         self.status, self.diagnostics, self._latest_reference, self._latest_keys = None, {}, None, None
+        self._latest_root = None
 
     # -- recording ------------------------------------------------------------------------------------
     def _on_state(self, msg: RobotState) -> None:
         wall = time.monotonic()
         self.state_wall[msg.sequence] = (wall, _seconds(msg.header.stamp))
-        q = msg.base_pose.orientation
+        q, p = msg.base_pose.orientation, msg.base_pose.position
+        root, source = self._latest_root or (None, None)
         self.states.append(StateSample(wall, _seconds(msg.header.stamp), msg.sequence, msg.mode,
-                                       np.asarray(msg.position), msg.base_pose.position.z, self._latest_reference,
+                                       np.asarray(msg.position), p.z, self._latest_reference,
                                        np.array([q.w, q.x, q.y, q.z]) if msg.privileged_valid else None,
-                                       self._latest_keys))
+                                       self._latest_keys, np.array([p.x, p.y]) if msg.privileged_valid else None,
+                                       root, source))
 
     def _on_command(self, msg: JointCommand) -> None:
         wall = time.monotonic()
@@ -142,6 +151,7 @@ class LoopMonitor(Node):
             q = frame.root_pose.orientation
             self._latest_keys = (heading_frame([q.w, q.x, q.y, q.z], keys)
                                  if keys.shape == (len(self.spec.key_bodies), 3) else None)
+            self._latest_root = (np.array([frame.root_pose.position.x, frame.root_pose.position.y]), msg.source)
         self.references.append((wall, frame.root_linear_velocity.x, joints))
         self.reference_velocity.append((wall, frame.root_linear_velocity.x, frame.root_linear_velocity.y,
                                         frame.root_angular_velocity.z))
@@ -274,6 +284,12 @@ class LoopMonitor(Node):
         reference = np.stack([s.reference_keys for s in samples])
         return np.linalg.norm(measured - reference, axis=-1).mean(axis=1)
 
+    def root_drift(self, samples: list[StateSample] | None = None) -> np.ndarray:
+        """Horizontal distance [m] of the measured pelvis from the reference's, per state that has both."""
+        samples = [s for s in (self.states if samples is None else samples)
+                   if s.base_xy is not None and s.reference_xy is not None]
+        return np.array([np.linalg.norm(s.base_xy - s.reference_xy) for s in samples])
+
     def latency_ms(self, since_stamp: float = -np.inf) -> np.ndarray:
         """State -> command latencies [ms] of the states stamped after ``since_stamp``."""
         return np.array([dt * 1e3 for stamp, dt in self.latencies if stamp >= since_stamp])
@@ -298,6 +314,28 @@ class LoopMonitor(Node):
         span = recent[-1].wall - recent[0].wall if len(recent) > 1 else 0.0
         result["rtf"] = (recent[-1].stamp - recent[0].stamp) / span if span > 0 else float("nan")
         return result
+
+
+@contextlib.contextmanager
+def graph_session(monitor: LoopMonitor, graph: Sequence[Any], log_dir: Path, required: Sequence[str],
+                  start_timeout: float = 120.0, log: Callable[[str], None] = lambda _: None) -> Iterator[Any]:
+    """A fresh graph driven from outside: start its nodes, start and go; yield the GraphRunner; afterwards damp the
+    bridge (while it runs) and stop every node, whatever happened in between."""
+    from g1_bridge.graph_runner import GraphRunner
+
+    monitor.clear()
+    runner = GraphRunner(graph, log_dir=log_dir, required=tuple(required))
+    try:
+        runner.start()
+        monitor.start_and_go(timeout=start_timeout, log=log)
+        yield runner
+    finally:
+        try:
+            if runner.processes and "/mujoco_bridge" not in runner.exited():
+                monitor.call("damp", timeout=5.0)
+        except Exception:  # noqa: BLE001 - whatever happens, the nodes are stopped below
+            pass
+        runner.stop()
 
 
 def mode_name(mode: int | None) -> str:

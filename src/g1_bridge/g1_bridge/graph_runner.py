@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", default="none", choices=REFERENCE_SOURCES)
     parser.add_argument("--cmg-model", default="", help="exported CMG for --reference cmg")
     parser.add_argument("--motion-file", default="", help="motion file for --reference mocap")
+    parser.add_argument("--motion-fps", type=float, default=0.0,
+                        help="frame rate of a motion file without one (G1 CSV: e.g. 60)")
     parser.add_argument("--policy-file", default="", help="exported student policy (adds the policy node)")
     parser.add_argument("--log-dir", default="", help="one log file per node here (default: this terminal)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands and exit")
@@ -178,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         graph = sim_graph(description, CONFIG_DIR, clock_mode=args.clock_mode, auto_start=args.auto_start,
                           rviz=not args.no_rviz, reference=args.reference, cmg_model=absolute(args.cmg_model),
-                          motion_file=absolute(args.motion_file), policy_file=absolute(args.policy_file))
+                          motion_file=absolute(args.motion_file), policy_file=absolute(args.policy_file),
+                          motion_fps=args.motion_fps)
     except ValueError as exc:
         parser.error(str(exc))
     runner = GraphRunner(graph, log_dir=args.log_dir or None, required=("g1_bridge",))

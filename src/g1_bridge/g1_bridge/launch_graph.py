@@ -61,7 +61,7 @@ def _check_reference(reference: str, cmg_model: str, motion_file: str) -> None:
 
 
 def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rviz: bool, reference: str,
-                cmg_model: str, motion_file: str, policy_file: str) -> list[NodeSpec]:
+                cmg_model: str, motion_file: str, policy_file: str, motion_fps: float = 0.0) -> list[NodeSpec]:
     """Everything but the bridge: robot and ghost state publishers, reference, policy, rviz2."""
     nodes = [
         NodeSpec("robot_state_publisher", "robot_state_publisher", "robot_state_publisher",
@@ -74,8 +74,10 @@ def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rv
         nodes.append(NodeSpec("cmg_node", "cmg_reference", "cmg_reference",
                               parameters=({"model_file": str(cmg_model), "use_sim_time": use_sim_time},)))
     elif reference == "mocap":
-        nodes.append(NodeSpec("cmg_node", "mocap_reference", "mocap_reference",
-                              parameters=({"motion_file": str(motion_file), "use_sim_time": use_sim_time},)))
+        mocap = {"motion_file": str(motion_file), "use_sim_time": use_sim_time}
+        if motion_fps > 0:  # a file without a frame rate (G1 CSV)
+            mocap["fps"] = float(motion_fps)
+        nodes.append(NodeSpec("cmg_node", "mocap_reference", "mocap_reference", parameters=(mocap,)))
     if policy_file:
         policy = {"policy_file": str(policy_file), "use_sim_time": use_sim_time}
         if use_sim_time:  # lockstep: wait for the reference of each tick (the reference joins the lockstep)
@@ -90,11 +92,13 @@ def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rv
 
 def sim_graph(robot_description: str, config_dir: Path, clock_mode: str = "realtime", auto_start: bool = False,
               rviz: bool = True, reference: str = "none", cmg_model: str = "", motion_file: str = "",
-              policy_file: str = "", bridge_parameters: dict[str, Any] | None = None) -> list[NodeSpec]:
+              policy_file: str = "", bridge_parameters: dict[str, Any] | None = None,
+              motion_fps: float = 0.0) -> list[NodeSpec]:
     """The nodes of the MuJoCo simulation with rviz2 and, optionally, a reference publisher and the policy.
 
     ``reference`` is one of :data:`REFERENCE_SOURCES`: ``cmg`` needs ``cmg_model`` (an exported CMG .onnx),
-    ``mocap`` needs ``motion_file``. A ``policy_file`` adds the policy node. ``bridge_parameters`` are further
+    ``mocap`` needs ``motion_file`` (and ``motion_fps`` for a file without a frame rate, a G1 CSV); the clip starts
+    when the bridge hands the robot to the policy. A ``policy_file`` adds the policy node. ``bridge_parameters`` are further
     overrides of the bridge's parameters (e.g. ``release_gantry_on_go``).
     """
     if clock_mode not in ("realtime", "lockstep"):
@@ -107,12 +111,12 @@ def sim_graph(robot_description: str, config_dir: Path, clock_mode: str = "realt
     bridge = NodeSpec("g1_bridge", "mujoco_bridge", "mujoco_bridge",
                       parameters=(str(config_dir / "mujoco_bridge.yaml"), {**overrides, **(bridge_parameters or {})}))
     return [bridge] + _loop_nodes(robot_description, config_dir, use_sim_time, rviz, reference, cmg_model,
-                                  motion_file, policy_file)
+                                  motion_file, policy_file, motion_fps)
 
 
 def real_graph(robot_description: str, config_dir: Path, policy_file: str, reference: str = "cmg",
                cmg_model: str = "", motion_file: str = "", rviz: bool = True,
-               bridge_parameters: dict[str, Any] | None = None) -> list[NodeSpec]:
+               bridge_parameters: dict[str, Any] | None = None, motion_fps: float = 0.0) -> list[NodeSpec]:
     """The nodes on the real G1: ``unitree_bridge``, reference publisher, policy, state publishers, rviz2.
 
     Wall-clock time everywhere. The bridge reads ``config/unitree_bridge.yaml``; ``bridge_parameters`` override
@@ -125,7 +129,7 @@ def real_graph(robot_description: str, config_dir: Path, policy_file: str, refer
     bridge = NodeSpec("g1_bridge", "unitree_bridge", "unitree_bridge",
                       parameters=(str(config_dir / "unitree_bridge.yaml"), dict(bridge_parameters or {})))
     return [bridge] + _loop_nodes(robot_description, config_dir, False, rviz, reference, cmg_model, motion_file,
-                                  policy_file)
+                                  policy_file, motion_fps)
 
 
 def override_parameters(graph: list[NodeSpec], overrides: dict[str, dict[str, Any]]) -> list[NodeSpec]:
@@ -139,6 +143,25 @@ def override_parameters(graph: list[NodeSpec], overrides: dict[str, dict[str, An
         raise ValueError(f"no node {', '.join(unknown)} in the graph (nodes: {', '.join(sorted(names))})")
     return [dataclasses.replace(n, parameters=n.parameters + (dict(overrides[n.name]),)) if n.name in overrides
             else n for n in graph]
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """'node:name=value' -> (node, name, value), the value read as YAML (0.0 a float, true a bool)."""
+    import yaml
+
+    node, sep, rest = text.partition(":")
+    name, eq, value = rest.partition("=")
+    if not (sep and eq and node and name):
+        raise ValueError(f"a parameter override is node:name=value, not {text!r}")
+    return node, name, yaml.safe_load(value)
+
+
+def collect_overrides(texts: list[str]) -> dict[str, dict[str, Any]]:
+    """'node:name=value' texts -> {node: {name: value}} for :func:`override_parameters`."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for node, name, value in map(parse_override, texts):
+        overrides.setdefault(node, {})[name] = value
+    return overrides
 
 
 def launch_nodes(graph: list[NodeSpec]) -> list[Any]:

@@ -56,6 +56,9 @@ def test_sim_graph_reference_publishers():
              if n.package == "cmg_node"]
     assert [n.executable for n in mocap] == ["mocap_reference"]
     assert mocap[0].parameters == ({"motion_file": "walk.npz", "use_sim_time": False},)
+    csv = [n for n in sim_graph("<robot/>", CONFIG, reference="mocap", motion_file="clip.csv", motion_fps=60)
+           if n.package == "cmg_node"]
+    assert csv[0].parameters == ({"motion_file": "clip.csv", "use_sim_time": False, "fps": 60.0},)
     with pytest.raises(ValueError, match="cmg_model"):
         sim_graph("<robot/>", CONFIG, reference="cmg")
     with pytest.raises(ValueError, match="motion_file"):
@@ -132,8 +135,9 @@ def test_real_graph():
 
 
 @pytest.mark.parametrize("path,builder,options", [
-    (LAUNCH, "sim_graph", ("reference", "cmg_model", "motion_file", "policy_file", "clock_mode", "rviz")),
-    (REAL_LAUNCH, "real_graph", ("reference", "cmg_model", "motion_file", "policy_file", "rviz",
+    (LAUNCH, "sim_graph", ("reference", "cmg_model", "motion_file", "motion_fps", "policy_file", "clock_mode",
+                           "rviz")),
+    (REAL_LAUNCH, "real_graph", ("reference", "cmg_model", "motion_file", "motion_fps", "policy_file", "rviz",
                                  "network_interface", "dds_domain", "release_motion_service")),
 ], ids=["sim", "real"])
 def test_launch_files_use_the_graph(path, builder, options):
