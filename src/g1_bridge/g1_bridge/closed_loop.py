@@ -319,8 +319,10 @@ class LoopMonitor(Node):
 @contextlib.contextmanager
 def graph_session(monitor: LoopMonitor, graph: Sequence[Any], log_dir: Path, required: Sequence[str],
                   start_timeout: float = 120.0, log: Callable[[str], None] = lambda _: None) -> Iterator[Any]:
-    """A fresh graph driven from outside: start its nodes, start and go; yield the GraphRunner; afterwards damp the
-    bridge (while it runs) and stop every node, whatever happened in between."""
+    """A fresh graph driven from outside: start its nodes, start and go; yield the GraphRunner.
+
+    Afterwards the bridge is damped (while it runs) and every node stopped, whatever happened in between.
+    """
     from g1_bridge.graph_runner import GraphRunner
 
     monitor.clear()

@@ -98,8 +98,8 @@ def sim_graph(robot_description: str, config_dir: Path, clock_mode: str = "realt
 
     ``reference`` is one of :data:`REFERENCE_SOURCES`: ``cmg`` needs ``cmg_model`` (an exported CMG .onnx),
     ``mocap`` needs ``motion_file`` (and ``motion_fps`` for a file without a frame rate, a G1 CSV); the clip starts
-    when the bridge hands the robot to the policy. A ``policy_file`` adds the policy node. ``bridge_parameters`` are further
-    overrides of the bridge's parameters (e.g. ``release_gantry_on_go``).
+    when the bridge hands the robot to the policy. A ``policy_file`` adds the policy node. ``bridge_parameters`` are
+    further overrides of the bridge's parameters (e.g. ``release_gantry_on_go``).
     """
     if clock_mode not in ("realtime", "lockstep"):
         raise ValueError(f"clock_mode must be realtime or lockstep, not {clock_mode!r}")

@@ -242,7 +242,7 @@ def _warn_implausible_speed(path: Path, fps: float, joint_pos: np.ndarray, root_
 
 def _warn_not_upright(path: Path, quat: np.ndarray, quat_order: str) -> None:
     """A pelvis that is mostly upside down or lying means a quaternion read in the wrong order."""
-    w, x, y = quat[:, 0], quat[:, 1], quat[:, 2]
+    x, y = quat[:, 1], quat[:, 2]
     up_z = 1.0 - 2.0 * (x * x + y * y)  # z of the pelvis' up axis in the world
     tilt = float(np.degrees(np.arccos(np.clip(np.median(up_z), -1.0, 1.0))))
     if tilt > 60.0:

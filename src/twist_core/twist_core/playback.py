@@ -93,8 +93,10 @@ class MotionPlayer:
         self.align(np.zeros(2), 0.0)
 
     def align(self, position_xy: np.ndarray, heading: float, joint_pos: np.ndarray | None = None) -> None:
-        """Make the first frame start at ``position_xy`` with ``heading`` (the robot's current pose); the blend-in
-        starts from ``joint_pos`` (the robot's joints, motor order), or from the default pose."""
+        """Make the first frame start at ``position_xy`` with ``heading`` (the robot's current pose).
+
+        The blend-in starts from ``joint_pos`` (the robot's joints, motor order), or from the default pose.
+        """
         self._start_xy = np.asarray(position_xy, dtype=np.float64)[:2].copy()
         self._start_yaw = float(heading)
         self._start_joints = self.spec.default_pose.copy() if joint_pos is None else \

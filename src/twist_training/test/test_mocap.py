@@ -138,3 +138,44 @@ def test_segment_sampling_follows_failures(spec):
     np.testing.assert_allclose(library.segment_failures.numpy(), np.array([0, 4, 8, 0, 0, 0]) * 0.999, rtol=1e-6)
     with pytest.raises(ValueError, match="mode"):
         Sampling(mode="hard")
+
+
+def test_tiny_training_run_on_two_prepared_clips(spec, tmp_path, capsys):
+    """mocap-prepare's motion list, weighted in a mixture with a plain clip, trains a teacher for 2 iterations with
+    segment sampling (failures recorded per segment); a second run starts from it with --init-from."""
+    from pathlib import Path
+
+    from twist_core.motion import save_motion
+    from twist_training.mocap.prepare import main as prepare
+    from twist_training.tracking import train as tracking
+
+    source = tmp_path / "dataset"
+    (source / "karate").mkdir(parents=True)
+    for name, vx in (("a", 0.3), ("b", 0.0)):
+        write_motion(walking_clip(spec, 5.0, vx, fps=60.0), source / "karate" / f"{name}.csv", spec, "csv")
+    split = {"format": "csv", "fps": 60, "train": ["karate/a.csv", "karate/b.csv"]}
+    (tmp_path / "split.yaml").write_text(yaml.safe_dump(split))
+    assert prepare(["--split", str(tmp_path / "split.yaml"), "--source", str(source), "--out",
+                    str(tmp_path / "prepared")]) == 0
+    save_motion(walking_clip(spec, 4.0, 0.5), tmp_path / "walk.npz")
+    smoke = Path(__file__).resolve().parents[3] / "config" / "tracking" / "smoke.yaml"
+    config = {**yaml.safe_load(smoke.read_text()), "references": {
+        "motions": [{"path": str(tmp_path / "prepared" / "train.yaml"), "weight": 4.0}, str(tmp_path / "walk.npz")],
+        "sampling": {"mode": "segment", "segment_seconds": 1.0}}}
+    (tmp_path / "mocap.yaml").write_text(yaml.safe_dump(config))
+    runner = tracking.train("teacher", tracking.load_config(tmp_path / "mocap.yaml"), tmp_path / "teacher")
+    library = runner.env.library
+    assert library.names == ["karate_a.npz", "karate_b.npz", "walk.npz"]
+    np.testing.assert_allclose(library.weights.numpy(), [0.5 * 4, 0.5 * 4, 1.0], rtol=1e-6)  # 5 s / 10 x 4
+    assert library.sampling.mode == "segment" and len(library.segment_failures) == 6 + 6 + 5  # 251, 251, 201 frames
+    assert tracking.latest_checkpoint(tmp_path / "teacher").name == "model_1.pt"
+    capsys.readouterr()
+    again = tracking.train("teacher", tracking.load_config(tmp_path / "mocap.yaml", {"iterations": 1}),
+                           tmp_path / "fine", init_from=tmp_path / "teacher")
+    assert f"teacher: actor and critic from {tmp_path / 'teacher'}" in capsys.readouterr().out
+    first = tracking.load_checkpoint(tmp_path / "teacher" / "model_1.pt")["actor_state_dict"]
+    start = tracking.load_checkpoint(tmp_path / "fine" / "model_0.pt")["actor_state_dict"]
+    assert again.current_learning_iteration == 0 and set(start) == set(first)
+    with pytest.raises(tracking.ConfigError, match="sampling mode must be"):
+        tracking.make_library(tracking.load_config(tmp_path / "mocap.yaml", {"references": {
+            "sampling": {"mode": "hard"}}}), spec, "cpu")

@@ -36,7 +36,7 @@ from twist_core.robot import RobotSpec, load_robot_spec
 from twist_training.tracking.assist import AssistConfig
 from twist_training.tracking.batched_sim import BatchedSim, CpuBatchedSim, DomainRandomization
 from twist_training.tracking.references import (CommandSampling, MotionLibrary, Sampling, clips_from_inputs,
-                                                   cmg_clips)
+                                                cmg_clips)
 from twist_training.tracking.task import RewardWeights, TaskConfig, TrackingEnv
 
 ROLES = ("teacher", "student")
