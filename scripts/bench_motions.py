@@ -87,12 +87,13 @@ def run_clip(monitor, graph, args, log_dir: Path) -> dict:
     fall_at = next((s.stamp - go for s in run if s.mode == Mode.DAMPING or s.height < 0.5), None)
     tracked = [s for s in run if fall_at is None or s.stamp - go <= fall_at]  # what the policy was tracking
     clip = [s for s in tracked if s.reference_source == MotionReference.SOURCE_MOCAP]
+    stood_after = bool(clip) and any(s.reference_source == MotionReference.SOURCE_HOLD for s in run
+                                     if s.stamp > clip[-1].stamp)
     joints, keys, drift = monitor.tracking_error(clip), monitor.keybody_error(clip), monitor.root_drift(clip)
     row.update({
         "fell": fell, "fall": how, "fall_after_go": fall_at,
         "played": (clip[-1].stamp - clip[0].stamp) if len(clip) > 1 else 0.0,
-        "complete": bool(clip) and not fell and any(s.reference_source == MotionReference.SOURCE_HOLD
-                                                   for s in run if s.stamp > clip[-1].stamp),
+        "complete": stood_after and not fell,
         "joint_error": float(np.mean(joints)) if joints.size else float("nan"),
         "keybody_error": float(np.mean(keys)) if keys.size else float("nan"),
         "root_drift": float(np.mean(drift)) if drift.size else float("nan"),
