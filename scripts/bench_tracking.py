@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
-"""Benchmark tracker training throughput: raw batched physics, the tracking task, and a full PPO iteration.
+"""Benchmark tracker training throughput: raw batched physics, the tracking task, and whole PPO iterations.
 
-For each number of environments, one row:
+One row per (collision model, setting, number of environments), all measured in one run so that the ratios hold
+on a shared, noisy machine:
 
 - physics: control steps/s of the batched simulation alone (4 MuJoCo substeps per control step, fixed targets);
 - task: env-steps/s of ``TrackingEnv.step`` (physics + rewards, terminations, resets, observations);
 - task+policy: the same with the teacher actor (config network) sampling each step's actions in torch;
-- PPO: env-steps/s of whole rsl-rl iterations (24-step rollouts + 5 epochs x 4 mini-batches), and the share of
-  the iteration spent learning;
+- PPO: env-steps/s of whole rsl-rl iterations (rollouts + learning epochs);
+- where the time of those PPO iterations went, in per cent: physics, task terms (rewards and terminations),
+  observations, resets, policy (actor and critic during the rollout), learning (returns and the PPO update),
+  other (storage, bookkeeping);
 - RSS: the process' peak resident memory after the row [MiB].
 
     python scripts/bench_tracking.py                         # 64, 256, 1024 envs, MuJoCo C on 2 threads
+    python scripts/bench_tracking.py --envs 1024 --collision full capsules       # the training collision model
+    python scripts/bench_tracking.py --envs 1024 --setting default \\
+        "algorithm.num_learning_epochs=2" "network.actor_hidden=[256,256,128];network.critic_hidden=[256,256,128]"
     python scripts/bench_tracking.py --envs 4096 --backend warp --device cuda:0
     (after `source scripts/env.sh`; clips: synthetic walking clips unless --motions)
 """
@@ -18,6 +24,7 @@ For each number of environments, one row:
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import io
 import resource
@@ -25,16 +32,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
+import yaml
 
 from twist_core.motion import save_motion
 from twist_core.robot import load_robot_spec
 from twist_core.testing.motion_fixture import walking_clip
 from twist_training.tracking import train as tracking
 
+PARTS = ("physics", "task terms", "observations", "resets", "policy", "learning")
 
-def _rate(step, n: int, envs: int) -> float:
+
+def _rate(step: Callable[[], None], n: int, envs: int) -> float:
     step()  # warm-up (first-call allocations, Warp graph capture)
     start = time.perf_counter()
     for _ in range(n):
@@ -42,15 +53,63 @@ def _rate(step, n: int, envs: int) -> float:
     return n * envs / (time.perf_counter() - start)
 
 
-def bench(envs: int, args: argparse.Namespace, motions: list[str]) -> dict[str, float]:
+class Timers:
+    """Wall time spent in methods of instances (wrapped per instance; the benchmark's own objects only)."""
+
+    def __init__(self, sync: Callable[[], None]) -> None:
+        """``sync`` waits for queued device work (CUDA), so a part's time is its own."""
+        self.seconds: dict[str, float] = collections.defaultdict(float)
+        self.sync = sync
+        self._depth = 0
+
+    def wrap(self, obj: Any, method: str, part: str) -> None:
+        """Count the time of ``obj.method`` (not nested in another timed call) to ``part``."""
+        inner = getattr(obj, method)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if self._depth:
+                return inner(*args, **kwargs)
+            self._depth += 1
+            self.sync()
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.sync()
+                self.seconds[part] += time.perf_counter() - start
+                self._depth -= 1
+
+        setattr(obj, method, timed)
+
+
+def setting(text: str) -> dict[str, Any]:
+    """'a.b=value;c=value' (values in YAML) -> a nested configuration override; 'default' -> {}."""
+    override: dict[str, Any] = {}
+    if text == "default":
+        return override
+    for item in text.split(";"):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"a setting is KEY=VALUE[;KEY=VALUE], not {text!r}")
+        *parents, leaf = key.strip().split(".")
+        node = override
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = yaml.safe_load(value)
+    return override
+
+
+def bench(envs: int, args: argparse.Namespace, motions: list[str], collision: str, override: dict) -> dict:
     """One row of the table."""
-    config = tracking.load_config(None, {"sim": {"num_envs": envs, "threads": args.threads},
-                                         "references": {"motions": motions}})
+    config = tracking.merge(tracking.load_config(None, {
+        "sim": {"num_envs": envs, "threads": args.threads, "collision": collision},
+        "references": {"motions": motions}}), override)
     spec = load_robot_spec()
     env = tracking.make_env(config, spec, args.backend, args.device)
     targets = torch.tensor(spec.default_pose, dtype=torch.float32).repeat(envs, 1).to(env.device)
     row = {"physics": _rate(lambda: env.sim.step(targets), args.steps, envs)}
     row["task"] = _rate(lambda: env.step(torch.zeros(envs, env.num_actions, device=env.device)), args.steps, envs)
+    sync = torch.cuda.synchronize if env.device.type == "cuda" else (lambda: None)
     with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):  # rsl-rl's prints
         runner = tracking.TrackingRunner(env, config, "teacher", Path(out), args.device)
         policy = runner.alg.actor
@@ -61,10 +120,20 @@ def bench(envs: int, args: argparse.Namespace, motions: list[str]) -> dict[str, 
 
         row["task+policy"] = _rate(act, args.steps, envs)
         runner.logger.disable_logs = True
+        timers = Timers(sync)
+        for obj, method, part in ((env.sim, "step", "physics"), (env, "_rewards", "task terms"),
+                                  (env, "_terminated", "task terms"), (env, "_observations", "observations"),
+                                  (env, "_reset", "resets"), (runner.alg, "act", "policy"),
+                                  (runner.alg, "compute_returns", "learning"), (runner.alg, "update", "learning")):
+            timers.wrap(obj, method, part)
+        sync()
         start = time.perf_counter()
         runner.learn(args.iterations)
+        sync()
         elapsed = time.perf_counter() - start
     row["ppo"] = args.iterations * config["runner"]["num_steps_per_env"] * envs / elapsed
+    row["split"] = {part: 100.0 * timers.seconds[part] / elapsed for part in PARTS}
+    row["split"]["other"] = 100.0 - sum(row["split"].values())
     row["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     env.sim.close()
     return row
@@ -80,6 +149,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (simulation and torch)")
     parser.add_argument("--steps", type=int, default=50, help="control steps per measurement")
     parser.add_argument("--iterations", type=int, default=2, help="PPO iterations per row")
+    parser.add_argument("--collision", nargs="+", default=["full"], choices=("full", "capsules"),
+                        help="training collision models to compare (tracking/sim_model.py)")
+    parser.add_argument("--setting", nargs="+", type=setting, default=[{}], metavar="KEY=VALUE[;KEY=VALUE]",
+                        help="configuration overrides to compare (YAML values; 'default' for none), e.g. "
+                             "algorithm.num_learning_epochs=2")
     parser.add_argument("--motions", nargs="+", help="reference motions (default: synthetic clips)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -90,12 +164,28 @@ def main(argv: list[str] | None = None) -> None:
             for i, (vx, yaw) in enumerate([(0.0, 0.0), (0.5, 0.0), (1.0, 0.3)]):
                 save_motion(walking_clip(spec, 20.0, vx, yaw), Path(clips) / f"clip_{i}.npz")
             motions = [clips]
-        print(f"backend {args.backend} ({args.device}), {args.threads} threads; env-steps/s (50 Hz control steps)")
-        print(f"{'envs':>6} {'physics':>10} {'task':>10} {'task+policy':>12} {'PPO':>10} {'RSS MiB':>8}")
-        for envs in args.envs:
-            row = bench(envs, args, motions)
-            print(f"{envs:>6} {row['physics']:>10.0f} {row['task']:>10.0f} {row['task+policy']:>12.0f} "
-                  f"{row['ppo']:>10.0f} {row['rss']:>8.0f}", flush=True)
+        print(f"backend {args.backend} ({args.device}), {args.threads} threads; env-steps/s (50 Hz control steps); "
+              f"PPO split in % of its time")
+        print(f"{'collision':<9} {'setting':<24} {'envs':>5} {'physics':>8} {'task':>7} {'+policy':>8} {'PPO':>7} | "
+              + " ".join(f"{p[:7]:>7}" for p in PARTS + ("other",)) + f" | {'RSS MiB':>7}")
+        for collision in args.collision:
+            for override in args.setting:
+                label = ";".join(f"{k}={v}" for k, v in _flat(override).items()) or "default"
+                for envs in args.envs:
+                    row = bench(envs, args, motions, collision, override)
+                    split = " ".join(f"{row['split'][p]:>7.1f}" for p in PARTS + ("other",))
+                    print(f"{collision:<9} {label[-24:]:<24} {envs:>5} {row['physics']:>8.0f} {row['task']:>7.0f} "
+                          f"{row['task+policy']:>8.0f} {row['ppo']:>7.0f} | {split} | {row['rss']:>7.0f}", flush=True)
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 if __name__ == "__main__":

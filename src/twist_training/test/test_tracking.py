@@ -340,5 +340,44 @@ def test_learning_check_and_benchmark_scripts_run(tmp_path, capsys):
     report = json.loads((tmp_path / "learning.json").read_text())
     assert len(report["rows"]) == 2 and (tmp_path / "learning.png").stat().st_size > 0
     assert report["before"]["episode_length"] > 0 and np.isfinite(report["after"]["reward_per_step"])
-    _script("bench_tracking").main(["--envs", "8", "--steps", "3", "--iterations", "1", "--threads", "1"])
-    assert capsys.readouterr().out.splitlines()[-1].split()[0] == "8"
+    _script("bench_tracking").main(["--envs", "8", "--steps", "3", "--iterations", "1", "--threads", "1",
+                                    "--collision", "capsules", "--setting", "algorithm.num_learning_epochs=1"])
+    row = capsys.readouterr().out.splitlines()[-1].split()
+    assert row[:3] == ["capsules", "algorithm.num_learning_epochs=1"[-24:], "8"]
+    split = [float(v) for v in row[row.index("|") + 1:row.index("|") + 8]]
+    assert sum(split) == pytest.approx(100.0, abs=0.5) and split[0] > 0 and split[5] > 0  # physics, learning
+
+
+def test_capsule_collision_model(spec):
+    """sim.collision capsules: no colliding mesh left, the feet's spheres kept, no contact of the robot with itself
+    in the default pose (design overlaps excluded), the same masses and sensors as the full model; standing on
+    the floor under PD, both models carry the robot on its feet alike."""
+    import mujoco
+
+    from twist_training.tracking.sim_model import training_model
+
+    full, layout = training_model(spec, 0.005, "full")
+    capsules, same = training_model(spec, 0.005, "capsules")
+    assert same == layout and capsules.nsensordata == full.nsensordata
+    np.testing.assert_allclose(capsules.body_mass, full.body_mass)
+    colliding = (capsules.geom_contype > 0) | (capsules.geom_conaffinity > 0)
+    assert not np.any(colliding & (capsules.geom_type == mujoco.mjtGeom.mjGEOM_MESH))
+    assert np.sum(colliding & (capsules.geom_type == mujoco.mjtGeom.mjGEOM_SPHERE)) == 8
+    assert np.sum((full.geom_type == mujoco.mjtGeom.mjGEOM_MESH) & (full.geom_contype > 0)) > 20
+    heights = []
+    for model in (full, capsules):
+        data = mujoco.MjData(model)
+        data.qpos[2] += 1.0
+        mujoco.mj_forward(model, data)
+        assert data.ncon == 0, "the robot touches itself in the default pose"
+        env = CpuBatchedSim(spec, 1, randomization=DomainRandomization(enabled=False, variants=1), threads=1,
+                            collision="full" if model is full else "capsules")
+        targets = torch.as_tensor(spec.default_pose, dtype=torch.float32)[None]
+        for _ in range(25):  # 0.5 s standing (the PD stance tips over later)
+            env.step(targets)
+        heights.append(float(env.root_pos()[0, 2]))
+        force = env.foot_force()[0]
+        assert torch.all(force > 50.0), "both feet carry the robot"
+    assert heights[0] == pytest.approx(heights[1], abs=0.01)
+    with pytest.raises(ValueError, match="collision must be one of"):
+        training_model(spec, 0.005, "boxes")

@@ -102,14 +102,14 @@ class BatchedSim(abc.ABC):
     """The interface both backends implement (see the module docstring)."""
 
     def __init__(self, spec: RobotSpec, num_envs: int, physics_dt: float = 0.005, decimation: int = 4,
-                 randomization: DomainRandomization | None = None, seed: int = 0) -> None:
-        """Build the training model and the variants."""
+                 randomization: DomainRandomization | None = None, seed: int = 0, collision: str = "full") -> None:
+        """Build the training model (``collision``: sim_model.COLLISION_MODELS) and the variants."""
         self.spec = spec
         self.num_envs = num_envs
         self.decimation = decimation
         self.physics_dt = physics_dt
         self.control_dt = physics_dt * decimation
-        self.model, self.layout = training_model(spec, physics_dt)
+        self.model, self.layout = training_model(spec, physics_dt, collision)
         self.randomization = randomization or DomainRandomization(enabled=False, variants=1)
         self.variants = make_variants(spec, self.randomization, seed)
         self.variant_vectors = torch.as_tensor(np.stack([v.as_vector() for v in self.variants]), dtype=torch.float32)
@@ -248,11 +248,12 @@ class CpuBatchedSim(BatchedSim):
     """MuJoCo (C) environments stepped by ``mujoco.rollout`` on a thread pool, one model per variant."""
 
     def __init__(self, spec: RobotSpec, num_envs: int, physics_dt: float = 0.005, decimation: int = 4,
-                 randomization: DomainRandomization | None = None, seed: int = 0, threads: int = 2) -> None:
+                 randomization: DomainRandomization | None = None, seed: int = 0, threads: int = 2,
+                 collision: str = "full") -> None:
         """Create the variant models, the thread pool and the state buffers (all envs at the model's qpos0)."""
         from mujoco import rollout
 
-        super().__init__(spec, num_envs, physics_dt, decimation, randomization, seed)
+        super().__init__(spec, num_envs, physics_dt, decimation, randomization, seed, collision)
         self._models = []
         for variant in self.variants:
             model = copy.deepcopy(self.model)

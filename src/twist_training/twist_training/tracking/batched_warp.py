@@ -25,12 +25,12 @@ class WarpBatchedSim(BatchedSim):
 
     def __init__(self, spec: RobotSpec, num_envs: int, physics_dt: float = 0.005, decimation: int = 4,
                  randomization: DomainRandomization | None = None, seed: int = 0, device: str = "cuda:0",
-                 nconmax: int = 64, njmax: int = 256) -> None:
+                 nconmax: int = 64, njmax: int = 256, collision: str = "full") -> None:
         """Put the model and ``num_envs`` worlds on ``device`` (``cpu`` or ``cuda:N``)."""
         import mujoco_warp as mjw
         import warp as wp
 
-        super().__init__(spec, num_envs, physics_dt, decimation, randomization, seed)
+        super().__init__(spec, num_envs, physics_dt, decimation, randomization, seed, collision)
         self._wp, self._mjw = wp, mjw
         wp.init()
         self._wp_device = wp.get_device(device)

@@ -37,6 +37,7 @@ from twist_training.tracking.assist import AssistConfig
 from twist_training.tracking.batched_sim import BatchedSim, CpuBatchedSim, DomainRandomization
 from twist_training.tracking.references import (CommandSampling, MotionLibrary, Sampling, clips_from_inputs,
                                                 cmg_clips)
+from twist_training.tracking.sim_model import COLLISION_MODELS
 from twist_training.tracking.task import RewardWeights, TaskConfig, TrackingEnv
 
 ROLES = ("teacher", "student")
@@ -46,7 +47,8 @@ CHECKPOINT = re.compile(r"model_(\d+)\.pt$")
 DEFAULTS: dict[str, Any] = {
     "iterations": 10000,
     "seed": 0,
-    "sim": {"num_envs": 1024, "physics_dt": 0.005, "decimation": 4, "threads": 2},
+    "sim": {"num_envs": 1024, "physics_dt": 0.005, "decimation": 4, "threads": 2,
+            "collision": "full"},  # or capsules (sim_model.py): the training collision model
     "task": {},  # TaskConfig fields (rewards: RewardWeights fields, assist: AssistConfig fields)
     "randomization": {},  # DomainRandomization fields
     "references": {"motions": [], "cmg_model": "", "cmg_clips": 0, "cmg_seconds": 20.0, "cmg_weight": 1.0,
@@ -120,8 +122,11 @@ def make_sim(config: dict[str, Any], spec: RobotSpec, backend: str, device: str)
     """The batched simulation: ``cpu`` (MuJoCo C, threads) or ``warp`` (MuJoCo Warp on ``device``)."""
     sim = config["sim"]
     randomization = _dataclass(DomainRandomization, config["randomization"], "randomization")
+    collision = sim.get("collision", "full")  # checkpoints written before the option trained on the full model
+    if collision not in COLLISION_MODELS:
+        raise ConfigError(f"sim.collision must be one of {', '.join(COLLISION_MODELS)}, not {collision!r}")
     common = dict(physics_dt=sim["physics_dt"], decimation=sim["decimation"], randomization=randomization,
-                  seed=config["seed"])
+                  seed=config["seed"], collision=collision)
     if backend == "cpu":
         return CpuBatchedSim(spec, sim["num_envs"], threads=sim["threads"], **common)
     if backend == "warp":
