@@ -75,8 +75,8 @@ def _capsule_collisions(mjspec: mujoco.MjSpec) -> None:
         mjspec.add_exclude(bodyname1=model.body(a).name, bodyname2=model.body(b).name)
 
 
-def training_model(spec: RobotSpec, physics_dt: float, collision: str = "full") -> tuple[mujoco.MjModel,
-                                                                                          SensorLayout]:
+def training_model(spec: RobotSpec, physics_dt: float,
+                   collision: str = "full") -> tuple[mujoco.MjModel, SensorLayout]:
     """The compiled training model (PD actuators as in the bridge) and where its sensors are."""
     if collision not in COLLISION_MODELS:
         raise ValueError(f"collision must be one of {', '.join(COLLISION_MODELS)}, not {collision!r}")
