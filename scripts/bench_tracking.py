@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import yaml
 
 from twist_core.motion import save_motion
 from twist_core.robot import load_robot_spec
@@ -84,19 +83,10 @@ class Timers:
 
 def setting(text: str) -> dict[str, Any]:
     """'a.b=value;c=value' (values in YAML) -> a nested configuration override; 'default' -> {}."""
-    override: dict[str, Any] = {}
-    if text == "default":
-        return override
-    for item in text.split(";"):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise argparse.ArgumentTypeError(f"a setting is KEY=VALUE[;KEY=VALUE], not {text!r}")
-        *parents, leaf = key.strip().split(".")
-        node = override
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = yaml.safe_load(value)
-    return override
+    try:
+        return {} if text == "default" else tracking.dotted_overrides(text.split(";"))
+    except tracking.ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def bench(envs: int, args: argparse.Namespace, motions: list[str], collision: str, override: dict) -> dict:

@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from twist_core.motion import save_motion
 from twist_core.robot import load_robot_spec
@@ -72,8 +71,10 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, dic
         config = tracking.merge(config, tracking.QUIET_PHYSICS)
     if not args.gantry:
         config = tracking.merge(config, {"task": {"assist": {"initial": 0.0}}})
-    for assignment in args.set:
-        config = tracking.merge(config, dotted_override(assignment))
+    try:
+        config = tracking.merge(config, tracking.dotted_overrides(args.set))
+    except tracking.ConfigError as exc:
+        raise SystemExit(f"--set: {exc}") from None
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     env = tracking.make_env(config, load_robot_spec())
@@ -118,20 +119,6 @@ def curves(log_dir: Path, steps_per_iteration: int) -> list[dict[str, float]]:
     return [{"iteration": it, "seconds": series["keybody_term"][it][1] - start,
              "env_steps": (it + 1) * steps_per_iteration,
              **{key: series[key].get(it, (float("nan"), 0.0))[0] for key in tags}} for it in steps]
-
-
-def dotted_override(assignment: str) -> dict:
-    """``algorithm.learning_rate=1e-3`` as the nested override ``{"algorithm": {"learning_rate": 0.001}}``."""
-    key, sep, value = assignment.partition("=")
-    if not sep or not key:
-        raise SystemExit(f"--set needs KEY=VALUE, not {assignment!r}")
-    override: dict = {}
-    node = override
-    *parents, leaf = key.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = yaml.safe_load(value)
-    return override
 
 
 def compare(before: dict[str, float], after: dict[str, float]) -> str:

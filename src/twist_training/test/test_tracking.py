@@ -381,3 +381,24 @@ def test_capsule_collision_model(spec):
     assert heights[0] == pytest.approx(heights[1], abs=0.01)
     with pytest.raises(ValueError, match="collision must be one of"):
         training_model(spec, 0.005, "boxes")
+
+
+def test_time_to_policy_stops_at_the_time_limit_with_its_report(spec, clips, tmp_path, capsys):
+    """time_to_policy on a tiny configuration: one chunk, one command probe (CMG clips of the toy CMG), no walking
+    policy within the limit: exit 1, the probe's line and the summary, result.json; a bad override is refused."""
+    smoke = Path(__file__).resolve().parents[3] / "config" / "tracking" / "smoke.yaml"
+    cmg = write_toy_cmg(tmp_path / "cmg.onnx", spec)
+    config = {**yaml.safe_load(smoke.read_text()), "references": {"motions": [str(clips)], "cmg_model": str(cmg)}}
+    (tmp_path / "ttp.yaml").write_text(yaml.safe_dump(config))
+    script = _script("time_to_policy")
+    code = script.main(["--config", str(tmp_path / "ttp.yaml"), "--out", str(tmp_path / "ttp"), "--minutes", "0.001",
+                        "--probe-every", "1", "--probe-envs", "2", "--probe-steps", "5",
+                        "--set", "algorithm.num_learning_epochs=1"])
+    out = capsys.readouterr().out
+    assert code == 1 and "no walking teacher within 0.001 min (1 iterations)" in out
+    result = json.loads((tmp_path / "ttp" / "result.json").read_text())
+    assert result["reached"] is None and len(result["probes"]) == 1
+    assert result["config"]["algorithm"]["num_learning_epochs"] == 1
+    assert script.main(["--config", str(tmp_path / "ttp.yaml"), "--out", str(tmp_path / "bad"),
+                        "--set", "algorithm"]) == 2
+    assert tracking.dotted_overrides(["a.b=2", "a.c=[1, 2]"]) == {"a": {"b": 2, "c": [1, 2]}}

@@ -90,6 +90,23 @@ def merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> di
     return out
 
 
+def dotted_overrides(assignments: list[str]) -> dict[str, Any]:
+    """``["algorithm.learning_rate=1e-3", ...]`` (values in YAML) as one nested override for :func:`merge`."""
+    override: dict[str, Any] = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"an override is KEY=VALUE (dotted key, YAML value), not {assignment!r}")
+        *parents, leaf = key.strip().split(".")
+        node = override
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{assignment!r} sets inside {part!r}, which another override sets to a value")
+        node[leaf] = yaml.safe_load(value)
+    return override
+
+
 def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """DEFAULTS, then the YAML file, then ``overrides``."""
     config = DEFAULTS
