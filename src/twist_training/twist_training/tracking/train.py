@@ -165,7 +165,7 @@ def make_library(config: dict[str, Any], spec: RobotSpec, device: str) -> Motion
                               config["seed"], sampling)
     try:
         clips = clips_from_inputs(refs["motions"])
-        sampling = _dataclass(Sampling, refs["sampling"], "references.sampling")
+        sampling = _dataclass(Sampling, refs.get("sampling", {}), "references.sampling")  # older runs: clip
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if not clips and not generated:
