@@ -15,7 +15,8 @@ Observations (rsl-rl ``TensorDict`` groups):
   the physics variant: friction, torso mass and COM, Kp/Kd strength, gravity);
 - ``assist`` (1): the gantry's level, for the critics only (the value depends on it; the actor must not lean on it).
 
-Rewards are TWIST's terms with TWIST's weights (x the control period): tracking of joints, joint velocities,
+Rewards (``rewards.py``: one function per term, weighted by ``RewardWeights``, skipped at weight 0) are TWIST's
+terms with TWIST's weights (x the control period): tracking of joints, joint velocities,
 root height/tilt, root velocity, key bodies; penalties on foot slip, contact forces, soft joint and torque
 limits, joint velocity/acceleration, action rate, short steps, body roll/pitch rate, ankle motion. (TWIST's
 stumble penalty needs tangential foot forces, which the foot touch sensors do not measure; it is left out.)
@@ -44,6 +45,7 @@ from twist_training.tracking import torch_math as tm
 from twist_training.tracking.assist import Assist, AssistConfig
 from twist_training.tracking.batched_sim import BatchedSim
 from twist_training.tracking.references import MotionLibrary
+from twist_training.tracking.rewards import StepState, weighted_terms
 
 CONTACT_FORCE = 5.0  # [N] a foot carrying more is in contact (rewards, observations)
 TWIST_FUTURE_STEPS = (1, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95)
@@ -269,64 +271,51 @@ class TrackingEnv:
                 "key_local": tm.rotate_inverse(quat[:, None, :], key - root[:, None, :])}
 
     def _rewards(self) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        lib, cfg, w = self.library, self.cfg, self.cfg.rewards
+        """The step's total reward, its weighted terms (``rewards.py``; weight 0: not computed), and the errors."""
+        lib, cfg = self.library, self.cfg
         f = self._frame_index()
         robot = self._robot()
         pol = self.policy_idx
-        dq_err = (robot["q"] - lib.joint_pos[f])[:, pol]
-        dqd_err = (robot["dq"] - lib.joint_vel[f])[:, pol]
         tilt = roll_pitch(robot["quat"])
-        tilt_err = tilt - roll_pitch(lib.root_quat[f])
-        height_err = robot["pos"][:, 2] - lib.root_pos[f, 2]
-        vel_err = robot["lin_vel_local"] - lib.root_lin_vel_local[f]
-        ang_err = robot["ang_vel_local"] - lib.root_ang_vel_local[f]
         key_err = torch.linalg.norm(robot["key_yaw"] - lib.key_body_yaw[f], dim=-1)
-        # the key bodies' yaw-frame z is their height above the pelvis: + the pelvis height = above the floor
-        feet_height_err = (robot["pos"][:, 2:3] + robot["key_yaw"][:, self.ankle_keys, 2]) - (
-            lib.root_pos[f, 2:3] + lib.key_body_yaw[f][:, self.ankle_keys, 2])
         force = self.sim.foot_force()
         contact = force > CONTACT_FORCE
-        foot_vel = self.sim.foot_vel()
-        torque = self.sim.joint_torque()
-        joint_acc = (robot["dq"] - self.last_joint_vel) / self.dt
-        first_contact = (self.air_time > 0) & contact
-        self.air_time += self.dt
-        moving = torch.linalg.norm(lib.root_lin_vel_local[f, :2], dim=-1) > 0.05
-        air_term = torch.sum(torch.clamp(self.air_time - cfg.air_time_target, max=0.0) * first_contact, dim=1) * moving
-        self.air_time *= ~contact
-        q = robot["q"]
-        terms = {
-            "tracking_joint_dof": torch.exp(-0.15 * torch.sum(self.dof_weights * dq_err ** 2, dim=1)),
-            "tracking_joint_vel": torch.exp(-0.01 * torch.sum(self.dof_weights * dqd_err ** 2, dim=1)),
-            "tracking_root_pose": torch.exp(-5.0 * (height_err ** 2 + 0.1 * torch.sum(tilt_err ** 2, dim=1))),
-            "tracking_root_vel": torch.exp(-(torch.sum(vel_err ** 2, dim=1) + 0.5 * torch.sum(ang_err ** 2, dim=1))),
-            "tracking_keybody_pos": torch.exp(-10.0 * torch.sum(key_err ** 2, dim=1)),
-            "tracking_lin_vel": torch.exp(-torch.sum(vel_err[:, :2] ** 2, dim=1) / cfg.lin_vel_sigma ** 2),
-            "tracking_yaw_rate": torch.exp(-ang_err[:, 2] ** 2 / cfg.yaw_rate_sigma ** 2),
-            "tracking_feet_height": torch.exp(-torch.sum(feet_height_err ** 2, dim=1) / cfg.feet_height_sigma ** 2),
-            "tracking_leg_dof": torch.exp(-torch.sum(dq_err[:, self.leg_idx] ** 2, dim=1) / cfg.leg_dof_sigma ** 2),
-            "feet_slip": torch.sum(torch.sqrt(torch.linalg.norm(foot_vel[..., :2], dim=-1) + 1e-8) * contact, dim=1),
-            "feet_contact_forces": torch.sum(torch.clamp(force - 100.0, min=0.0), dim=1),
-            "dof_pos_limits": torch.sum(torch.clamp(self.soft_lower - q, min=0) + torch.clamp(q - self.soft_upper,
-                                                                                              min=0), dim=1),
-            "dof_torque_limits": torch.sum(torch.clamp(torque.abs() / self.effort - 0.95, min=0.0), dim=1),
-            "dof_vel": torch.sum(robot["dq"][:, pol] ** 2, dim=1),
-            "dof_acc": torch.sum(joint_acc[:, pol] ** 2, dim=1),
-            "action_rate": torch.linalg.norm(self.actions - self.last_actions, dim=1),
-            "feet_air_time": air_term,
-            "ang_vel_xy": torch.sum(robot["ang_vel_local"][:, :2] ** 2, dim=1),
-            "ankle_dof_acc": torch.sum(joint_acc[:, pol][:, self.ankle_idx] ** 2, dim=1),
-            "ankle_dof_vel": torch.sum(robot["dq"][:, pol][:, self.ankle_idx] ** 2, dim=1),
-        }
-        weighted = {k: v * getattr(w, k) * self.dt for k, v in terms.items()}
-        total = torch.stack(list(weighted.values())).sum(0)
+        state = StepState(
+            dt=self.dt, dof_err=(robot["q"] - lib.joint_pos[f])[:, pol],
+            dof_vel_err=(robot["dq"] - lib.joint_vel[f])[:, pol], dof_weights=self.dof_weights, leg_idx=self.leg_idx,
+            ankle_idx=self.ankle_idx, height_err=robot["pos"][:, 2] - lib.root_pos[f, 2],
+            tilt_err=tilt - roll_pitch(lib.root_quat[f]), vel_err=robot["lin_vel_local"] - lib.root_lin_vel_local[f],
+            ang_vel_err=robot["ang_vel_local"] - lib.root_ang_vel_local[f], key_err=key_err,
+            # the key bodies' yaw-frame z is their height above the pelvis: + the pelvis height = above the floor
+            feet_height_err=(robot["pos"][:, 2:3] + robot["key_yaw"][:, self.ankle_keys, 2]) - (
+                lib.root_pos[f, 2:3] + lib.key_body_yaw[f][:, self.ankle_keys, 2]),
+            foot_force=force, contact=contact, foot_vel=self.sim.foot_vel(), q=robot["q"],
+            dq_policy=robot["dq"][:, pol], joint_acc=((robot["dq"] - self.last_joint_vel) / self.dt)[:, pol],
+            torque=self.sim.joint_torque(), effort=self.effort, soft_lower=self.soft_lower,
+            soft_upper=self.soft_upper, actions=self.actions, last_actions=self.last_actions,
+            air_term=self._air_time(contact, torch.linalg.norm(lib.root_lin_vel_local[f, :2], dim=-1) > 0.05),
+            ang_vel_local=robot["ang_vel_local"],
+            sigmas={"lin_vel": cfg.lin_vel_sigma, "yaw_rate": cfg.yaw_rate_sigma,
+                    "feet_height": cfg.feet_height_sigma, "leg_dof": cfg.leg_dof_sigma})
+        weighted = weighted_terms(state, dataclasses.asdict(cfg.rewards))
+        total = torch.zeros(self.num_envs, device=self.device)
+        if weighted:
+            total = torch.stack(list(weighted.values())).sum(0)
         if cfg.only_positive_rewards:
             total = torch.clamp(total, min=0.0)
-        errors = {"joint": dq_err.abs().mean(1), "keybody": key_err.mean(1), "key_max": key_err.max(1).values,
-                  "root_vel": torch.linalg.norm(vel_err[:, :2], dim=1), "height": height_err,
+        errors = {"joint": state.dof_err.abs().mean(1), "keybody": key_err.mean(1), "key_max": key_err.max(1).values,
+                  "root_vel": torch.linalg.norm(state.vel_err[:, :2], dim=1), "height": state.height_err,
                   "tilt": tilt.abs().max(1).values,
                   "speed": torch.linalg.norm(self.sim.root_lin_vel(), dim=1)}
         return total, weighted, errors
+
+    def _air_time(self, contact: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:
+        """Advance each foot's time in the air; TWIST's air-time value of the feet touching down now."""
+        first_contact = (self.air_time > 0) & contact
+        self.air_time += self.dt
+        value = torch.sum(torch.clamp(self.air_time - self.cfg.air_time_target, max=0.0) * first_contact, dim=1)
+        self.air_time *= ~contact
+        return value * moving
 
     def _terminated(self, errors: dict[str, torch.Tensor]) -> torch.Tensor:
         cfg = self.cfg
