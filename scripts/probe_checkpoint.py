@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"sim": {"num_envs": args.envs, "threads": args.threads}, "seed": args.seed,
                  "references": {"cmg_clips": args.cmg_clips, **({"motions": args.motions} if args.motions else {}),
                                 **({"cmg_model": args.cmg_model} if args.cmg_model else {})}}
-    config = tracking.merge(state["infos"]["config"], overrides)
+    config = tracking.merge(tracking.checkpoint_config(state), overrides)
     if args.quiet_physics:
         config = tracking.merge(config, tracking.QUIET_PHYSICS)
     torch.manual_seed(args.seed)

@@ -246,6 +246,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
+def checkpoint_config(state: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's run configuration completed with today's defaults (keys added since it was written)."""
+    return merge(DEFAULTS, state["infos"]["config"])
+
+
 def actor_from_checkpoint(state: dict[str, Any], obs: Any, num_actions: int, group: str) -> MLPModel:
     """The checkpoint's actor as an MLPModel reading observation group ``group``."""
     config = state["infos"]["config"]
