@@ -122,6 +122,13 @@ class BatchedSim(abc.ABC):
         self._qadr_t = torch.as_tensor(np.array(self._qadr))
         self._dadr_t = torch.as_tensor(np.array(self._dadr))
         self._rng = np.random.default_rng(seed + 1)
+        self._on_device: dict[str, torch.Tensor] = {}  # index and variant tables, moved to the device once
+
+    def _device_table(self, name: str, table: torch.Tensor) -> torch.Tensor:
+        """``table`` on the readouts' device, copied there once (no host-device copy per step)."""
+        if name not in self._on_device:
+            self._on_device[name] = table.to(self.device)
+        return self._on_device[name]
 
     # -- to implement ---------------------------------------------------------------------------------
     @property
@@ -130,12 +137,12 @@ class BatchedSim(abc.ABC):
         """Where readouts live."""
 
     @abc.abstractmethod
-    def _set_state(self, env_ids: np.ndarray, qpos: np.ndarray, qvel: np.ndarray) -> None:
-        """Overwrite the physics state of ``env_ids`` (float64 numpy) and recompute their sensors."""
+    def _set_state(self, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
+        """Overwrite the physics state of ``env_ids`` (float64 tensors on the device) and recompute their sensors."""
 
     @abc.abstractmethod
-    def _set_variants(self, env_ids: np.ndarray) -> None:
-        """Make ``env_ids`` simulate their ``env_variant``."""
+    def _set_variants(self, env_ids: torch.Tensor) -> None:
+        """Make ``env_ids`` (a tensor on the device) simulate their ``env_variant``."""
 
     @abc.abstractmethod
     def step(self, targets: torch.Tensor, base_force: BaseForce | None = None) -> None:
@@ -158,39 +165,55 @@ class BatchedSim(abc.ABC):
         """Sensor values (N, nsensordata)."""
 
     @abc.abstractmethod
-    def add_base_velocity(self, env_ids: np.ndarray, delta: np.ndarray) -> None:
+    def add_base_velocity(self, env_ids: torch.Tensor | np.ndarray, delta: torch.Tensor | np.ndarray) -> None:
         """Add a world-frame linear velocity (len(env_ids), 3) to the pelvis (a push)."""
 
     # -- shared ---------------------------------------------------------------------------------------
     def close(self) -> None:
         """Release backend resources (threads); the default has none."""
 
-    def reset(self, env_ids: np.ndarray, root_pos: np.ndarray, root_quat: np.ndarray, joint_pos: np.ndarray,
-              root_lin_vel: np.ndarray | None = None, root_ang_vel_body: np.ndarray | None = None,
-              joint_vel: np.ndarray | None = None, variants: np.ndarray | None = None) -> None:
-        """Put ``env_ids`` in a state (root pose/velocity world, joints motor order) with a (random) variant."""
-        env_ids = np.asarray(env_ids, dtype=np.int64)
-        if len(env_ids) == 0:
+    def reset(self, env_ids: torch.Tensor | np.ndarray, root_pos: torch.Tensor | np.ndarray,
+              root_quat: torch.Tensor | np.ndarray, joint_pos: torch.Tensor | np.ndarray,
+              root_lin_vel: torch.Tensor | np.ndarray | None = None,
+              root_ang_vel_body: torch.Tensor | np.ndarray | None = None,
+              joint_vel: torch.Tensor | np.ndarray | None = None, variants: np.ndarray | None = None) -> None:
+        """Put ``env_ids`` in a state (root pose/velocity world, joints motor order) with a (random) variant.
+
+        Tensors on the simulation's device stay there (no host round trip on a GPU).
+        """
+        device = self.device
+
+        def tensor(value: torch.Tensor | np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(value, dtype=torch.float64, device=device)
+
+        ids = torch.as_tensor(env_ids, dtype=torch.long, device=device)
+        n = len(ids)
+        if n == 0:
             return
-        n = len(env_ids)
-        qpos = np.tile(self.model.qpos0, (n, 1))
-        qvel = np.zeros((n, self.model.nv))
-        qpos[:, :3], qpos[:, 3:7], qpos[:, self._qadr] = root_pos, root_quat, joint_pos
+        qpos = self._device_table("qpos0", torch.as_tensor(self.model.qpos0)).repeat(n, 1)
+        qvel = torch.zeros(n, self.model.nv, dtype=torch.float64, device=device)
+        qpos[:, :3], qpos[:, 3:7] = tensor(root_pos), tensor(root_quat)
+        qpos[:, self._device_table("qadr", self._qadr_t)] = tensor(joint_pos)
         if root_lin_vel is not None:
-            qvel[:, :3] = root_lin_vel
+            qvel[:, :3] = tensor(root_lin_vel)
         if root_ang_vel_body is not None:
-            qvel[:, 3:6] = root_ang_vel_body
+            qvel[:, 3:6] = tensor(root_ang_vel_body)
         if joint_vel is not None:
-            qvel[:, self._dadr] = joint_vel
+            qvel[:, self._device_table("dadr", self._dadr_t)] = tensor(joint_vel)
         if variants is None:
             variants = self._rng.integers(len(self.variants), size=n)
-        self.env_variant[env_ids] = variants
-        self._set_variants(env_ids)
-        self._set_state(env_ids, qpos, qvel)
+        self.env_variant[ids.cpu().numpy()] = variants
+        self._variant_of()[ids] = torch.as_tensor(variants, dtype=torch.long, device=device)
+        self._set_variants(ids)
+        self._set_state(ids, qpos, qvel)
+
+    def _variant_of(self) -> torch.Tensor:
+        """Each environment's variant index, on the device."""
+        return self._device_table("variant_of", torch.as_tensor(self.env_variant))
 
     def variant_params(self) -> torch.Tensor:
         """Each environment's variant as a vector (N, 66) for privileged observations."""
-        return self.variant_vectors[torch.as_tensor(self.env_variant)].to(self.device)
+        return self._device_table("variant_vectors", self.variant_vectors)[self._variant_of()]
 
     def root_pos(self) -> torch.Tensor:
         """Pelvis position (N, 3), world."""
@@ -210,11 +233,11 @@ class BatchedSim(abc.ABC):
 
     def joint_pos(self) -> torch.Tensor:
         """Joint positions (N, 29), motor order."""
-        return self.qpos()[:, self._qadr_t.to(self.device)]
+        return self.qpos()[:, self._device_table("qadr", self._qadr_t)]
 
     def joint_vel(self) -> torch.Tensor:
         """Joint velocities (N, 29), motor order."""
-        return self.qvel()[:, self._dadr_t.to(self.device)]
+        return self.qvel()[:, self._device_table("dadr", self._dadr_t)]
 
     def _sensor(self, part: slice) -> torch.Tensor:
         return self.sensordata()[:, part]
@@ -296,13 +319,14 @@ class CpuBatchedSim(BatchedSim):
         """Readouts are CPU tensors sharing memory with the state buffers."""
         return torch.device("cpu")
 
-    def _set_variants(self, env_ids: np.ndarray) -> None:
-        for env in env_ids:
+    def _set_variants(self, env_ids: torch.Tensor) -> None:
+        for env in env_ids.tolist():
             self._env_models[env] = self._models[self.env_variant[env]]
 
-    def _set_state(self, env_ids: np.ndarray, qpos: np.ndarray, qvel: np.ndarray) -> None:
+    def _set_state(self, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
         data = self._datas[0]
-        for row, env in enumerate(env_ids):
+        qpos, qvel = qpos.numpy(), qvel.numpy()
+        for row, env in enumerate(env_ids.tolist()):
             model = self._env_models[env]
             mujoco.mj_resetData(model, data)
             data.qpos[:] = qpos[row]
@@ -347,9 +371,9 @@ class CpuBatchedSim(BatchedSim):
         """Sensor values (N, nsensordata), float32."""
         return self._sensor_t
 
-    def add_base_velocity(self, env_ids: np.ndarray, delta: np.ndarray) -> None:
+    def add_base_velocity(self, env_ids: torch.Tensor | np.ndarray, delta: torch.Tensor | np.ndarray) -> None:
         """A push: add ``delta`` to the pelvis' world linear velocity."""
-        self._state[np.asarray(env_ids), self._qvel_at:self._qvel_at + 3] += delta
+        self._state[np.asarray(env_ids), self._qvel_at:self._qvel_at + 3] += np.asarray(delta)
         self._refresh()
 
     def close(self) -> None:

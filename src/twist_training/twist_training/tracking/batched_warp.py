@@ -54,31 +54,34 @@ class WarpBatchedSim(BatchedSim):
         self._qfrc_applied = wp.to_torch(self._d.qfrc_applied)
         self._warmstart = wp.to_torch(self._d.qacc_warmstart)
         self._act_t = torch.as_tensor(self._act, device=self._torch_device)
-        self._set_variants(np.arange(num_envs))
+        # every variant's randomized fields, stacked on the device: a reset gathers its rows (no per-env copies)
+        self._variant_tables = {}
+        for name in BATCHED_FIELDS:
+            shape = wp.to_torch(getattr(self._m, name)).shape[1:]
+            dtype = wp.to_torch(getattr(self._m, name)).dtype
+            self._variant_tables[name] = torch.stack([
+                torch.as_tensor(getattr(m, name), dtype=dtype).reshape(shape) for m in self._variant_models]).to(
+                self._torch_device)
+        self._variant_gravity = torch.stack([
+            torch.as_tensor(m.opt.gravity, dtype=wp.to_torch(self._m.opt.gravity).dtype)
+            for m in self._variant_models]).to(self._torch_device)
+        self._set_variants(torch.arange(num_envs, device=self._torch_device))
 
     @property
     def device(self) -> torch.device:
         """The torch device of the Warp arrays."""
         return self._torch_device
 
-    def _set_variants(self, env_ids: np.ndarray) -> None:
-        wp = self._wp
-        for name in BATCHED_FIELDS:
-            array = wp.to_torch(getattr(self._m, name))
-            for env in env_ids:
-                source = getattr(self._variant_models[self.env_variant[env]], name)
-                array[env] = torch.as_tensor(source, dtype=array.dtype, device=self._torch_device).reshape(
-                    array[env].shape)
-        gravity = wp.to_torch(self._m.opt.gravity)
-        for env in env_ids:
-            gravity[env] = torch.as_tensor(self._variant_models[self.env_variant[env]].opt.gravity,
-                                           dtype=gravity.dtype, device=self._torch_device)
+    def _set_variants(self, env_ids: torch.Tensor) -> None:
+        variants, to_torch = self._variant_of()[env_ids], self._wp.to_torch
+        for name, table in self._variant_tables.items():  # one gather per field, on the device
+            to_torch(getattr(self._m, name))[env_ids] = table[variants]
+        to_torch(self._m.opt.gravity)[env_ids] = self._variant_gravity[variants]
 
-    def _set_state(self, env_ids: np.ndarray, qpos: np.ndarray, qvel: np.ndarray) -> None:
-        ids = torch.as_tensor(env_ids, device=self._torch_device)
-        self._qpos[ids] = torch.as_tensor(qpos, dtype=self._qpos.dtype, device=self._torch_device)
-        self._qvel[ids] = torch.as_tensor(qvel, dtype=self._qvel.dtype, device=self._torch_device)
-        self._warmstart[ids] = 0.0
+    def _set_state(self, env_ids: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
+        self._qpos[env_ids] = qpos.to(self._qpos.dtype)
+        self._qvel[env_ids] = qvel.to(self._qvel.dtype)
+        self._warmstart[env_ids] = 0.0
         with self._wp.ScopedDevice(self._wp_device):
             self._mjw.forward(self._m, self._d)
 
@@ -105,7 +108,7 @@ class WarpBatchedSim(BatchedSim):
         """Sensor values (N, nsensordata)."""
         return self._sensor_values
 
-    def add_base_velocity(self, env_ids: np.ndarray, delta: np.ndarray) -> None:
+    def add_base_velocity(self, env_ids: torch.Tensor | np.ndarray, delta: torch.Tensor | np.ndarray) -> None:
         """A push: add ``delta`` to the pelvis' world linear velocity."""
-        ids = torch.as_tensor(np.asarray(env_ids), device=self._torch_device)
+        ids = torch.as_tensor(env_ids, dtype=torch.long, device=self._torch_device)
         self._qvel[ids, :3] += torch.as_tensor(delta, dtype=self._qvel.dtype, device=self._torch_device)

@@ -184,10 +184,9 @@ class TrackingEnv:
         root_pos[:, 2] += cfg.rsi_lift
         quat = lib.root_quat[frame]
         lin_vel_world = tm.rotate(quat, lib.root_lin_vel_local[frame]) * cfg.rsi_velocity_scale
-        self.sim.reset(ids.cpu().numpy(), root_pos.cpu().numpy(), quat.cpu().numpy(),
-                       lib.joint_pos[frame].cpu().numpy(), lin_vel_world.cpu().numpy(),
-                       (lib.root_ang_vel_local[frame] * cfg.rsi_velocity_scale).cpu().numpy(),
-                       (lib.joint_vel[frame] * cfg.rsi_velocity_scale).cpu().numpy())
+        self.sim.reset(ids, root_pos, quat, lib.joint_pos[frame], lin_vel_world,
+                       lib.root_ang_vel_local[frame] * cfg.rsi_velocity_scale,
+                       lib.joint_vel[frame] * cfg.rsi_velocity_scale)
         self.actions[ids] = 0.0
         self.last_actions[ids] = 0.0
         self.action_queue[ids] = 0.0
@@ -255,7 +254,7 @@ class TrackingEnv:
         kick = torch.zeros(len(due), 3, device=self.device)
         kick[:, :2] = (torch.rand(len(due), 2, device=self.device, generator=self.generator) * 2 - 1) * \
             self.cfg.push_velocity
-        self.sim.add_base_velocity(due.cpu().numpy(), kick.cpu().numpy())
+        self.sim.add_base_velocity(due, kick)
         self.next_push[due] = t[due] + self._push_time(len(due))
 
     # -- rewards and terminations ------------------------------------------------------------------------------
