@@ -3,7 +3,8 @@ r"""How long does a tracker checkpoint stay up without help, and how fast does i
 
 The checkpoint's actor (its own run configuration: task, randomization, networks) drives ``--envs`` environments
 for ``--steps`` control steps with the gantry off, on the references given (``--motions``, plus ``--cmg-clips``
-clips of the checkpoint's CMG), twice: sampling actions as in training and with the mean action. Each reports the
+clips of the checkpoint's CMG; clips drawn by their weights, not by failures), twice: sampling actions as in
+training and with the mean action. Each reports the
 episode length (env-steps / episodes started; running episodes count), falls, reward per step and the mean
 tracking errors.
 
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     overrides = {"sim": {"num_envs": args.envs, "threads": args.threads}, "seed": args.seed,
                  "references": {"cmg_clips": args.cmg_clips, **({"motions": args.motions} if args.motions else {}),
-                                **({"cmg_model": args.cmg_model} if args.cmg_model else {})}}
+                                **({"cmg_model": args.cmg_model} if args.cmg_model else {}),
+                                "sampling": {"mode": "clip"}}}  # a probe draws clips by weight, not by failures
     config = tracking.merge(tracking.checkpoint_config(state), overrides)
     if args.quiet_physics:
         config = tracking.merge(config, tracking.QUIET_PHYSICS)
