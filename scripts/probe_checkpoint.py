@@ -4,9 +4,8 @@ r"""How long does a tracker checkpoint stay up without help, and how fast does i
 The checkpoint's actor (its own run configuration: task, randomization, networks) drives ``--envs`` environments
 for ``--steps`` control steps with the gantry off, on the references given (``--motions``, plus ``--cmg-clips``
 clips of the checkpoint's CMG; clips drawn by their weights, not by failures), twice: sampling actions as in
-training and with the mean action. Each reports the
-episode length (env-steps / episodes started; running episodes count), falls, reward per step and the mean
-tracking errors.
+training and with the mean action. Each reports the episode length (env-steps / episodes started; running
+episodes count), falls, reward per step and the mean tracking errors.
 
 ``--commands``: the command probe instead. Per command, ``--envs`` CMG clips of ``--command-seconds`` that stand
 1 s and then hold the command; the mean action drives every environment for ``--steps`` steps and the pelvis
