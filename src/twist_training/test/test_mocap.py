@@ -61,6 +61,20 @@ def test_height_offset_and_small_limit_excess_are_fixed(spec, meter):
     assert pieces[0].metadata["height_offset"] == pytest.approx(0.04, abs=1e-3)
 
 
+def test_tilted_stance_feet_are_levelled(spec, meter):
+    """Standing with both ankles pitched 0.1 rad from flat (soles tilted, toes down, on the floor): the ankles are
+    corrected so the soles are level, the report says how tilted they were; nothing else changes."""
+    root, quat, joints = _standing(spec)
+    pitch = [spec.joint_index(f"{side}_ankle_pitch_joint") for side in ("left", "right")]
+    joints[:, pitch] += 0.1
+    pieces, report = repair(build_motion(spec, 50.0, root, quat, joints), spec, meter, QualityLimits(), "tilted")
+    assert report.flattened_frames == len(joints)
+    assert report.foot_tilt_median == pytest.approx(0.1, abs=0.01)
+    np.testing.assert_allclose(pieces[0].joint_pos[:, pitch], joints[:, pitch] - 0.1, atol=1e-3)
+    others = [j for j in range(spec.num_joints) if j not in pitch]
+    np.testing.assert_allclose(pieces[0].joint_pos[:, others], joints[:, others], atol=1e-12)
+
+
 def test_infeasible_stretches_are_cut_with_the_reason(spec, meter):
     """A 0.6 s float (both feet 10 cm up) and a one-frame joint glitch are cut; short pieces are dropped."""
     root, quat, joints = _standing(spec, seconds=16.0)

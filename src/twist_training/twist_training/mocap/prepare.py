@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from twist_core.motion import STANDARD_FPS, MotionError, resample, save_motion
@@ -111,8 +112,9 @@ def write_report(reports: dict[str, list[ClipReport]], split: SplitFile, out: Pa
                             **{name: [r.as_dict() for r in rs] for name, rs in reports.items()}}
     (out / "report.json").write_text(json.dumps(data, indent=1))
     lines = [f"# {split.dataset}: clip quality (mocap-prepare)", "", split.attribution, "",
-             "Measured at 50 Hz on the G1 model after the fixes. Columns: height offset applied, frames with a "
-             "joint clamped (beyond its range by <= "
+             "Measured at 50 Hz on the G1 model after the fixes. Columns: stance soles levelled (frames; median "
+             "and largest tilt before, degrees), height offset applied, frames with a joint clamped (beyond its "
+             "range by <= "
              f"{limits.clamp_limit} rad), deepest floor and self-penetration [m], longest time with both feet "
              f"above {limits.float_height} m [s], foot slip (95th percentile of the sole's speed on the floor "
              f"[m/s], share of floor time above {limits.slip_speed} m/s), peak joint speed [rad/s], seconds kept "
@@ -122,12 +124,14 @@ def write_report(reports: dict[str, list[ClipReport]], split: SplitFile, out: Pa
         total = sum(r.seconds for r in rs)
         excluded = sum(bool(r.excluded) for r in rs)
         lines += [f"## {name}: {len(rs)} clips, {kept:.0f} of {total:.0f} s kept, {excluded} excluded", "",
-                  "| clip | offset | clamped | floor | self | float | slip p95 / share | peak speed | kept | cut |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                  "| clip | levelled | offset | clamped | floor | self | float | slip p95 / share | peak speed | "
+                  "kept | cut |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in rs:
             cuts = "; ".join(f"{c['from_s']}-{c['to_s']} s {c['reason']} ({c['worst']} {c['unit']})"
                              for c in r.cut)
-            lines.append(f"| {r.name} | {r.height_offset:+.3f} | {r.clamped_frames} | {r.floor_penetration:.3f} | "
+            lines.append(f"| {r.name} | {r.flattened_frames} ({np.degrees(r.foot_tilt_median):.1f}, "
+                         f"{np.degrees(r.foot_tilt_max):.1f}) | {r.height_offset:+.3f} | {r.clamped_frames} | "
+                         f"{r.floor_penetration:.3f} | "
                          f"{r.self_penetration:.3f} | {r.longest_float:.2f} | {r.slip_p95:.2f} / "
                          f"{r.slip_fraction:.0%} | {r.peak_joint_speed:.1f} ({r.peak_joint.removesuffix('_joint')}) "
                          f"| {r.kept_seconds:.1f} / {r.seconds:.1f} | "
@@ -136,7 +140,8 @@ def write_report(reports: dict[str, list[ClipReport]], split: SplitFile, out: Pa
     (out / "report.md").write_text("\n".join(lines))
     (out / "PROVENANCE.md").write_text(
         f"# {split.dataset}, prepared for the G1 tracker\n\nEvery clip here is derived from: {split.attribution}\n\n"
-        f"License: {split.license}. Changes: resampled to 50 Hz, a constant pelvis height offset, joints clamped to "
+        f"License: {split.license}. Changes: resampled to 50 Hz, the ankles of standing feet set to level soles, a "
+        "constant pelvis height offset, joints clamped to "
         "their range where they exceeded it slightly, infeasible stretches cut (report.md says where and why).\n")
 
 

@@ -12,9 +12,13 @@ Per frame, by MuJoCo kinematics and collision detection on the G1 model with its
 * **joint speed**: the fastest joint; beyond ``max_joint_speed`` the robot's motors cannot follow (a retarget
   glitch, a joint flipping by 2 pi, or a move too fast for the G1).
 
-Fixes (:func:`repair`): a constant **height offset** so that the feet stand on the floor (the retargeter's pelvis
-height is off by a few centimetres: the ground is the lower 10th percentile of the lowest foot point), and
-**clamping** joints that are beyond their range by at most ``clamp_limit``. What remains infeasible (deeper
+Fixes (:func:`repair`): **flat stance feet** (a retarget leaves the soles of standing feet tilted a few degrees,
+mostly toe down: a robot whose soles lie flat and whose other joints follow such a reference leans by that much
+and falls; the ankle pitch and roll of a foot on the floor with its sole nearly flat are set so that the sole is
+level, and the correction is interpolated through the frames between, so the ankles stay smooth), a constant
+**height offset** so that the feet stand on the floor (the retargeter's pelvis height is off by a few
+centimetres: the ground is the lower 10th percentile of the lowest foot point), and **clamping** joints that are
+beyond their range by at most ``clamp_limit``. What remains infeasible (deeper
 floor or self-penetration, larger limit excess, motors too slow, long floating) marks frames; the marked stretches
 (widened by ``margin`` seconds) are **cut**, and pieces shorter than ``min_piece_seconds`` are dropped. A clip
 that keeps less than ``min_kept_fraction`` of its length is excluded. Every decision is written down in the
@@ -47,6 +51,7 @@ class QualityLimits:
     contact_height: float = 0.02           # a foot whose lowest point is within this of the floor is on it
     slip_speed: float = 0.1                # m/s: a foot on the floor moving faster than this slips
     ground_percentile: float = 10.0        # of the per-frame lowest foot point: where the floor is
+    flat_spread: float = 0.04              # a foot on the floor whose sole points differ less in height is flattened
     margin: float = 0.25                   # s around infeasible frames that is cut too
     min_piece_seconds: float = 3.0
     min_kept_fraction: float = 0.5
@@ -71,6 +76,9 @@ class ClipReport:
 
     name: str
     seconds: float
+    flattened_frames: int = 0
+    foot_tilt_median: float = 0.0   # rad, of the stance feet before flattening
+    foot_tilt_max: float = 0.0
     height_offset: float = 0.0
     clamped_frames: int = 0
     clamped_joints: list[str] = dataclasses.field(default_factory=list)
@@ -111,6 +119,10 @@ class ClipMeter:
         self.qadr = joint_qpos_addresses(spec, self.model)
         self.feet = foot_spheres(spec, self.model)
         self.floor_body = 0
+        parent = self.model.body_parentid
+        self.knees = [int(parent[parent[self.model.body(f).id]]) for f in spec.model.feet]  # foot <- pitch <- knee
+        self.ankles = [(spec.joint_index(f.replace("ankle_roll_link", "ankle_pitch_joint")),
+                        spec.joint_index(f.replace("ankle_roll_link", "ankle_roll_joint"))) for f in spec.model.feet]
 
     def _body(self, geom: int) -> str:
         return mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_BODY, int(self.model.geom_bodyid[geom])) or ""
@@ -145,6 +157,41 @@ class ClipMeter:
         lower, upper = spec.lower_limits, spec.upper_limits
         excess = np.maximum(np.maximum(lower - motion.joint_pos, motion.joint_pos - upper), 0.0)
         return FrameMeasures(floor, self_depth, pairs, feet, speed, excess, np.abs(motion.joint_vel))
+
+    def flat_ankles(self, motion: Motion, limits: QualityLimits) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Joint positions with level stance soles, the frames flattened (T, 2) and the stance tilts [rad].
+
+        The ankle pitch (y) then roll (x) joints turn the foot relative to the knee: the sole is level when the
+        world's up axis, expressed in the knee frame (u), equals R_y(pitch) R_x(roll) e_z, i.e. roll = -asin(u_y),
+        pitch = atan2(u_x, u_z).
+        """
+        m, d = self.model, self.data
+        n = motion.num_frames
+        corrections = np.full((n, 2, 2), np.nan)
+        tilts = []
+        for t in range(n):
+            d.qpos[:3], d.qpos[3:7], d.qpos[self.qadr] = motion.root_pos[t], motion.root_quat[t], motion.joint_pos[t]
+            mujoco.mj_kinematics(m, d)
+            for f, spheres in enumerate(self.feet):
+                bottoms = d.geom_xpos[spheres, 2] - m.geom_size[spheres, 0]
+                if bottoms.min() >= limits.contact_height or np.ptp(bottoms) >= limits.flat_spread:
+                    continue
+                up = d.xmat[self.knees[f]].reshape(3, 3).T @ np.array([0.0, 0.0, 1.0])
+                target = np.array([np.arctan2(up[0], up[2]), -np.arcsin(np.clip(up[1], -1.0, 1.0))])
+                corrections[t, f] = target - motion.joint_pos[t, list(self.ankles[f])]
+                foot_up = d.xmat[m.body(self.spec.model.feet[f]).id].reshape(3, 3)[:, 2]
+                tilts.append(float(np.arccos(np.clip(foot_up[2], -1.0, 1.0))))
+        joint_pos = motion.joint_pos.copy()
+        frames = np.arange(n)
+        for f, joints in enumerate(self.ankles):
+            known = ~np.isnan(corrections[:, f, 0])
+            if not known.any():
+                continue
+            for k, joint in enumerate(joints):  # between stance frames the correction is interpolated
+                delta = np.interp(frames, frames[known], corrections[known, f, k])
+                joint_pos[:, joint] = np.clip(joint_pos[:, joint] + delta, self.spec.lower_limits[joint],
+                                              self.spec.upper_limits[joint])
+        return joint_pos, ~np.isnan(corrections[..., 0]), np.array(tilts)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -222,6 +269,12 @@ def repair(motion: Motion, spec: RobotSpec, meter: ClipMeter, limits: QualityLim
     An excluded clip returns no pieces and says why in ``report.excluded``.
     """
     report = ClipReport(name=name, seconds=motion.duration)
+    flat, flattened, tilts = meter.flat_ankles(motion, limits)
+    report.flattened_frames = int(flattened.any(axis=1).sum())
+    if len(tilts):
+        report.foot_tilt_median, report.foot_tilt_max = float(np.median(tilts)), float(tilts.max())
+    motion = build_motion(spec, motion.fps, motion.root_pos, motion.root_quat, flat, command=motion.command,
+                          metadata=dict(motion.metadata, flattened_frames=report.flattened_frames))
     first = meter.measure(motion)
     ground = float(np.percentile(first.foot_height.min(axis=1), limits.ground_percentile))
     report.height_offset = -ground
