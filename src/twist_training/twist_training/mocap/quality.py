@@ -15,7 +15,8 @@ Per frame, by MuJoCo kinematics and collision detection on the G1 model with its
 Fixes (:func:`repair`): **flat stance feet** (a retarget leaves the soles of standing feet tilted a few degrees,
 mostly toe down: a robot whose soles lie flat and whose other joints follow such a reference leans by that much
 and falls; the ankle pitch and roll of a foot on the floor with its sole nearly flat are set so that the sole is
-level, and the correction is interpolated through the frames between, so the ankles stay smooth), a constant
+level, and the correction is interpolated through the frames between, so the ankles stay smooth; soles tilted
+more than ``max_level_tilt`` are left alone: a foot rolled on purpose), a constant
 **height offset** so that the feet stand on the floor (the retargeter's pelvis height is off by a few
 centimetres: the ground is the lower 10th percentile of the lowest foot point), and **clamping** joints that are
 beyond their range by at most ``clamp_limit``. What remains infeasible (deeper
@@ -51,7 +52,8 @@ class QualityLimits:
     contact_height: float = 0.02           # a foot whose lowest point is within this of the floor is on it
     slip_speed: float = 0.1                # m/s: a foot on the floor moving faster than this slips
     ground_percentile: float = 10.0        # of the per-frame lowest foot point: where the floor is
-    flat_spread: float = 0.04              # a foot on the floor whose sole points differ less in height is flattened
+    flat_spread: float = 0.04              # a foot on the floor whose sole points differ less in height is levelled,
+    max_level_tilt: float = 0.2            # rad, unless its sole is tilted more (a foot rolled on purpose)
     margin: float = 0.25                   # s around infeasible frames that is cut too
     min_piece_seconds: float = 3.0
     min_kept_fraction: float = 0.5
@@ -176,11 +178,14 @@ class ClipMeter:
                 bottoms = d.geom_xpos[spheres, 2] - m.geom_size[spheres, 0]
                 if bottoms.min() >= limits.contact_height or np.ptp(bottoms) >= limits.flat_spread:
                     continue
+                foot_up = d.xmat[m.body(self.spec.model.feet[f]).id].reshape(3, 3)[:, 2]
+                tilt = float(np.arccos(np.clip(foot_up[2], -1.0, 1.0)))
+                if tilt > limits.max_level_tilt:
+                    continue
                 up = d.xmat[self.knees[f]].reshape(3, 3).T @ np.array([0.0, 0.0, 1.0])
                 target = np.array([np.arctan2(up[0], up[2]), -np.arcsin(np.clip(up[1], -1.0, 1.0))])
                 corrections[t, f] = target - motion.joint_pos[t, list(self.ankles[f])]
-                foot_up = d.xmat[m.body(self.spec.model.feet[f]).id].reshape(3, 3)[:, 2]
-                tilts.append(float(np.arccos(np.clip(foot_up[2], -1.0, 1.0))))
+                tilts.append(tilt)
         joint_pos = motion.joint_pos.copy()
         frames = np.arange(n)
         for f, joints in enumerate(self.ankles):
