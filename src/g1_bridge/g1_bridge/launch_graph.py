@@ -13,7 +13,8 @@ Each :class:`NodeSpec` maps one-to-one onto a ``launch_ros.actions.Node``. The s
 * optionally a reference publisher (``reference``): ``cmg_reference`` (cmd_vel -> reference with the CMG
   ``cmg_model``) or ``mocap_reference`` (plays ``motion_file``), both from ``cmg_node``;
 * optionally the student policy ``twist_policy`` (``twist_policy_node``, ``policy_file``), parameters from
-  ``config/twist_policy.yaml`` plus the file, closing the loop reference -> policy -> bridge;
+  ``config/twist_policy.yaml`` plus the file, closing the loop reference -> policy -> bridge; with a ``cmg_model``
+  the policy also gets it as ``stop_model``, so a lost reference ends in a controlled stop;
 * ``rviz2`` with ``config/g1.rviz`` (optional).
 
 In lockstep every node but the bridge runs on simulated time (``use_sim_time``; the bridge publishes /clock) and
@@ -78,6 +79,8 @@ def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rv
                               parameters=({"motion_file": str(motion_file), "use_sim_time": use_sim_time},)))
     if policy_file:
         policy = {"policy_file": str(policy_file), "use_sim_time": use_sim_time}
+        if cmg_model:  # the controlled stop when the reference is lost
+            policy["stop_model"] = str(cmg_model)
         if use_sim_time:  # lockstep: wait for the reference of each tick (the reference joins the lockstep)
             policy["reference_wait"] = LOCKSTEP_REFERENCE_WAIT
         nodes.append(NodeSpec("twist_policy_node", "twist_policy", "twist_policy",

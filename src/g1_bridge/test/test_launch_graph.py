@@ -75,7 +75,7 @@ def test_rviz_config_shows_robot_and_ghost():
 
 
 def test_sim_graph_closes_the_loop_with_the_policy():
-    """policy_file adds twist_policy (params file + file + sim time in lockstep); bridge overrides are applied."""
+    """policy_file adds twist_policy (params file, file, lockstep sim time, stop_model); bridge overrides apply."""
     assert "twist_policy" not in [n.name for n in sim_graph("<robot/>", CONFIG)]
     graph = sim_graph("<robot/>", CONFIG, clock_mode="lockstep", reference="cmg", cmg_model="/m/cmg.onnx",
                       policy_file="/m/policy.onnx", rviz=False, bridge_parameters={"release_gantry_on_go": False})
@@ -84,7 +84,7 @@ def test_sim_graph_closes_the_loop_with_the_policy():
     policy = graph[-1]
     assert (policy.package, policy.executable, policy.namespace) == ("twist_policy_node", "twist_policy", "")
     assert policy.parameters == (str(CONFIG / "twist_policy.yaml"),
-                                 {"policy_file": "/m/policy.onnx", "use_sim_time": True,
+                                 {"policy_file": "/m/policy.onnx", "use_sim_time": True, "stop_model": "/m/cmg.onnx",
                                   "reference_wait": LOCKSTEP_REFERENCE_WAIT})
     realtime = sim_graph("<robot/>", CONFIG, policy_file="/m/policy.onnx")[-2]
     assert realtime.parameters[1] == {"policy_file": "/m/policy.onnx", "use_sim_time": False}
@@ -123,6 +123,7 @@ def test_real_graph():
     assert all(p.get("use_sim_time") is False for n in graph for p in n.parameters if isinstance(p, dict)
                and "use_sim_time" in p)
     assert nodes[("", "twist_policy")].parameters[1]["policy_file"] == "/m/policy.onnx"
+    assert nodes[("", "twist_policy")].parameters[1]["stop_model"] == "/m/cmg.onnx"
     assert nodes[("reference", "robot_state_publisher")].parameters[0]["frame_prefix"] == "reference/"
     with pytest.raises(ValueError, match="policy_file"):
         real_graph("<robot/>", CONFIG, policy_file="")
