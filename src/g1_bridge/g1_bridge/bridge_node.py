@@ -76,6 +76,10 @@ class BridgeNode(Node):
         self.status_sequence = 0
         self.commands_received = 0
         self.commands_rejected = 0
+        self.commands_clamped = 0
+        self.clamp_message = ""
+        self.torque_clamps = 0
+        self.states_dropped = 0
         self._last_logged_fault = None
 
         self.state_pub = self.create_publisher(RobotState, "robot_state", CONTROL_QOS)
@@ -146,6 +150,11 @@ class BridgeNode(Node):
         if error is not None:
             self.commands_rejected += 1
             self.get_logger().error(f"rejected JointCommand {msg.sequence}: {error}", throttle_duration_sec=1.0)
+        elif targets.clamped:
+            self.commands_clamped += 1
+            self.clamp_message = f"JointCommand {msg.sequence}: clamped {'; '.join(targets.clamped)}"
+            self.get_logger().warning(f"{self.clamp_message} to the bounds of config/g1.yaml",
+                                      throttle_duration_sec=1.0)
         with self.lock:
             self.safety.on_command(self.now(), targets, error, damp_requested=msg.mode == JointCommand.MODE_DAMP)
         self.log_fault()
@@ -176,6 +185,10 @@ class BridgeNode(Node):
         msg.control_ticks = self.sequence
         msg.commands_received = self.commands_received
         msg.commands_rejected = self.commands_rejected
+        msg.commands_clamped = self.commands_clamped
+        msg.clamp_message = self.clamp_message
+        msg.torque_clamps = self.torque_clamps
+        msg.states_dropped = self.states_dropped
         msg.command_age = float(age) if np.isfinite(age) else -1.0
         msg.header.stamp = self.get_clock().now().to_msg()
         self.fill_status(msg)

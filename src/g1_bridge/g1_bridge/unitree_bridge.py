@@ -11,10 +11,12 @@ The robot side (Cyclone DDS, domain ``dds_domain`` on ``network_interface``):
   accelerometer, ``mode_machine`` and the wireless remote.
 * ``rt/lowcmd`` (LowCmd_) at ``lowcmd_rate`` (500 Hz) from its own thread, from the state machine's latest targets
   (the latest valid JointCommand in POLICY): ``mode_pr`` 0, ``mode_machine`` echoed from the latest LowState,
-  ``mode`` 1 for motors 0-28 (0 for the unused slots 29-34), the CRC computed last. Before it is sent each
-  command is clamped: position targets to the joint limits, feed-forward torque to the effort limits, and the PD
-  torque predicted from the latest measured state (``tau + kp (q* - q) + kd (dq* - dq)``) to the effort limits
-  by moving the position target; a clamp active in POLICY for ``saturation_time`` is TORQUE_SATURATION.
+  ``mode`` 1 for motors 0-28 (0 for the unused slots 29-34), the CRC computed last. A JointCommand's gains,
+  velocity targets and feed-forward torques beyond config/g1.yaml's bounds are clamped when it arrives (counted in
+  the status); before it is sent each LowCmd goes through ``twist_core.safety.limit_torque``: position targets to
+  the joint limits, feed-forward torque to the effort limits, and the PD torque predicted from the latest
+  measured state (``tau + kp (q* - q) + kd (dq* - dq)``) to the effort limits by moving the position target
+  (counted as ``torque_clamps``); a clamp active in POLICY for ``saturation_time`` is TORQUE_SATURATION.
   A NaN/Inf can never be sent: a non-finite command is replaced by damping (NON_FINITE).
 
 Safety beyond the MuJoCo bridge: the wireless remote (START -> ramp to the default pose, A -> policy, B or
@@ -46,7 +48,7 @@ from g1_bridge import unitree_protocol as up
 from g1_bridge.bridge_node import SAFETY_PARAMETERS, BridgeNode, run_bridge, usage as bridge_usage
 from twist_core import rotations
 from twist_core.robot import RobotSpec
-from twist_core.safety import Fault, JointTargets, Mode, damping_targets
+from twist_core.safety import Fault, JointTargets, Mode, damping_targets, limit_torque
 
 PARAMETERS = {
     # name: (default, description)
@@ -95,28 +97,6 @@ def snapshot_from_record(spec: RobotSpec, rec: np.ndarray, now: float) -> LowSta
         mode_machine=int(rec["mode_machine"]), remote=rec["wireless_remote"].copy(),
         temperature=motors["temperature"].max(axis=1).astype(np.float64), voltage=motors["vol"].astype(np.float64),
         imu_temperature=int(imu["temperature"]))
-
-
-def clamp_targets(spec: RobotSpec, targets: JointTargets, q: np.ndarray, dq: np.ndarray
-                  ) -> tuple[JointTargets, bool]:
-    """Clamp targets before they go to the motors; returns them and whether a torque clamp was active.
-
-    Positions to the joint limits, feed-forward torque to the effort limits, and the PD torque predicted from the
-    measured ``q``, ``dq`` to the effort limits by moving the position target (joints with kp > 0).
-    """
-    limit = spec.effort_limits
-    position = np.clip(targets.position, spec.lower_limits, spec.upper_limits)
-    effort = np.clip(targets.effort, -limit, limit)
-    q_m, dq_m = np.nan_to_num(q), np.nan_to_num(dq)
-    predicted = effort + targets.kp * (position - q_m) + targets.kd * (targets.velocity - dq_m)
-    excess = predicted - np.clip(predicted, -limit, limit)
-    movable = targets.kp > 0
-    saturated = bool(np.any(excess[movable] != 0.0))
-    shift = np.divide(excess, targets.kp, out=np.zeros_like(excess), where=movable)
-    position = np.clip(position - shift, spec.lower_limits, spec.upper_limits)
-    return JointTargets(position=position, velocity=np.array(targets.velocity, dtype=np.float64),
-                        kp=np.array(targets.kp, dtype=np.float64), kd=np.array(targets.kd, dtype=np.float64),
-                        effort=effort), saturated
 
 
 def lowcmd_record(spec: RobotSpec, targets: JointTargets, mode_machine: int) -> np.ndarray:
@@ -356,7 +336,8 @@ class UnitreeBridge(BridgeNode):
             targets = self.safety.targets(now)
             damping = self.safety.mode == Mode.DAMPING
         self.log_fault()
-        targets, saturated = clamp_targets(self.spec, targets, snap.q, snap.dq)
+        targets, saturated = limit_torque(self.spec, targets, snap.q, snap.dq)
+        self.torque_clamps += saturated
         self._saturated = saturated and not damping
         rec = lowcmd_record(self.spec, targets, snap.mode_machine)
         if not record_is_finite(rec):
