@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -82,6 +83,8 @@ class BridgeNode(Node):
         self.states_dropped = 0
         self._last_logged_fault = None
 
+        # timers run on the monotonic clock: a step of the system clock must not stall states or the status
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.state_pub = self.create_publisher(RobotState, "robot_state", CONTROL_QOS)
         self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)
         self.imu_pub = self.create_publisher(Imu, "imu", 10)

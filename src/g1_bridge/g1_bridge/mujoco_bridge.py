@@ -107,7 +107,7 @@ class MujocoBridge(BridgeNode):
         self.create_service(SetBool, "~/gantry", self._on_gantry)
         self.create_service(Reset, "~/reset", self._on_reset)
         self.create_subscription(Vector3, "~/push", self._on_push, 10)
-        self.create_timer(1.0 / p["status_rate"], self.publish_status)
+        self.create_timer(1.0 / p["status_rate"], self.publish_status, clock=self.steady)
         if TFMessage is None:
             self.get_logger().info("tf2_msgs is not installed: /tf is not published")
         self.recorder = self.viewer = None

@@ -166,8 +166,8 @@ class UnitreeBridge(BridgeNode):
         self._thread = threading.Thread(target=self._lowcmd_loop, name="lowcmd", daemon=True)
         self._thread.start()
         try:
-            self.create_timer(1.0 / p["control_rate"], self._publish_state)
-            self.create_timer(1.0 / p["status_rate"], self.publish_status)
+            self.create_timer(1.0 / p["control_rate"], self._publish_state, clock=self.steady)
+            self.create_timer(1.0 / p["status_rate"], self.publish_status, clock=self.steady)
             self._print_checklist(address)
         except Exception as exc:
             self.close(f"start-up error: {exc!r}")

@@ -28,10 +28,12 @@ def _package(src: Path, name: str, test: str) -> None:
 <maintainer email="a@b.c">a</maintainer><license>Apache-2.0</license><test_depend>python3-pytest</test_depend>
 <export><build_type>ament_python</build_type></export></package>
 """)
-    (root / "setup.cfg").write_text(f"[develop]\nscript_dir=$base/lib/{name}\n[install]\ninstall_scripts=$base/lib/{name}\n")
+    (root / "setup.cfg").write_text(f"[develop]\nscript_dir=$base/lib/{name}\n"
+                                    f"[install]\ninstall_scripts=$base/lib/{name}\n")
     (root / "setup.py").write_text(f"""from setuptools import setup
 setup(name="{name}", version="0.0.0", packages=["{name}"], extras_require={{"test": ["pytest"]}},
-      data_files=[("share/ament_index/resource_index/packages", ["resource/{name}"]), ("share/{name}", ["package.xml"])])
+      data_files=[("share/ament_index/resource_index/packages", ["resource/{name}"]),
+                  ("share/{name}", ["package.xml"])])
 """)
 
 

@@ -32,10 +32,13 @@ QoS as the publishers': ``robot_state``, ``motion_reference`` and ``joint_comman
 ``bridge_status`` RELIABLE + TRANSIENT_LOCAL. With a lockstep bridge set ``use_sim_time:=true`` (it publishes
 /clock; its state stamps are simulated time).
 
-Reference ages: on wall time a reference counts from when it was received (publishers' clocks may differ); on
-simulated time every stamp comes from the bridge's one clock, so a reference counts from its stamp and a state is
-answered at its stamp. The node's own /clock can lag behind the messages it handles when it is starved of CPU;
-measured on that lagging clock, references that arrived on time would look stale.
+Reference ages: on wall time a reference counts from when it was received, on the monotonic clock (publishers'
+clocks may differ, and a step of the system clock must neither keep a dead reference "live" nor age a live one);
+on simulated time every stamp comes from the bridge's one clock, so a reference counts from its stamp and a state
+is answered at its stamp (the node's own /clock can lag behind the messages it handles when it is starved of CPU;
+measured on that lagging clock, references that arrived on time would look stale). A state's age compares its stamp
+with the node's ROS clock (both the system clock on wall time): a clock step makes the states around it look stale,
+which gets no command (fail-safe).
 """
 
 from __future__ import annotations
@@ -160,6 +163,9 @@ class PolicyNode(Node):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
+    def _steady_now(self) -> float:
+        return self.steady.now().nanoseconds * 1e-9
+
     def _on_sim_time(self) -> bool:
         return bool(self.get_parameter("use_sim_time").value)
 
@@ -179,7 +185,7 @@ class PolicyNode(Node):
             self._error(f"reference ignored: {exc}")
             return
         self.reference_stamp = stamp_seconds(msg.header.stamp)
-        self.keeper.receive(reference, self.reference_stamp if self._on_sim_time() else self._now())
+        self.keeper.receive(reference, self.reference_stamp if self._on_sim_time() else self._steady_now())
         if self._pending is not None and self.reference_stamp >= self._pending[0].stamp - 1e-9:
             self._answer_pending()
 
@@ -236,7 +242,7 @@ class PolicyNode(Node):
 
     def _answer(self, robot: RobotInput, received: float) -> None:
         """Run the controller for a checked, fresh state and publish its command."""
-        now = robot.stamp if self._on_sim_time() else self._now()
+        now = robot.stamp if self._on_sim_time() else self._steady_now()
         try:
             decision = self.controller.step(robot, now)
         except ValueError as exc:  # the policy refused the observation; nothing is sent
@@ -297,7 +303,7 @@ class PolicyNode(Node):
         self.rates = {key: count / span for key, count in self._period_counts.items()}
         period_counts, self._period_counts, self._period_start = self._period_counts, collections.Counter(), wall
         state_wall_age = wall - self.last_state_wall if self.last_state_wall is not None else float("inf")
-        reference_age = self.keeper.age(self._now())
+        reference_age = self.keeper.age(self._now() if self._on_sim_time() else self._steady_now())
         inference = np.percentile(self.inference_ms, [50, 99]) if self.inference_ms else [np.nan, np.nan]
         loop = np.percentile(self.loop_ms, [50, 99]) if self.loop_ms else [np.nan, np.nan]
         level, message = DiagnosticStatus.OK, "tracking" if self.controller.active else "idle (bridge not in POLICY)"
