@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -266,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
 
     from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.launch_graph import override_parameters, sim_graph
+    from g1_bridge.launch_graph import override_parameters, sim_environment, sim_graph
     from twist_core.robot import load_robot_spec
 
     spec = load_robot_spec()
@@ -294,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     # rclpy's own handlers would shut its context down on Ctrl-C/SIGTERM, before the robot is damped: ours
     # raise KeyboardInterrupt, and the cleanup damps the bridge, then stops the nodes
     signal.signal(signal.SIGTERM, _interrupt)
+    os.environ.update(sim_environment(os.environ))  # localhost discovery and a domain of its own, unless set
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     monitor = LoopMonitor(spec, name="bench_monitor")
     rows, traces = [], []

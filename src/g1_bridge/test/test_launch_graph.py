@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from g1_bridge.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, override_parameters, real_graph,
-                                    sim_graph)
+from g1_bridge.graph_runner import node_command
+from g1_bridge.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, SIM_DOMAIN_ID, override_parameters,
+                                    real_graph, sim_environment, sim_graph)
 from g1_bridge.mujoco_bridge import PARAMETERS
 from g1_bridge.unitree_bridge import PARAMETERS as UNITREE_PARAMETERS
 
@@ -144,3 +145,20 @@ def test_launch_files_use_the_graph(path, builder, options):
     for argument in options:  # every graph option is a launch argument
         assert f'DeclareLaunchArgument("{argument}"' in text and f'arg("{argument}")' in text
     compile(text, str(path), "exec")
+
+
+def test_sim_environment_isolates_unless_chosen():
+    """The simulation's processes: localhost discovery and domain 42 by default; a chosen domain or range stays."""
+    assert sim_environment({"PATH": "/bin"}) == {"PATH": "/bin", "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+                                                 "ROS_DOMAIN_ID": str(SIM_DOMAIN_ID)}
+    chosen = {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET", "ROS_DOMAIN_ID": "7"}
+    assert sim_environment(chosen) == chosen and SIM_DOMAIN_ID != 0
+
+
+def test_real_graph_in_a_namespace():
+    """namespace puts every node of the real graph under it (the ghost's state publisher in <ns>/reference)."""
+    graph = real_graph("<robot/>", CONFIG, policy_file="/m/policy.onnx", cmg_model="/m/cmg.onnx", namespace="/g1")
+    assert sorted((n.namespace, n.name) for n in graph) == [
+        ("g1", "cmg_reference"), ("g1", "robot_state_publisher"), ("g1", "rviz2"), ("g1", "twist_policy"),
+        ("g1", "unitree_bridge"), ("g1/reference", "robot_state_publisher")]
+    assert "-r __ns:=/g1/reference" in " ".join(node_command(graph[2], "rsp", Path("/tmp")))

@@ -40,6 +40,14 @@ def test_missing_models_are_named_with_how_to_get_them(script, tmp_path):
     assert _run(SCRIPTS / script, "--help").returncode == 0
 
 
+def test_demo_fails_when_the_robot_falls(tmp_path):
+    """make demo with the toy policy and no gantry: the robot falls and the bridge damps (TILT); exit code 3."""
+    out = _run(SCRIPTS / "demo.py", "--toy", "--gantry", "off", "--out", tmp_path, timeout=600)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "demo: FAILED: the robot fell" in out.stdout and (tmp_path / "metrics.json").exists()
+    assert json.loads((tmp_path / "metrics.json").read_text())["fell"]
+
+
 @pytest.mark.parametrize("param, message", [("cmg_reference=1", "a parameter is node:name=value"),
                                             ("cmg_refrence:heading_hold_gain=0", "no node cmg_refrence")])
 def test_bench_rejects_bad_parameters(param, message):
