@@ -63,7 +63,8 @@ class BridgeNode(Node):
                  min_height_parameter: bool) -> None:
         """Declare ``parameters``, build the state machine and the common ROS interfaces.
 
-        ``min_height_parameter``: the pelvis height is measurable (simulation), so ``min_height`` is a bound.
+        ``min_height_parameter``: the bridge measures (simulation) or estimates (robot) the pelvis height, so
+        ``min_height`` is a bound.
         """
         super().__init__(name, parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
         for key, (default, description) in parameters.items():
@@ -81,6 +82,7 @@ class BridgeNode(Node):
         self.clamp_message = ""
         self.torque_clamps = 0
         self.states_dropped = 0
+        self.warning = ""
         self._last_logged_fault = None
 
         # timers run on the monotonic clock: a step of the system clock must not stall states or the status
@@ -192,6 +194,7 @@ class BridgeNode(Node):
         msg.clamp_message = self.clamp_message
         msg.torque_clamps = self.torque_clamps
         msg.states_dropped = self.states_dropped
+        msg.warning = self.warning
         msg.command_age = float(age) if np.isfinite(age) else -1.0
         msg.header.stamp = self.get_clock().now().to_msg()
         self.fill_status(msg)

@@ -261,6 +261,7 @@ class MujocoBridge(BridgeNode):
         msg.clock_mode = CLOCK_MODES[self.params["clock_mode"]]
         msg.gantry_engaged = self.sim.gantry_engaged
         msg.real_time_factor = float(self.real_time_factor)
+        msg.pelvis_height = self.sim.state().height
 
     def _stamp(self, sim_time: float):
         return messages.stamp_from_seconds(sim_time) if self.lockstep else self.get_clock().now().to_msg()

@@ -48,6 +48,7 @@ class Fault(enum.IntEnum):
     TORQUE_SATURATION = 7
     STATE_STALE = 8
     OPERATOR = 9
+    SENSOR = 10
 
 
 class CommandError(ValueError):

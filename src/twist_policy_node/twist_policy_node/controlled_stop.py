@@ -17,7 +17,7 @@ import numpy as np
 
 from twist_core import rotations
 from twist_core.cmg_runtime import CmgFreeRun, CmgRuntime, FreeRunState, limit_command_change
-from twist_core.model import standing_heights
+from twist_core.model import PelvisHeight
 from twist_policy_node.reference_keeper import Reference
 
 
@@ -30,6 +30,7 @@ class ControlledStop:
             raise ValueError(f"stop decelerations must be > 0, got {linear_decel} m/s^2 and {yaw_decel} rad/s^2")
         self.free_run = CmgFreeRun(runtime)
         self.spec = runtime.spec
+        self.height = PelvisHeight(self.spec)
         self.linear_decel, self.yaw_decel = float(linear_decel), float(yaw_decel)
         self.dt = self.free_run.dt
         self.active = False
@@ -77,7 +78,7 @@ class ControlledStop:
             self._state, self._steps = state, self._steps + 1
         n = self.spec.num_joints
         joints = self._state.motion
-        return Reference(root_height=float(standing_heights(self.spec, joints[None, :n])[0]),
+        return Reference(root_height=self.height(joints[:n]),
                          root_quat_wxyz=rotations.from_yaw(self._heading),
                          root_lin_vel=np.array([self._command[0], self._command[1], 0.0]),
                          yaw_rate=float(self._command[2]), joint_pos=joints[:n].copy(), joint_vel=joints[n:].copy())
