@@ -70,6 +70,21 @@ def init_channels(domain: int, interface: str) -> None:
     ChannelFactoryInitialize(domain, interface)
 
 
+def close_channels(channels: Iterable) -> None:
+    """Close unitree_sdk2py publishers/subscribers and free their Cyclone entities at once, on this thread.
+
+    Their readers and writers carry listeners and sit in reference cycles: left to the garbage collector they are
+    deleted whenever a collection runs, possibly inside a Cyclone listener callback on another thread, where
+    deleting an entity deadlocks (seen: a test process hanging in ``ChannelSubscriber.Close``) or, at interpreter
+    exit, crashes (a pytest process ending with SIGSEGV after all its tests passed).
+    """
+    import gc
+
+    for channel in channels:
+        channel.Close()
+    gc.collect()
+
+
 def lowcmd_targets(spec: RobotSpec, rec: np.ndarray) -> JointTargets:
     """The PD law of motors 0..28 from a LowCmd record: disabled motors get no torque."""
     motors = rec["motor_cmd"][:spec.num_joints]
@@ -314,9 +329,10 @@ class SimOperator:
             self._remote = up.remote_bytes(linked=linked)
 
     def close(self) -> None:
-        """Stop publishing."""
+        """Stop publishing and delete the writer now, on this thread (see :func:`close_channels`)."""
         self._stop.set()
         self._thread.join(timeout=2.0)
+        close_channels([self._pub])
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -23,7 +23,7 @@ from twist_msgs.msg import BridgeStatus  # noqa: E402
 from unitree_client import (DOMAIN, MODE_MACHINE, WireMonitor, start_bridge, start_sim, stop,  # noqa: E402
                             wait_for)
 
-from g1_bridge.unitree_sim import SimOperator, init_channels  # noqa: E402
+from g1_bridge.unitree_sim import SimOperator, close_channels, init_channels  # noqa: E402
 
 STARTUP_S = 40.0
 LOWCMD_RATE = 500.0
@@ -84,7 +84,7 @@ def robot(dds, spec):
         yield client, monitor, operator, procs
     finally:
         client.destroy_node()
-        for proc in (bridge, sim):
+        for proc in (procs["bridge"], procs["sim"]):  # a test may have replaced the bridge
             stop(proc)
 
 
@@ -316,8 +316,7 @@ def test_rclpy_and_cyclone_in_one_process(dds):
         assert wait_for(lambda: len(got_dds) >= n, 10.0)
         assert got_ros == list(range(n)) and got_dds == list(range(n)), (len(got_ros), len(got_dds))
     finally:
-        reader.Close()
-        writer.Close()
+        close_channels([reader, writer])
         node.destroy_node()
 
 
@@ -383,9 +382,11 @@ def test_pelvis_height_is_estimated_from_the_legs(robot):
     estimate, truth = client.status.pelvis_height, monitor.latest_truth().base_pos[2]
     print(f"\nstanding: pelvis height estimated from the legs {estimate:.3f} m, simulated {truth:.3f} m")
     assert abs(estimate - truth) < 0.02
+    operator.gantry(True)  # upright on the rack again (a robot lying down would be a TILT fault first)
+    assert wait_for(lambda: monitor.latest_truth().gantry_engaged, 5.0)
     assert stop(procs["bridge"]) == 0
     procs["bridge"] = start_bridge(min_height=0.9)  # the fixture stops it
-    assert client.spin_until(lambda: client.status.fault == BridgeStatus.FAULT_HEIGHT, STARTUP_S), \
+    assert client.spin_until(lambda: client.status.fault == BridgeStatus.FAULT_HEIGHT, 2 * STARTUP_S), \
         client.status.fault_message
     below = float(re.search(r"pelvis height ([0-9.]+) m below 0.9 m", client.status.fault_message).group(1))
     assert below < 0.9 and client.status.mode == BridgeStatus.MODE_DAMPING
@@ -412,7 +413,7 @@ def test_lowcmd_thread_death_damps_from_elsewhere_and_exits_non_zero(dds):
     operator.hold(())
     sim = start_sim(*SIM_ARGS)
     t0 = time.monotonic()
-    bridge = start_bridge(code=INJECT_THREAD_DEATH)
+    bridge = start_bridge(code=INJECT_THREAD_DEATH, lowcmd_watchdog=2.0)  # a starved thread is not a dead one
     try:
         code = bridge.wait(STARTUP_S + 20.0)
         output = bridge.stdout.read()

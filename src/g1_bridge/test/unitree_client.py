@@ -109,9 +109,10 @@ class WireMonitor:
             self.truth.append(msg)
 
     def close(self) -> None:
-        """Stop listening."""
-        for sub in self._subs:
-            sub.Close()
+        """Stop listening (the readers deleted now, on this thread: unitree_sim.close_channels)."""
+        from g1_bridge.unitree_sim import close_channels
+
+        close_channels(self._subs)
 
     def commands(self, since: float = 0.0) -> list[LowCmdSample]:
         """LowCmd samples received at or after ``since``."""
