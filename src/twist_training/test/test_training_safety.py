@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from twist_core.motion import save_motion
-from twist_core.testing.motion_fixture import walking_clip
+from twist_core.testing.motion_fixture import OpenOnLoad, walking_clip
 from twist_training import checkpoint_io
 from twist_training.cmg import data as cmg_data
 from twist_training.cmg import export as cmg_export
@@ -20,16 +20,6 @@ from twist_training.tracking import train as tracking
 SMOKE = Path(__file__).resolve().parents[3] / "config" / "tracking" / "smoke.yaml"
 TINY_CMG = ["--hidden", "32", "--gate-hidden", "16", "--windows-per-epoch", "128", "--batch", "64", "--no-progress",
             "--threads", "1"]
-
-
-class _OpenOnLoad:
-    """Unpickling this object calls ``open(marker, 'w')``."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return open, (self.marker, "w")
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +54,8 @@ def test_a_checkpoint_runs_no_code(spec, tmp_path, capsys):
     """A .pt whose pickle would create a file is refused by every loader (weights only); the file never appears."""
     marker = tmp_path / "payload_ran"
     evil = tmp_path / "model_7.pt"
-    torch.save({"net": _OpenOnLoad(marker)}, evil)
-    pickle.loads(pickle.dumps(_OpenOnLoad(marker)))  # the payload works when unpickled freely
+    torch.save({"net": OpenOnLoad(marker)}, evil)
+    pickle.loads(pickle.dumps(OpenOnLoad(marker)))  # the payload works when unpickled freely
     assert marker.exists()
     marker.unlink()
     with pytest.raises(checkpoint_io.CheckpointError, match="cannot read checkpoint .*model_7.pt"):

@@ -27,10 +27,11 @@ def walking_clip(spec: RobotSpec, seconds: float, vx: float, yaw_rate: float = 0
     return build_motion(spec, fps, root_pos, root_quat, joint_pos, command=command)
 
 
-class _OpenOnLoad:
-    """Unpickling this object calls ``open(marker, 'w')``: the file ``marker`` appears if a loader ran it."""
+class OpenOnLoad:
+    """A crafted pickle payload: unpickling this object calls ``open(marker, 'w')`` (``marker`` appears)."""
 
     def __init__(self, marker: Path) -> None:
+        """The file the payload creates."""
         self.marker = str(marker)
 
     def __reduce__(self):
@@ -40,7 +41,7 @@ class _OpenOnLoad:
 def malicious_pickle(path: Path, marker: Path, motion: Motion, spec: RobotSpec) -> Path:
     """A TWIST ``.pkl`` of ``motion`` whose ``root_pos`` creates the file ``marker`` if ``pickle.load`` reads it."""
     path = Path(path)
-    path.write_bytes(pickle.dumps({"fps": motion.fps, "root_pos": _OpenOnLoad(marker),
+    path.write_bytes(pickle.dumps({"fps": motion.fps, "root_pos": OpenOnLoad(marker),
                                    "root_rot": motion.root_quat[:, [1, 2, 3, 0]],
                                    "dof_pos": spec.to_policy(motion.joint_pos)}))
     return path
