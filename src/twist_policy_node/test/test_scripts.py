@@ -45,7 +45,9 @@ def test_reference_loss_at_1_m_s_ends_in_a_controlled_stop(tmp_path):
     stop (the CMG decelerating to a stand) brings the robot to rest without a fall (the hold-and-ramp fallback
     left it walking at 0.8 m/s 5 s after the loss, and fell at 0.4 m/s in the issue's runs)."""
     rows = tmp_path / "rows.json"
-    out = _run(SCRIPTS / "bench_closed_loop.py", "--commands", "1.0,0,0", "--seconds", "6", "--kill-reference", "2",
+    models = SCRIPTS.parent / "models"
+    out = _run(SCRIPTS / "bench_closed_loop.py", "--policy", models / "student" / "policy.onnx", "--cmg",
+               models / "cmg" / "cmg.onnx", "--commands", "1.0,0,0", "--seconds", "6", "--kill-reference", "2",
                "--json", rows, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     row = json.loads(rows.read_text())["rows"][0]
