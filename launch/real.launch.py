@@ -2,8 +2,11 @@
 
     ros2 launch launch/real.launch.py network_interface:=eth0 [policy_file:=models/student/policy.onnx]
         [reference:=cmg|mocap|none] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE [motion_fps:=60]]
-        [rviz:=true]
-        [dds_domain:=0] [release_motion_service:=true]
+        [rviz:=true] [dds_domain:=0] [release_motion_service:=true] [namespace:=g1] [ros_domain_id:=23]
+
+namespace puts every node (and so its topics and services) under /<namespace>; ros_domain_id is the ROS 2 domain
+of the graph (default: $ROS_DOMAIN_ID, else 0), not the robot's Unitree DDS domain (dds_domain). To keep the graph
+off other networks, restrict DDS discovery to the robot's interface (README.md, "The real robot": Network).
 
 The same graph as launch/sim.launch.py with the real-robot bridge (g1_bridge's unitree_bridge, parameters from
 config/unitree_bridge.yaml) in place of the MuJoCo bridge, on wall-clock time: g1_bridge.launch_graph.real_graph.
@@ -15,8 +18,8 @@ network_interface:=lo release_motion_service:=false).
 from pathlib import Path
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 
 from g1_bridge.launch_graph import launch_nodes, real_graph
 from g1_bridge.urdf import build_urdf
@@ -39,7 +42,8 @@ def _nodes(context):
                        motion_fps=float(arg("motion_fps") or 0.0), rviz=arg("rviz").lower() == "true",
                        bridge_parameters={"network_interface": arg("network_interface"),
                                           "dds_domain": int(arg("dds_domain")),
-                                          "release_motion_service": arg("release_motion_service").lower() == "true"})
+                                          "release_motion_service": arg("release_motion_service").lower() == "true"},
+                       namespace=arg("namespace"))
     return launch_nodes(graph)
 
 
@@ -63,5 +67,9 @@ def generate_launch_description():
         DeclareLaunchArgument("motion_fps", default_value="0",
                               description="frame rate of a motion_file without one (G1 CSV: e.g. 60), else 0"),
         DeclareLaunchArgument("rviz", default_value="true", description="start rviz2 with config/g1.rviz"),
+        DeclareLaunchArgument("namespace", default_value="", description="namespace of every node (e.g. g1)"),
+        DeclareLaunchArgument("ros_domain_id", default_value=EnvironmentVariable("ROS_DOMAIN_ID", default_value="0"),
+                              description="ROS 2 domain of the graph (not the Unitree dds_domain)"),
+        SetEnvironmentVariable("ROS_DOMAIN_ID", LaunchConfiguration("ros_domain_id")),
         OpaqueFunction(function=_nodes),
     ])

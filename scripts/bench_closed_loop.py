@@ -16,7 +16,11 @@ in lockstep unless ``--clock-mode realtime``): start, go, ``--settle`` seconds s
   in a random horizontal direction (the bridge's ``~/push``; seeded by ``--seed``), as in training;
 - loop latency state -> command p50/p99: receive time of the JointCommand answering RobotState k minus that of
   RobotState k (both in this process); policy inference p50/p99 from the policy node's /diagnostics;
-- state rate and real-time factor (wall-clock receive times, from go to the end of the run).
+- state rate and real-time factor (wall-clock receive times, from go to the end of the run);
+- reference loss (``--kill-reference S``): SIGKILL of ``cmg_reference`` S simulated seconds after the command started
+  plus a random fraction of a second (seeded by ``--seed``: the gait phase at the loss differs by seed); the policy's
+  controlled stop must bring the robot to a stand. The row says whether it fell and its speed over the run's last
+  second (``final_speed``).
 
 ``--trace DIR`` also writes, per command, ``DIR/command_<i>.csv`` (the pelvis from /odom: seconds since the command
 started, x, y, unwrapped heading; one row per state) and ``DIR/paths.png`` (the paths seen from above, and the
@@ -28,6 +32,7 @@ heading against time, pushes marked): where a number says a walk went wrong, the
     python scripts/bench_closed_loop.py --seconds 60 --commands 0.5,0,0 --push-velocity 0.5 --push-interval 5
     python scripts/bench_closed_loop.py --commands 0.5,0,0 --param cmg_reference:heading_hold_gain=0.0
     python scripts/bench_closed_loop.py --commands 0.5,0,0 0,0,0.5 --seconds 30 --trace trace/
+    python scripts/bench_closed_loop.py --commands 1.0,0,0 --seconds 8 --kill-reference 3 --seed 1
     (after `source scripts/env.sh`)
 """
 
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -79,7 +85,12 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> tuple[dict, np.
         wall_start = time.monotonic()
         rng = np.random.default_rng(args.seed)
         next_push, pushes = end_settle + args.push_interval, 0
-        while monitor.sim_time() < end and not runner.exited() and monitor.mode() == Mode.POLICY:
+        kill_at = end_settle + args.kill_reference + rng.uniform(0.0, 1.0) if args.kill_reference is not None else None
+        while (monitor.sim_time() < end and monitor.mode() == Mode.POLICY
+               and not set(runner.exited()) - {"/cmg_reference"}):
+            if kill_at is not None and monitor.sim_time() >= kill_at and "killed_at" not in row:
+                runner.kill("/cmg_reference")
+                row["killed_at"] = monitor.sim_time() - end_settle
             monitor.send_velocity(*(command if monitor.sim_time() >= end_settle else (0.0, 0.0, 0.0)))
             if args.push_velocity > 0 and monitor.sim_time() >= next_push:
                 angle = rng.uniform(-np.pi, np.pi)
@@ -117,7 +128,9 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> tuple[dict, np.
             "state_hz": (len(wall) - 1) / (wall[-1] - wall[0]) if len(wall) > 1 else float("nan"),
             "rtf": ((run[-1].stamp - run[0].stamp) / (wall[-1] - wall[0])) if len(wall) > 1 else float("nan"),
         })
-        if runner.exited():
+        if "killed_at" in row:
+            row["final_speed"] = float(np.hypot(*monitor.achieved_velocity(end=reached, window=1.0)[:2]))
+        if set(runner.exited()) - ({"/cmg_reference"} if "killed_at" in row else set()):
             row["error"] = f"a node exited: {runner.exited()}"
     except (RuntimeError, TimeoutError) as exc:
         row["error"] = str(exc)
@@ -174,7 +187,8 @@ def format_row(row: dict) -> str:
             f"{row['keybody_error']:7.4f} | "
             f"{row['loop_p50_ms']:5.2f} / {row['loop_p99_ms']:6.2f} | {row['inference_p50_ms']:5.3f} / "
             f"{row['inference_p99_ms']:5.3f} | {row['state_hz']:5.1f} {row['rtf']:5.2f}"
-            + (f" | {row['error']}" if row.get("error") else ""))
+            + (f" | reference killed at {row['killed_at']:.2f} s, final speed {row['final_speed']:.3f} m/s"
+               if "killed_at" in row else "") + (f" | {row['error']}" if row.get("error") else ""))
 
 
 HEADER = (f"{'vx':>5} {'vy':>5} {'wz':>5} | {'fell':<10} | {'ach vx':>6} {'vy':>6} {'wz':>6} | {'|dv|':>6} "
@@ -224,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--push-velocity", type=float, default=0.0,
                         help="push the pelvis this fast [m/s] every --push-interval s of the command (0: no pushes)")
     parser.add_argument("--push-interval", type=float, default=5.0, help="simulated seconds between pushes")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the push directions")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the push directions and the reference kill time")
+    parser.add_argument("--kill-reference", type=float, metavar="S",
+                        help="SIGKILL cmg_reference S (+ a seeded fraction of a) simulated seconds into each command")
     parser.add_argument("--param", nargs="+", action="extend", default=[], metavar="NODE:NAME=VALUE",
                         help="node parameters over the launch defaults, e.g. cmg_reference:heading_hold_gain=0.0")
     parser.add_argument("--json", default="", help="also write the rows to this JSON file")
@@ -240,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
 
     from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.launch_graph import collect_overrides, override_parameters, parse_override, sim_graph
+    from g1_bridge.launch_graph import (collect_overrides, override_parameters, parse_override, sim_environment,
+                                        sim_graph)
     from twist_core.robot import load_robot_spec
 
     spec = load_robot_spec()
@@ -270,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     # rclpy's own handlers would shut its context down on Ctrl-C/SIGTERM, before the robot is damped: ours
     # raise KeyboardInterrupt, and the cleanup damps the bridge, then stops the nodes
     signal.signal(signal.SIGTERM, _interrupt)
+    os.environ.update(sim_environment(os.environ))  # localhost discovery and a domain of its own, unless set
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     monitor = LoopMonitor(spec, name="bench_monitor")
     rows, traces = [], []

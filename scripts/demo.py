@@ -18,7 +18,10 @@ RMS over the 23 policy joints), mode, rates, latencies. At the end: damp, stop e
 With a motion (``--motion``), mocap_reference replaces cmg_reference: the clip starts at go, aligned to the robot
 and blended in from its pose, and the demo lasts the clip plus its blends and 2 s of standing.
 
-Exit code 1 when a model file is missing (the message says how to make it), 2 when the loop could not start.
+Exit code 1 when a model file is missing (the message says how to make it), 2 when the loop could not start, 3
+when the robot fell or the bridge damped on a fault (or on the policy node's request) before the sequence ended.
+The graph runs isolated: DDS discovery on localhost only and domain 42, unless ROS_AUTOMATIC_DISCOVERY_RANGE and
+ROS_DOMAIN_ID are set.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -283,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from g1_bridge.closed_loop import LoopMonitor, mode_name, percentiles
     from g1_bridge.graph_runner import GraphRunner
-    from g1_bridge.launch_graph import sim_graph
+    from g1_bridge.launch_graph import sim_environment, sim_graph
     from twist_core.robot import load_robot_spec
     from twist_core.safety import Mode
 
@@ -314,16 +318,20 @@ def main(argv: list[str] | None = None) -> int:
     # rclpy's own handlers would shut its context down on Ctrl-C/SIGTERM, before the robot is damped: ours
     # raise KeyboardInterrupt, and the cleanup damps the bridge, then stops the nodes
     signal.signal(signal.SIGTERM, _interrupt)
+    os.environ.update(sim_environment(os.environ))  # localhost discovery and a domain of its own, unless set
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     monitor = LoopMonitor(spec, name="demo_monitor")
     rows: list[dict] = []
     start = 0.0
     status = 0
+    failure = ""
     try:
         runner.start()
         monitor.start_and_go(timeout=90.0, log=lambda text: log(f"bridge {text}"))
         start = monitor.sim_time()
         rows = run_sequence(monitor, runner, args.table_period, args.wall_limit, log, sequence)
+        if monitor.mode() == Mode.DAMPING:  # before the demo's own damping below: a fault, or the policy's request
+            failure = f"the bridge damped: {monitor.status.fault_message if monitor.status else '?'}"
     except KeyboardInterrupt:
         log("demo: interrupted")
     except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
@@ -365,6 +373,10 @@ def main(argv: list[str] | None = None) -> int:
                    "policy_diagnostics": diag}
         (out / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
         log(f"wrote {', '.join(str(p) for p in paths)} and {out / 'metrics.json'}")
+        failure = f"the robot fell ({how})" if fell else failure
+    if failure and status == 0:
+        log(f"demo: FAILED: {failure}")
+        status = 3
     monitor.destroy_node()
     rclpy.try_shutdown()
     toy_dir.cleanup()

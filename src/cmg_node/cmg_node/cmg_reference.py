@@ -3,7 +3,8 @@
 The exported CMG (ONNX, twist_core.cmg_runtime) is checked against config/g1.yaml at start; a missing or bad file,
 a metadata mismatch or a rate other than the model's fps stops the node with the reason (exit code 2). Generation
 starts at the model's standing frame, at the robot's position and heading from ``robot_state``. Every tick: the
-command (``cmd_vel``: linear.x, linear.y, angular.z; zero when older than ``cmd_timeout``; clamped to the model's
+command (``cmd_vel``: linear.x, linear.y, angular.z; zero when older than ``cmd_timeout`` on the monotonic clock
+(simulated time with use_sim_time); clamped to the model's
 training range; NaN rejected) is acceleration-limited; while walking or turning, the heading hold adds
 ``heading_hold_gain`` x (target heading - robot heading from ``robot_state``) to the yaw rate (the target moves with
 the commanded yaw rate; ``heading_hold_gain`` 0 turns it off); the model steps the joints (clamped to the joint
@@ -130,11 +131,8 @@ class CmgReference(ReferenceNode):
         else:
             self.get_logger().info(message)
 
-    def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
-
     def _on_cmd_vel(self, msg: Twist) -> None:
-        received = self.filter.receive([msg.linear.x, msg.linear.y, msg.angular.z], self._now())
+        received = self.filter.receive([msg.linear.x, msg.linear.y, msg.angular.z], self.safety_now())
         if received.verdict == Verdict.REJECTED:
             self.get_logger().warning(received.warning, throttle_duration_sec=1.0)
         elif received.warning:
@@ -166,7 +164,7 @@ class CmgReference(ReferenceNode):
             if self.paused:  # frozen: the current frame at rest, now and in the future window
                 frame = self.generator.frame(self.command, still=True)
                 return frame, self._constant_future(frame), MotionReference.SOURCE_CMG, True
-            self.command = self.filter.update(self._now(), self.period)
+            self.command = self.filter.update(self.safety_now(), self.period)
             command = self.heading_hold.update(self.command, self.robot_heading(), self.period)
             if self._fresh:
                 self._fresh = False

@@ -25,6 +25,7 @@ import enum
 import numpy as np
 
 from twist_core import rotations
+from twist_core.cmg_runtime import limit_command_change
 
 COMMAND_LABELS = ("vx", "vy", "yaw_rate")
 
@@ -104,13 +105,7 @@ class CommandFilter:
 
     def update(self, now: float, dt: float) -> np.ndarray:
         """Advance the filtered command by ``dt`` seconds toward the target at ``now``; return it (a copy)."""
-        target = self.target(now)
-        delta = target - self.value
-        linear, max_linear = float(np.hypot(delta[0], delta[1])), self.max_linear_accel * dt
-        if linear > max_linear:
-            delta[:2] *= max_linear / linear
-        delta[2] = np.clip(delta[2], -self.max_yaw_accel * dt, self.max_yaw_accel * dt)
-        self.value = self.value + delta
+        self.value = limit_command_change(self.value, self.target(now), self.max_linear_accel, self.max_yaw_accel, dt)
         return self.value.copy()
 
     def stop(self) -> None:

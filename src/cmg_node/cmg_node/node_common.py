@@ -5,9 +5,11 @@ descriptions, the robot spec, the publishers of ``motion_reference`` (RELIABLE, 
 ``reference/joint_states`` and the transform ``<frame_id> -> reference/<root>`` on ``/tf`` (when tf2_msgs is
 installed), the ``robot_state`` subscription for aligning the start to the robot, the start gate
 (``wait_for_subscribers``, ``align_to_robot``/``align_timeout``), the ``~/pause`` (std_srvs/SetBool) and
-``~/restart`` (std_srvs/Trigger) services, and the timer. A subclass supplies the frames (:meth:`produce`) and
-reacts to start, pause and restart. :func:`run` is the shared entry point (``--help``, exit code 2 with a
-one-line reason when the node cannot start).
+``~/restart`` (std_srvs/Trigger) services, and the timer. Ages and deadlines use :meth:`ReferenceNode.safety_now`
+and the timer :attr:`ReferenceNode.tick_clock`: simulated time with ``use_sim_time``, else the monotonic clock, so a
+step of the system clock neither keeps an old command alive nor stalls the ticks. A subclass supplies the frames
+(:meth:`produce`) and reacts to start, pause and restart. :func:`run` is the shared entry point (``--help``, exit
+code 2 with a one-line reason when the node cannot start).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -103,6 +106,8 @@ class ReferenceNode(Node):
             raise SetupError("future_frames must be >= 0 and future_step > 0")
         self.spec = load_robot_spec()
         self.period = 1.0 / self.p["rate"]
+        sim_time = bool(self.get_parameter("use_sim_time").value)
+        self.tick_clock = self.get_clock() if sim_time else Clock(clock_type=ClockType.STEADY_TIME)
         self.sequence = 0
         self.paused = bool(self.p["start_paused"])
         self.started = False
@@ -117,8 +122,12 @@ class ReferenceNode(Node):
         self.create_service(Trigger, "~/restart", self._on_restart)
 
     def start_timer(self) -> None:
-        """Start ticking at ``rate`` (call at the end of the subclass's set-up)."""
-        self.create_timer(self.period, self.tick)
+        """Start ticking at ``rate`` on :attr:`tick_clock` (call at the end of the subclass's set-up)."""
+        self.create_timer(self.period, self.tick, clock=self.tick_clock)
+
+    def safety_now(self) -> float:
+        """Seconds on the clock of ages and deadlines: simulated time with use_sim_time, else monotonic."""
+        return self.tick_clock.now().nanoseconds * 1e-9
 
     # -- to implement ---------------------------------------------------------------------------------
     def produce(self) -> tuple[ReferenceFrame, Sequence[tuple[float, ReferenceFrame]], int, bool]:

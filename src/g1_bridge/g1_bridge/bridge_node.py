@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -62,7 +63,8 @@ class BridgeNode(Node):
                  min_height_parameter: bool) -> None:
         """Declare ``parameters``, build the state machine and the common ROS interfaces.
 
-        ``min_height_parameter``: the pelvis height is measurable (simulation), so ``min_height`` is a bound.
+        ``min_height_parameter``: the bridge measures (simulation) or estimates (robot) the pelvis height, so
+        ``min_height`` is a bound.
         """
         super().__init__(name, parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
         for key, (default, description) in parameters.items():
@@ -76,8 +78,15 @@ class BridgeNode(Node):
         self.status_sequence = 0
         self.commands_received = 0
         self.commands_rejected = 0
+        self.commands_clamped = 0
+        self.clamp_message = ""
+        self.torque_clamps = 0
+        self.states_dropped = 0
+        self.warning = ""
         self._last_logged_fault = None
 
+        # timers run on the monotonic clock: a step of the system clock must not stall states or the status
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.state_pub = self.create_publisher(RobotState, "robot_state", CONTROL_QOS)
         self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)
         self.imu_pub = self.create_publisher(Imu, "imu", 10)
@@ -146,6 +155,11 @@ class BridgeNode(Node):
         if error is not None:
             self.commands_rejected += 1
             self.get_logger().error(f"rejected JointCommand {msg.sequence}: {error}", throttle_duration_sec=1.0)
+        elif targets.clamped:
+            self.commands_clamped += 1
+            self.clamp_message = f"JointCommand {msg.sequence}: clamped {'; '.join(targets.clamped)}"
+            self.get_logger().warning(f"{self.clamp_message} to the bounds of config/g1.yaml",
+                                      throttle_duration_sec=1.0)
         with self.lock:
             self.safety.on_command(self.now(), targets, error, damp_requested=msg.mode == JointCommand.MODE_DAMP)
         self.log_fault()
@@ -176,6 +190,11 @@ class BridgeNode(Node):
         msg.control_ticks = self.sequence
         msg.commands_received = self.commands_received
         msg.commands_rejected = self.commands_rejected
+        msg.commands_clamped = self.commands_clamped
+        msg.clamp_message = self.clamp_message
+        msg.torque_clamps = self.torque_clamps
+        msg.states_dropped = self.states_dropped
+        msg.warning = self.warning
         msg.command_age = float(age) if np.isfinite(age) else -1.0
         msg.header.stamp = self.get_clock().now().to_msg()
         self.fill_status(msg)

@@ -7,7 +7,8 @@ entry (dicts are written to YAML files, as launch_ros does). Nodes whose package
 robot_state_publisher are not in the PyPI wheels) are skipped with a message, or refused with ``required``.
 
 Processes start in their own session, so a Ctrl-C in the terminal reaches only the runner, which can damp the
-robot first and then stop the nodes in reverse order (SIGINT, then SIGTERM, then SIGKILL).
+robot first and then stop the nodes in reverse order (SIGINT, then SIGTERM, then SIGKILL). The command line runs
+the simulation isolated (``launch_graph.sim_environment``: localhost discovery, domain 42 unless set).
 
 Command line (the simulation graph, like ``ros2 launch launch/sim.launch.py``)::
 
@@ -29,7 +30,7 @@ from typing import IO, Sequence
 
 import yaml
 
-from g1_bridge.launch_graph import REFERENCE_SOURCES, NodeSpec, sim_graph
+from g1_bridge.launch_graph import REFERENCE_SOURCES, NodeSpec, sim_environment, sim_graph
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 
@@ -184,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                           motion_fps=args.motion_fps)
     except ValueError as exc:
         parser.error(str(exc))
-    runner = GraphRunner(graph, log_dir=args.log_dir or None, required=("g1_bridge",))
+    runner = GraphRunner(graph, log_dir=args.log_dir or None, required=("g1_bridge",),
+                         env=sim_environment(os.environ))
     runner.plan()
     print(runner.describe(), flush=True)
     if args.dry_run:

@@ -13,7 +13,8 @@ Each :class:`NodeSpec` maps one-to-one onto a ``launch_ros.actions.Node``. The s
 * optionally a reference publisher (``reference``): ``cmg_reference`` (cmd_vel -> reference with the CMG
   ``cmg_model``) or ``mocap_reference`` (plays ``motion_file``), both from ``cmg_node``;
 * optionally the student policy ``twist_policy`` (``twist_policy_node``, ``policy_file``), parameters from
-  ``config/twist_policy.yaml`` plus the file, closing the loop reference -> policy -> bridge;
+  ``config/twist_policy.yaml`` plus the file, closing the loop reference -> policy -> bridge; with a ``cmg_model``
+  the policy also gets it as ``stop_model``, so a lost reference ends in a controlled stop;
 * ``rviz2`` with ``config/g1.rviz`` (optional).
 
 In lockstep every node but the bridge runs on simulated time (``use_sim_time``; the bridge publishes /clock) and
@@ -24,14 +25,19 @@ for determinism, and a node starved of CPU for a moment (a loaded machine) must 
 they cost time only when a node is missing (a dead policy still gets damped, ``command_deadline`` simulated
 seconds later).
 The real robot (:func:`real_graph`) is the same graph with ``unitree_bridge`` (parameters from
-``config/unitree_bridge.yaml`` plus overrides) in place of ``mujoco_bridge``, on wall-clock time.
+``config/unitree_bridge.yaml`` plus overrides) in place of ``mujoco_bridge``, on wall-clock time, optionally in a
+namespace.
+
+DDS isolation: a simulation or demo must never reach another machine's graph (a laptop's ``make demo`` publishing
+``/cmd_vel`` into a robot's). :func:`sim_environment` gives its processes discovery on localhost only and a domain
+of their own (:data:`SIM_DOMAIN_ID`) unless the environment already chooses them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +55,15 @@ class NodeSpec:
 REFERENCE_SOURCES = ("none", "cmg", "mocap")
 LOCKSTEP_REFERENCE_WAIT = 0.4  # s (wall) the policy waits for each tick's reference in lockstep
 LOCKSTEP_COMMAND_WAIT = 0.5  # s (wall) the bridge waits for each tick's command in lockstep, with a policy
+SIM_DOMAIN_ID = 42  # the simulation's own ROS 2 domain, unless ROS_DOMAIN_ID is set
+
+
+def sim_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with the simulation's DDS isolation: localhost discovery and domain SIM_DOMAIN_ID, unless set."""
+    isolated = dict(env)
+    isolated.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    isolated.setdefault("ROS_DOMAIN_ID", str(SIM_DOMAIN_ID))
+    return isolated
 
 
 def _check_reference(reference: str, cmg_model: str, motion_file: str) -> None:
@@ -61,12 +76,14 @@ def _check_reference(reference: str, cmg_model: str, motion_file: str) -> None:
 
 
 def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rviz: bool, reference: str,
-                cmg_model: str, motion_file: str, policy_file: str, motion_fps: float = 0.0) -> list[NodeSpec]:
+                cmg_model: str, motion_file: str, policy_file: str, namespace: str = "",
+                motion_fps: float = 0.0) -> list[NodeSpec]:
     """Everything but the bridge: robot and ghost state publishers, reference, policy, rviz2."""
     nodes = [
         NodeSpec("robot_state_publisher", "robot_state_publisher", "robot_state_publisher",
                  parameters=({"robot_description": robot_description, "use_sim_time": use_sim_time},)),
-        NodeSpec("robot_state_publisher", "robot_state_publisher", "robot_state_publisher", namespace="reference",
+        NodeSpec("robot_state_publisher", "robot_state_publisher", "robot_state_publisher",
+                 namespace="/".join(filter(None, (namespace, "reference"))),
                  parameters=({"robot_description": robot_description, "frame_prefix": "reference/",
                               "use_sim_time": use_sim_time},)),
     ]
@@ -80,6 +97,8 @@ def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rv
         nodes.append(NodeSpec("cmg_node", "mocap_reference", "mocap_reference", parameters=(mocap,)))
     if policy_file:
         policy = {"policy_file": str(policy_file), "use_sim_time": use_sim_time}
+        if cmg_model:  # the controlled stop when the reference is lost
+            policy["stop_model"] = str(cmg_model)
         if use_sim_time:  # lockstep: wait for the reference of each tick (the reference joins the lockstep)
             policy["reference_wait"] = LOCKSTEP_REFERENCE_WAIT
         nodes.append(NodeSpec("twist_policy_node", "twist_policy", "twist_policy",
@@ -87,7 +106,7 @@ def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rv
     if rviz:
         nodes.append(NodeSpec("rviz2", "rviz2", "rviz2", arguments=("-d", str(config_dir / "g1.rviz")),
                               parameters=({"use_sim_time": use_sim_time},)))
-    return nodes
+    return [n if n.namespace else dataclasses.replace(n, namespace=namespace) for n in nodes]
 
 
 def sim_graph(robot_description: str, config_dir: Path, clock_mode: str = "realtime", auto_start: bool = False,
@@ -111,25 +130,28 @@ def sim_graph(robot_description: str, config_dir: Path, clock_mode: str = "realt
     bridge = NodeSpec("g1_bridge", "mujoco_bridge", "mujoco_bridge",
                       parameters=(str(config_dir / "mujoco_bridge.yaml"), {**overrides, **(bridge_parameters or {})}))
     return [bridge] + _loop_nodes(robot_description, config_dir, use_sim_time, rviz, reference, cmg_model,
-                                  motion_file, policy_file, motion_fps)
+                                  motion_file, policy_file, motion_fps=motion_fps)
 
 
 def real_graph(robot_description: str, config_dir: Path, policy_file: str, reference: str = "cmg",
                cmg_model: str = "", motion_file: str = "", rviz: bool = True,
-               bridge_parameters: dict[str, Any] | None = None, motion_fps: float = 0.0) -> list[NodeSpec]:
+               bridge_parameters: dict[str, Any] | None = None, namespace: str = "",
+               motion_fps: float = 0.0) -> list[NodeSpec]:
     """The nodes on the real G1: ``unitree_bridge``, reference publisher, policy, state publishers, rviz2.
 
     Wall-clock time everywhere. The bridge reads ``config/unitree_bridge.yaml``; ``bridge_parameters`` override
     it (at least ``network_interface`` on most machines; ``dds_domain`` 1 and ``release_motion_service`` false
-    against ``unitree_sim``).
+    against ``unitree_sim``). ``namespace``: every node in it (the ghost's state publisher in
+    ``<namespace>/reference``), so that the robot's topics and services are ``/<namespace>/...``.
     """
     if not policy_file:
         raise ValueError("the real robot needs policy_file (an exported student policy)")
     _check_reference(reference, cmg_model, motion_file)
-    bridge = NodeSpec("g1_bridge", "unitree_bridge", "unitree_bridge",
+    namespace = namespace.strip("/")
+    bridge = NodeSpec("g1_bridge", "unitree_bridge", "unitree_bridge", namespace=namespace,
                       parameters=(str(config_dir / "unitree_bridge.yaml"), dict(bridge_parameters or {})))
     return [bridge] + _loop_nodes(robot_description, config_dir, False, rviz, reference, cmg_model, motion_file,
-                                  policy_file, motion_fps)
+                                  policy_file, namespace, motion_fps=motion_fps)
 
 
 def override_parameters(graph: list[NodeSpec], overrides: dict[str, dict[str, Any]]) -> list[NodeSpec]:

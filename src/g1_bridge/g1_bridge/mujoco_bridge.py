@@ -14,6 +14,11 @@ Clock modes:
     ``state_sequence == k`` arrives (or ``lockstep_timeout`` wall seconds pass), then advances exactly one
     control tick. Deterministic for a given seed and command sequence. Stamps and ``/clock`` are sim time.
 
+Bounded commands: a JointCommand's gains, velocity targets and feed-forward torques beyond config/g1.yaml's
+bounds are clamped to them and counted (``commands_clamped``, ``clamp_message`` in the status); before each control
+tick's physics the targets go through ``twist_core.safety.limit_torque`` (positions within the joint limits, the PD
+torque predicted from the measured state within the effort limits; counted as ``torque_clamps``), as on the robot.
+
 QoS: commands and states are RELIABLE, KEEP_LAST 1 (the latest sample is the only useful one, and lockstep
 must not lose one); the status is RELIABLE + TRANSIENT_LOCAL so a late subscriber gets the current mode.
 """
@@ -36,7 +41,7 @@ from g1_bridge.bridge_node import CONTROL_QOS, SAFETY_PARAMETERS, STATUS_QOS, Br
 from g1_bridge.bridge_node import run_bridge
 from twist_core import video
 from twist_core.sim import G1Sim, GantryConfig
-from twist_core.safety import Mode
+from twist_core.safety import Mode, limit_torque
 
 try:  # tf2_msgs is part of every ROS 2 install but not of the PyPI wheels
     from tf2_msgs.msg import TFMessage
@@ -102,7 +107,7 @@ class MujocoBridge(BridgeNode):
         self.create_service(SetBool, "~/gantry", self._on_gantry)
         self.create_service(Reset, "~/reset", self._on_reset)
         self.create_subscription(Vector3, "~/push", self._on_push, 10)
-        self.create_timer(1.0 / p["status_rate"], self.publish_status)
+        self.create_timer(1.0 / p["status_rate"], self.publish_status, clock=self.steady)
         if TFMessage is None:
             self.get_logger().info("tf2_msgs is not installed: /tf is not published")
         self.recorder = self.viewer = None
@@ -138,8 +143,11 @@ class MujocoBridge(BridgeNode):
             self.clock_pub.publish(Clock(clock=stamp))
 
     def advance(self) -> None:
-        """Apply the current targets for one control tick of physics."""
-        self.sim.set_targets(self.safety.targets(self.sim.time))
+        """Apply the current targets, torque-limited from the measured state, for one control tick of physics."""
+        q, dq = self.sim.joints()
+        targets, clamped = limit_torque(self.spec, self.safety.targets(self.sim.time), q, dq)
+        self.torque_clamps += clamped
+        self.sim.set_targets(targets)
         self.sim.step(self.substeps)
         self.sequence += 1
         if self.recorder is not None:
@@ -253,6 +261,7 @@ class MujocoBridge(BridgeNode):
         msg.clock_mode = CLOCK_MODES[self.params["clock_mode"]]
         msg.gantry_engaged = self.sim.gantry_engaged
         msg.real_time_factor = float(self.real_time_factor)
+        msg.pelvis_height = self.sim.state().height
 
     def _stamp(self, sim_time: float):
         return messages.stamp_from_seconds(sim_time) if self.lockstep else self.get_clock().now().to_msg()

@@ -11,22 +11,32 @@ The robot side (Cyclone DDS, domain ``dds_domain`` on ``network_interface``):
   accelerometer, ``mode_machine`` and the wireless remote.
 * ``rt/lowcmd`` (LowCmd_) at ``lowcmd_rate`` (500 Hz) from its own thread, from the state machine's latest targets
   (the latest valid JointCommand in POLICY): ``mode_pr`` 0, ``mode_machine`` echoed from the latest LowState,
-  ``mode`` 1 for motors 0-28 (0 for the unused slots 29-34), the CRC computed last. Before it is sent each
-  command is clamped: position targets to the joint limits, feed-forward torque to the effort limits, and the PD
-  torque predicted from the latest measured state (``tau + kp (q* - q) + kd (dq* - dq)``) to the effort limits
-  by moving the position target; a clamp active in POLICY for ``saturation_time`` is TORQUE_SATURATION.
+  ``mode`` 1 for motors 0-28 (0 for the unused slots 29-34), the CRC computed last. A JointCommand's gains,
+  velocity targets and feed-forward torques beyond config/g1.yaml's bounds are clamped when it arrives (counted in
+  the status); before it is sent each LowCmd goes through ``twist_core.safety.limit_torque``: position targets to
+  the joint limits, feed-forward torque to the effort limits, and the PD torque predicted from the latest
+  measured state (``tau + kp (q* - q) + kd (dq* - dq)``) to the effort limits by moving the position target
+  (counted as ``torque_clamps``); a clamp active in POLICY for ``saturation_time`` is TORQUE_SATURATION.
   A NaN/Inf can never be sent: a non-finite command is replaced by damping (NON_FINITE).
 
 Safety beyond the MuJoCo bridge: the wireless remote (START -> ramp to the default pose, A -> policy, B or
-SELECT -> damping; START and A only while no shoulder button is held), LowState older than
-``lowstate_timeout`` -> DAMPING (STATE_STALE), and damping on every exit path: an exception in any thread,
-SIGINT, SIGTERM and a normal shutdown all end with ``shutdown_damping_time`` seconds of damping LowCmds.
+SELECT -> damping; START and A only while no shoulder button is held); LowState with a wrong CRC dropped and
+counted (``states_dropped``), and no valid LowState for ``lowstate_timeout`` -> DAMPING (STATE_STALE, the drops
+named); an all-zero or non-unit IMU quaternion, or a ``mode_machine`` other than the configured robot's ->
+DAMPING (SENSOR); the pelvis height estimated from the joint encoders and the IMU (forward kinematics, the lower
+foot on the floor) below ``min_height`` -> DAMPING (HEIGHT); the wireless remote's link lost (its 40 bytes zero for
+``remote_timeout`` after it was seen) -> logged and in the status's ``warning`` until it is back (B/SELECT cannot
+damp meanwhile); and damping on every exit path: an exception in any thread, SIGINT, SIGTERM and a normal
+shutdown all end with ``shutdown_damping_time`` seconds of damping LowCmds. The LowCmd thread is supervised: if it
+dies or sends nothing for ``lowcmd_watchdog`` seconds, the ROS thread sends damping itself, for
+``shutdown_damping_time``, and the process exits with code 1.
 
-Start-up: the interface must exist, LowState must arrive within ``lowstate_wait`` (robot reachable), a
-checklist is printed (interface address, LowState rate and CRC, mode_machine, motor voltage and temperatures,
-joints within limits), and the onboard motion service is released through MotionSwitcher
-(``release_motion_service``; false for ``unitree_sim``, which has none). Only then does LowCmd start, in
-ZERO_TORQUE.
+Start-up: the interface must exist, LowState must arrive within ``lowstate_wait`` (robot reachable), its
+``mode_machine`` must be the configured ``mode_machine`` and its IMU quaternion of unit norm, a checklist is printed
+(interface address, LowState rate and CRC, mode_machine, motor voltage and temperatures, joints within limits), and
+the onboard motion service is released through MotionSwitcher (``release_motion_service``; a service still active
+after ``motion_service_timeout`` refuses the start; false for ``unitree_sim`` without ``--motion-service``). Only
+then does LowCmd start, in ZERO_TORQUE.
 """
 
 from __future__ import annotations
@@ -45,8 +55,9 @@ from twist_msgs.msg import BridgeStatus
 from g1_bridge import unitree_protocol as up
 from g1_bridge.bridge_node import SAFETY_PARAMETERS, BridgeNode, run_bridge, usage as bridge_usage
 from twist_core import rotations
+from twist_core.model import PelvisHeight
 from twist_core.robot import RobotSpec
-from twist_core.safety import Fault, JointTargets, Mode, damping_targets
+from twist_core.safety import Fault, JointTargets, Mode, damping_targets, limit_torque
 
 PARAMETERS = {
     # name: (default, description)
@@ -59,11 +70,17 @@ PARAMETERS = {
     "lowstate_timeout": (0.1, "seconds without a valid LowState before damping"),
     "lowstate_wait": (10.0, "seconds to wait for the first LowState at start-up"),
     "check_lowstate_crc": (True, "drop LowState messages whose CRC is wrong"),
+    "mode_machine": (5, "the robot's mode_machine (its type, in LowState); another one refuses start or damps "
+                        "(unitree_sim reports 5: check what your G1 reports in the checklist)"),
     "remote_control": (True, "act on the wireless remote: START ramp, A policy, B/SELECT damping"),
+    "remote_timeout": (1.0, "seconds of all-zero wireless-remote bytes before the remote's link counts as lost"),
     "shutdown_damping_time": (1.0, "seconds of damping LowCmd sent on exit before the node stops"),
+    "lowcmd_watchdog": (0.5, "seconds without a LowCmd sent before the ROS thread damps and the bridge exits 1"),
     "status_rate": (10.0, "bridge_status publications per second"),
     **SAFETY_PARAMETERS,
+    "min_height": (0.35, "pelvis height bound [m] (estimated from the legs' kinematics and the IMU) before damping"),
 }
+QUATERNION_NORM = (0.9, 1.1)  # an IMU quaternion outside these norms is a sensor fault
 
 
 @dataclasses.dataclass
@@ -95,28 +112,6 @@ def snapshot_from_record(spec: RobotSpec, rec: np.ndarray, now: float) -> LowSta
         mode_machine=int(rec["mode_machine"]), remote=rec["wireless_remote"].copy(),
         temperature=motors["temperature"].max(axis=1).astype(np.float64), voltage=motors["vol"].astype(np.float64),
         imu_temperature=int(imu["temperature"]))
-
-
-def clamp_targets(spec: RobotSpec, targets: JointTargets, q: np.ndarray, dq: np.ndarray
-                  ) -> tuple[JointTargets, bool]:
-    """Clamp targets before they go to the motors; returns them and whether a torque clamp was active.
-
-    Positions to the joint limits, feed-forward torque to the effort limits, and the PD torque predicted from the
-    measured ``q``, ``dq`` to the effort limits by moving the position target (joints with kp > 0).
-    """
-    limit = spec.effort_limits
-    position = np.clip(targets.position, spec.lower_limits, spec.upper_limits)
-    effort = np.clip(targets.effort, -limit, limit)
-    q_m, dq_m = np.nan_to_num(q), np.nan_to_num(dq)
-    predicted = effort + targets.kp * (position - q_m) + targets.kd * (targets.velocity - dq_m)
-    excess = predicted - np.clip(predicted, -limit, limit)
-    movable = targets.kp > 0
-    saturated = bool(np.any(excess[movable] != 0.0))
-    shift = np.divide(excess, targets.kp, out=np.zeros_like(excess), where=movable)
-    position = np.clip(position - shift, spec.lower_limits, spec.upper_limits)
-    return JointTargets(position=position, velocity=np.array(targets.velocity, dtype=np.float64),
-                        kp=np.array(targets.kp, dtype=np.float64), kd=np.array(targets.kd, dtype=np.float64),
-                        effort=effort), saturated
 
 
 def lowcmd_record(spec: RobotSpec, targets: JointTargets, mode_machine: int) -> np.ndarray:
@@ -160,15 +155,21 @@ class UnitreeBridge(BridgeNode):
 
     def __init__(self, **overrides) -> None:
         """Check the set-up, connect to the robot, release its motion service, start the LowCmd thread."""
-        super().__init__("unitree_bridge", PARAMETERS, overrides, min_height_parameter=False)
+        super().__init__("unitree_bridge", PARAMETERS, overrides, min_height_parameter=True)
         p = self.params
-        for key in ("control_rate", "lowcmd_rate", "status_rate", "lowstate_timeout"):
+        for key in ("control_rate", "lowcmd_rate", "status_rate", "lowstate_timeout", "remote_timeout",
+                    "lowcmd_watchdog"):
             if p[key] <= 0:
                 raise ValueError(f"{key} must be positive, not {p[key]}")
         self.latest: LowStateSnapshot | None = None
         self.lowstate_received = 0
-        self.lowstate_crc_errors = 0
+        self._dropped_since_valid = 0  # LowStates dropped (wrong CRC) since the latest valid one
+        self._height = PelvisHeight(self.spec)  # used by the LowCmd thread only
+        self.pelvis_height = float("nan")  # the latest estimate
+        self._remote_seen = False
+        self._remote_silent_since: float | None = None
         self.lowcmd_sent = 0
+        self._last_sent = time.monotonic()
         self.lowcmd_errors = 0
         self.lowcmd_period_max = 0.0
         self._saturated = False
@@ -183,11 +184,14 @@ class UnitreeBridge(BridgeNode):
         self._wait_for_robot()
         self._release_motion_service()
         self._lowcmd_msg = self._new_lowcmd()
+        self._rescue_msg = self._new_lowcmd()  # damping sent from other threads when the LowCmd thread is gone
+        self._last_sent = time.monotonic()
         self._thread = threading.Thread(target=self._lowcmd_loop, name="lowcmd", daemon=True)
         self._thread.start()
         try:
-            self.create_timer(1.0 / p["control_rate"], self._publish_state)
-            self.create_timer(1.0 / p["status_rate"], self.publish_status)
+            self.create_timer(1.0 / p["control_rate"], self._publish_state, clock=self.steady)
+            self.create_timer(1.0 / p["status_rate"], self.publish_status, clock=self.steady)
+            self.create_timer(p["lowcmd_watchdog"] / 2, self._supervise, clock=self.steady)
             self._print_checklist(address)
         except Exception as exc:
             self.close(f"start-up error: {exc!r}")
@@ -230,8 +234,8 @@ class UnitreeBridge(BridgeNode):
         p = self.params
         start = time.monotonic()
         if not self._lowstate_event.wait(p["lowstate_wait"]):
-            hint = (f" ({self.lowstate_crc_errors} LowState dropped for a wrong CRC: check_lowstate_crc)"
-                    if self.lowstate_crc_errors else "")
+            hint = (f" ({self.states_dropped} LowState dropped for a wrong CRC: check_lowstate_crc)"
+                    if self.states_dropped else "")
             raise RuntimeError(f"no LowState on {up.LOWSTATE_TOPIC} within {p['lowstate_wait']} s{hint}: is the "
                                f"robot on, wired to {p['network_interface']}, in domain {p['dds_domain']}?")
         first, counted = time.monotonic(), self.lowstate_received
@@ -241,8 +245,16 @@ class UnitreeBridge(BridgeNode):
             snap = self.latest
         self._item(rate > 0.5 * p["lowcmd_rate"] or None,
                    f"robot reachable: first LowState after {first - start:.2f} s, {rate:.0f} Hz, "
-                   f"{self.lowstate_crc_errors} CRC errors")
-        self._item(True, f"mode_machine {snap.mode_machine} (echoed in every LowCmd)")
+                   f"{self.states_dropped} CRC errors")
+        if snap.mode_machine != p["mode_machine"]:
+            raise RuntimeError(f"LowState reports mode_machine {snap.mode_machine}, the configured robot "
+                               f"{p['mode_machine']} (parameter mode_machine): another robot type or firmware; set "
+                               "mode_machine only if this robot is a G1 with 29 joints in config/g1.yaml's order")
+        self._item(True, f"mode_machine {snap.mode_machine}, the configured robot's (echoed in every LowCmd)")
+        norm = float(np.linalg.norm(snap.imu_quat_wxyz))
+        if not QUATERNION_NORM[0] < norm < QUATERNION_NORM[1]:
+            raise RuntimeError(f"the IMU quaternion {np.round(snap.imu_quat_wxyz, 3).tolist()} has norm {norm:.3f}: "
+                               "no valid orientation from the IMU")
         self._item(None, f"battery: not in LowState (hg); motor supply voltage {snap.voltage.min():.1f}-"
                          f"{snap.voltage.max():.1f} V")
         hottest = int(np.argmax(snap.temperature))
@@ -252,9 +264,12 @@ class UnitreeBridge(BridgeNode):
         outside = (snap.q < self.spec.lower_limits) | (snap.q > self.spec.upper_limits)
         names = [self.spec.joint_names[i] for i in np.flatnonzero(outside)]
         self._item(not names or None, "joints within their limits" if not names else f"joints outside: {names}")
-        roll, pitch, _ = rotations.roll_pitch_yaw(snap.imu_quat_wxyz)
+        roll, pitch, _ = rotations.roll_pitch_yaw(snap.imu_quat_wxyz / norm)
         self._item(bool(max(abs(roll), abs(pitch)) < self.params["max_tilt"]) or None,
-                   f"pelvis roll {roll:+.2f} pitch {pitch:+.2f} rad (IMU)")
+                   f"pelvis roll {roll:+.2f} pitch {pitch:+.2f} rad (IMU), height "
+                   f"{self._height(snap.q, snap.imu_quat_wxyz / norm):.2f} m (estimated from the legs)")
+        self._item(self._remote_seen or None, "wireless remote linked" if self._remote_seen else
+                   "wireless remote: no data (not linked?): START/A/B/SELECT have no effect, damp with the service")
 
     def _release_motion_service(self) -> None:
         if not self.params["release_motion_service"]:
@@ -296,19 +311,56 @@ class UnitreeBridge(BridgeNode):
             now = time.monotonic()
             rec = up.lowstate_record(msg)
             if self.params["check_lowstate_crc"] and up.record_crc(rec) != int(rec["crc"]):
-                self.lowstate_crc_errors += 1
-                self.get_logger().warning("LowState with a wrong CRC dropped", throttle_duration_sec=1.0)
+                with self.lock:
+                    self.states_dropped += 1
+                    self._dropped_since_valid += 1
+                self.get_logger().warning(f"LowState with a wrong CRC dropped ({self.states_dropped} so far)",
+                                          throttle_duration_sec=1.0)
                 return
             snap = snapshot_from_record(self.spec, rec, now)
             with self.lock:
                 self.latest = snap
                 self.lowstate_received += 1
+                self._dropped_since_valid = 0
             self._lowstate_event.set()
+            self._watch_remote(up.remote_linked(snap.remote), now)
             if self.params["remote_control"]:
                 for action in self._remote.update(up.parse_remote(snap.remote)):
                     self.request(action, "damping requested on the wireless remote (B/SELECT)")
         except Exception as exc:  # noqa: BLE001 - never let a bad message kill the listener
             self.get_logger().error(f"LowState handling failed: {exc!r}", throttle_duration_sec=1.0)
+
+    def _watch_remote(self, linked: bool, now: float) -> None:
+        """Track the wireless remote's link; a lost one is logged and put in the status's warning."""
+        if linked:
+            if self.warning:
+                self.get_logger().info("the wireless remote's link is back")
+                self.warning = ""
+                self.publish_status()
+            self._remote_seen, self._remote_silent_since = True, None
+            return
+        if not self._remote_seen:
+            return
+        if self._remote_silent_since is None:
+            self._remote_silent_since = now
+        elif now - self._remote_silent_since > self.params["remote_timeout"] and not self.warning:
+            self.warning = (f"the wireless remote's link is lost (no remote data for {self.params['remote_timeout']:g} "
+                            "s): B/SELECT cannot damp; damp with the service or Ctrl-C, stop cmd_vel")
+            self.get_logger().error(self.warning)
+            self.publish_status()
+
+    def _supervise(self) -> None:
+        """ROS thread: if the LowCmd thread died or stalled, damp from here and end the node (exit code 1)."""
+        if self._closing:
+            return
+        silent = time.monotonic() - self._last_sent
+        if self._thread.is_alive() and silent <= self.params["lowcmd_watchdog"]:
+            return
+        what = "died" if not self._thread.is_alive() else f"sent nothing for {silent * 1e3:.0f} ms"
+        with self.lock:
+            self.safety.damp(f"the LowCmd thread {what}")
+        self._send_damping(self._rescue_msg)
+        raise RuntimeError(f"the LowCmd thread {what}: damping from the ROS thread, stopping")
 
     def _new_lowcmd(self):
         from unitree_sdk2py.idl.default import unitree_hg_msg_dds__LowCmd_
@@ -345,18 +397,32 @@ class UnitreeBridge(BridgeNode):
         now = time.monotonic()
         p = self.params
         with self.lock:
-            snap = self.latest
-            age = now - snap.time
-            if age > p["lowstate_timeout"]:
-                self.safety.trip(Fault.STATE_STALE, f"no LowState for {age * 1e3:.0f} ms "
-                                                    f"(timeout {p['lowstate_timeout'] * 1e3:.0f} ms)")
+            snap, dropped = self.latest, self._dropped_since_valid
+        age = now - snap.time
+        norm = float(np.linalg.norm(snap.imu_quat_wxyz))
+        if age > p["lowstate_timeout"]:
+            fault, text = Fault.STATE_STALE, (f"no LowState for {age * 1e3:.0f} ms (timeout "
+                                              f"{p['lowstate_timeout'] * 1e3:.0f} ms"
+                                              + (f"; {dropped} dropped for a wrong CRC meanwhile)" if dropped else ")"))
+        elif not QUATERNION_NORM[0] < norm < QUATERNION_NORM[1]:
+            fault, text = Fault.SENSOR, f"IMU quaternion of norm {norm:.3f}: no valid orientation"
+        elif snap.mode_machine != p["mode_machine"]:
+            fault, text = Fault.SENSOR, f"mode_machine {snap.mode_machine}, not the configured {p['mode_machine']}"
+        else:
+            fault, text = Fault.NONE, ""
+            quat = snap.imu_quat_wxyz / norm
+            roll, pitch, _ = rotations.roll_pitch_yaw(quat)
+            height = self.pelvis_height = self._height(snap.q, quat)
+        with self.lock:
+            if fault != Fault.NONE:
+                self.safety.trip(fault, text)
             else:
-                roll, pitch, _ = rotations.roll_pitch_yaw(snap.imu_quat_wxyz)
-                self.safety.update(now, snap.q, snap.dq, float(roll), float(pitch), None, self._saturated)
+                self.safety.update(now, snap.q, snap.dq, float(roll), float(pitch), height, self._saturated)
             targets = self.safety.targets(now)
             damping = self.safety.mode == Mode.DAMPING
         self.log_fault()
-        targets, saturated = clamp_targets(self.spec, targets, snap.q, snap.dq)
+        targets, saturated = limit_torque(self.spec, targets, snap.q, snap.dq)
+        self.torque_clamps += saturated
         self._saturated = saturated and not damping
         rec = lowcmd_record(self.spec, targets, snap.mode_machine)
         if not record_is_finite(rec):
@@ -367,15 +433,19 @@ class UnitreeBridge(BridgeNode):
             return
         self._write(rec)
 
-    def _send_damping(self) -> None:
-        """Send one damping LowCmd (constants only, so it cannot fail on bad data)."""
+    def _send_damping(self, msg=None) -> None:
+        """Send one damping LowCmd (constants only, so it cannot fail on bad data); ``msg``: the message to fill."""
         mode_machine = self.latest.mode_machine if self.latest is not None else 0
-        self._write(lowcmd_record(self.spec, damping_targets(self.spec, self.params["damping_kd"]), mode_machine))
+        self._write(lowcmd_record(self.spec, damping_targets(self.spec, self.params["damping_kd"]), mode_machine),
+                    msg)
 
-    def _write(self, rec: np.ndarray) -> None:
-        up.fill_lowcmd(self._lowcmd_msg, rec)
-        self._lowcmd_pub.Write(self._lowcmd_msg)
+    def _write(self, rec: np.ndarray, msg=None) -> None:
+        """Fill ``msg`` (default: the LowCmd thread's message) with ``rec`` and publish it."""
+        msg = self._lowcmd_msg if msg is None else msg
+        up.fill_lowcmd(msg, rec)
+        self._lowcmd_pub.Write(msg)
         self.lowcmd_sent += 1
+        self._last_sent = time.monotonic()
 
     def close(self, reason: str) -> None:
         """Damp, keep sending damping for ``shutdown_damping_time`` seconds, then stop the LowCmd thread."""
@@ -383,10 +453,15 @@ class UnitreeBridge(BridgeNode):
         with self.lock:
             self.safety.damp(f"shutdown: {reason}")
         self._stop_at = time.monotonic() + self.params["shutdown_damping_time"]
-        self._thread.join(self.params["shutdown_damping_time"] + 2.0)
+        if self._thread.is_alive():
+            self._thread.join(self.params["shutdown_damping_time"] + 2.0)
+        else:  # the LowCmd thread is gone: the damping comes from here
+            while time.monotonic() < self._stop_at:
+                self._send_damping(self._rescue_msg)
+                time.sleep(1.0 / self.params["lowcmd_rate"])
         print(f"unitree_bridge: {reason}: damping sent for {self.params['shutdown_damping_time']:.1f} s; "
               f"{self.lowcmd_sent} LowCmd sent (longest period {self.lowcmd_period_max * 1e3:.1f} ms), "
-              f"{self.lowstate_received} LowState received ({self.lowstate_crc_errors} CRC errors)", flush=True)
+              f"{self.lowstate_received} LowState received ({self.states_dropped} CRC errors)", flush=True)
 
     # -- the ROS side ---------------------------------------------------------------------------------------
     def now(self) -> float:
@@ -413,6 +488,7 @@ class UnitreeBridge(BridgeNode):
         msg.clock_mode = BridgeStatus.CLOCK_MODE_REALTIME
         msg.gantry_engaged = False
         msg.real_time_factor = 1.0
+        msg.pelvis_height = self.pelvis_height
 
     def _publish_state(self) -> None:
         with self.lock:

@@ -14,7 +14,9 @@ CRC-32/MPEG-2 over each word's bytes in big-endian order; it is computed here th
 
 Wireless remote: LowState carries the remote's 40 raw bytes: ``head[2]``, a 16-bit little-endian button field
 (bit 0 R1, L1, start, select, R2, L2, F1, F2, A, B, X, Y, up, right, down, bit 15 left), then the floats lx, rx,
-ry, L2 (analog) and ly.
+ry, L2 (analog) and ly. A block of 40 zero bytes is taken to mean that no remote reports (:func:`remote_linked`):
+``unitree_sim`` marks a linked remote with non-zero header bytes (:data:`SIM_REMOTE_HEAD`); on a real G1 what an
+unlinked remote reads is to be confirmed on the robot (a remote never seen linked is never reported lost).
 """
 
 from __future__ import annotations
@@ -165,15 +167,29 @@ def parse_remote(data: Sequence[int] | bytes) -> RemoteState:
     return RemoteState(frozenset(b for i, b in enumerate(BUTTONS) if bits >> i & 1), lx, rx, ry, l2, ly)
 
 
+SIM_REMOTE_HEAD = (0x55, 0x51)  # header bytes of a linked remote in unitree_sim
+
+
+def remote_linked(data: Sequence[int] | bytes) -> bool:
+    """Whether the 40 wireless-remote bytes come from a linked remote (any byte non-zero)."""
+    return any(bytes(bytearray(data)))
+
+
 def remote_bytes(buttons: Iterable[str] = (), lx: float = 0.0, rx: float = 0.0, ry: float = 0.0, l2: float = 0.0,
-                 ly: float = 0.0) -> list[int]:
-    """The 40 bytes of a remote holding ``buttons`` (names of :data:`BUTTONS`) with the given axes."""
+                 ly: float = 0.0, linked: bool = True) -> list[int]:
+    """The 40 bytes of a remote holding ``buttons`` (names of :data:`BUTTONS`) with the given axes.
+
+    ``linked`` False: the 40 zero bytes of a remote that does not report.
+    """
     bits = 0
     for name in buttons:
         if name not in BUTTONS:
             raise ValueError(f"unknown button {name!r}; buttons: {', '.join(BUTTONS)}")
         bits |= 1 << BUTTONS.index(name)
     raw = bytearray(40)
+    if not linked:
+        return list(raw)
+    raw[0], raw[1] = SIM_REMOTE_HEAD
     raw[2], raw[3] = bits & 0xFF, bits >> 8
     _STICKS.pack_into(raw, 4, lx, rx, ry, l2, ly)
     return list(raw)

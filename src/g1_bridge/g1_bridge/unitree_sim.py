@@ -13,14 +13,21 @@ default in domain 1 on interface ``lo``:
   the pelvis IMU (quaternion w, x, y, z; gyroscope; accelerometer; rpy), ``mode_machine``, a millisecond
   ``tick``, the injected wireless-remote bytes, plausible temperatures and voltages, and a correct CRC.
 * takes test inputs on ``rt/sim/control`` (:class:`SimControl_`): the 40 wireless-remote bytes to report from
-  now on, and the virtual gantry (the rack the robot hangs on; engaged at start unless ``--gantry off``).
+  now on, the virtual gantry (the rack the robot hangs on; engaged at start unless ``--gantry off``), and a
+  LowState fault to inject (:data:`FAULTS`: wrong CRCs, a zero or non-unit IMU quaternion);
+* with ``--motion-service NAME``, answers the robot's MotionSwitcher service (``motion_switcher``: CheckMode reports
+  NAME as the active mode until ReleaseMode; ``--motion-service-stays``: ReleaseMode has no effect, as a motion
+  service that will not let go);
 * publishes the ground truth on ``rt/sim/truth`` (:class:`SimTruth_`, 50 Hz): pelvis pose and the LowCmd counters.
 
 Command line::
 
     python -m g1_bridge.unitree_sim [--domain 1] [--interface lo] [--gantry on|off] [--duration S]
+        [--mode-machine 5] [--motion-service ai_sport [--motion-service-stays]]
     python -m g1_bridge.unitree_sim press start|A|B|select|... [--hold 0.3]   # press remote buttons
     python -m g1_bridge.unitree_sim gantry off                                # lower the robot to the floor
+    python -m g1_bridge.unitree_sim fault crc|crc_some|imu_zero|imu_scaled|none  # corrupt LowState from now on
+    python -m g1_bridge.unitree_sim remote off|on                             # the remote's link lost / back
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ GANTRY_UNCHANGED, GANTRY_RELEASE, GANTRY_ENGAGE = -1, 0, 1
 DEFAULT_MODE_MACHINE = 5  # what the simulated robot reports; the bridge must echo it
 MOTOR_TEMPERATURE = 35    # degC, reported for every motor
 MOTOR_VOLTAGE = 50.0      # V, reported for every motor (a charged battery)
+#: LowState faults the simulated G1 can inject (SimControl_.lowstate_fault).
+FAULTS = {"none": 0, "crc": 1, "crc_some": 2, "imu_zero": 3, "imu_scaled": 4}
 
 
 def init_channels(domain: int, interface: str) -> None:
@@ -59,6 +68,21 @@ def init_channels(domain: int, interface: str) -> None:
     from unitree_sdk2py.core.channel import ChannelFactoryInitialize
 
     ChannelFactoryInitialize(domain, interface)
+
+
+def close_channels(channels: Iterable) -> None:
+    """Close unitree_sdk2py publishers/subscribers and free their Cyclone entities at once, on this thread.
+
+    Their readers and writers carry listeners and sit in reference cycles: left to the garbage collector they are
+    deleted whenever a collection runs, possibly inside a Cyclone listener callback on another thread, where
+    deleting an entity deadlocks (seen: a test process hanging in ``ChannelSubscriber.Close``) or, at interpreter
+    exit, crashes (a pytest process ending with SIGSEGV after all its tests passed).
+    """
+    import gc
+
+    for channel in channels:
+        channel.Close()
+    gc.collect()
 
 
 def lowcmd_targets(spec: RobotSpec, rec: np.ndarray) -> JointTargets:
@@ -92,7 +116,8 @@ class UnitreeSim:
         self.sim.set_gantry(gantry)
         self.lock = threading.Lock()
         self.targets = zero_torque_targets(spec)
-        self.remote = [0] * 40
+        self.remote = up.remote_bytes()
+        self.fault = FAULTS["none"]
         self.counters = dict.fromkeys(("lowcmd_received", "lowcmd_applied", "lowcmd_crc_errors",
                                        "lowcmd_wrong_mode_machine", "lowcmd_non_finite", "lowstate_sent"), 0)
         self.real_time_factor = 0.0
@@ -134,6 +159,7 @@ class UnitreeSim:
     def _on_control(self, msg) -> None:
         with self.lock:
             self.remote = list(msg.wireless_remote)
+            self.fault = int(msg.lowstate_fault)
             gantry = int(msg.gantry)
         if gantry in (GANTRY_RELEASE, GANTRY_ENGAGE):
             with self.lock:
@@ -190,14 +216,19 @@ class UnitreeSim:
         motors["dq"][:n] = state.dq
         motors["tau_est"][:n] = state.tau
         imu = rec["imu_state"]
-        imu["quaternion"] = state.imu_quat_wxyz
+        with self.lock:
+            rec["wireless_remote"] = self.remote
+            fault = self.fault
+        scale = {FAULTS["imu_zero"]: 0.0, FAULTS["imu_scaled"]: 0.5}.get(fault, 1.0)
+        imu["quaternion"] = scale * state.imu_quat_wxyz
         imu["gyroscope"] = state.gyro
         imu["accelerometer"] = state.accel
         imu["rpy"] = rotations.roll_pitch_yaw(state.imu_quat_wxyz)
         rec["tick"] = int(round(state.time * 1000.0)) & 0xFFFFFFFF
-        with self.lock:
-            rec["wireless_remote"] = self.remote
         rec["crc"] = up.record_crc(rec)
+        sent = self.counters["lowstate_sent"]
+        if fault == FAULTS["crc"] or (fault == FAULTS["crc_some"] and sent % 10 == 0):
+            rec["crc"] = int(rec["crc"]) ^ 0x1  # a corrupted frame
         up.fill_lowstate(self._lowstate, rec)
         self._lowstate_pub.Write(self._lowstate)
         with self.lock:
@@ -212,6 +243,41 @@ class UnitreeSim:
         self._truth_pub.Write(SimTruth_(time=self.sim.time, base_pos=pos, base_quat_wxyz=quat,
                                         gantry_engaged=int(gantry), mode_machine=self.mode_machine,
                                         real_time_factor=self.real_time_factor, **counters))
+
+
+class SimMotionService:
+    """The robot's MotionSwitcher service (``motion_switcher``): CheckMode reports ``mode`` until ReleaseMode.
+
+    ``stays``: ReleaseMode answers success but the mode stays active (a motion service that will not let go).
+    """
+
+    def __init__(self, mode: str, stays: bool = False) -> None:
+        """Start serving (call :func:`init_channels` first)."""
+        import json
+
+        from unitree_sdk2py.comm.motion_switcher import motion_switcher_api as api
+        from unitree_sdk2py.rpc.server import Server
+
+        self.mode, self.stays, self.releases = mode, stays, 0
+        service = self
+
+        class _Server(Server):
+            def Init(self) -> None:  # noqa: N802 - the SDK's interface
+                self._SetApiVersion(api.MOTION_SWITCHER_API_VERSION)
+                self._RegistHandler(api.MOTION_SWITCHER_API_ID_CHECK_MODE,
+                                    lambda _: (0, json.dumps({"name": service.mode, "form": "0"})), False)
+                self._RegistHandler(api.MOTION_SWITCHER_API_ID_RELEASE_MODE, lambda _: service.release(), False)
+
+        self._server = _Server(api.MOTION_SWITCHER_SERVICE_NAME)
+        self._server.Init()
+        self._server.Start(False)
+
+    def release(self) -> tuple[int, str]:
+        """ReleaseMode: no mode active from now on, unless the service stays."""
+        self.releases += 1
+        if not self.stays:
+            self.mode = ""
+        return 0, ""
 
 
 class SimOperator:
@@ -230,6 +296,7 @@ class SimOperator:
         self._lock = threading.Lock()
         self._remote = up.remote_bytes()
         self._gantry = GANTRY_UNCHANGED
+        self._fault = FAULTS["none"]
         self._period = 1.0 / rate
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sim_operator", daemon=True)
@@ -251,15 +318,26 @@ class SimOperator:
         with self._lock:
             self._gantry = GANTRY_ENGAGE if engaged else GANTRY_RELEASE
 
+    def fault(self, name: str) -> None:
+        """Inject the LowState fault ``name`` (a key of :data:`FAULTS`; "none" ends it)."""
+        with self._lock:
+            self._fault = FAULTS[name]
+
+    def link(self, linked: bool) -> None:
+        """The remote's link: False reports 40 zero bytes (no remote), True an idle linked remote."""
+        with self._lock:
+            self._remote = up.remote_bytes(linked=linked)
+
     def close(self) -> None:
-        """Stop publishing."""
+        """Stop publishing and delete the writer now, on this thread (see :func:`close_channels`)."""
         self._stop.set()
         self._thread.join(timeout=2.0)
+        close_channels([self._pub])
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             with self._lock:
-                msg = SimControl_(wireless_remote=list(self._remote), gantry=self._gantry)
+                msg = SimControl_(wireless_remote=list(self._remote), gantry=self._gantry, lowstate_fault=self._fault)
             self._pub.Write(msg)
             self._stop.wait(self._period)
 
@@ -278,11 +356,18 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--gantry", choices=("on", "off"), default="on", help="start hanging on the gantry")
         p.add_argument("--duration", type=float, default=None, help="stop after this many wall seconds")
         p.add_argument("--report-every", type=float, default=5.0, help="seconds between status lines (0: none)")
+        p.add_argument("--motion-service", default="",
+                       help="serve MotionSwitcher with this mode active (e.g. ai_sport)")
+        p.add_argument("--motion-service-stays", action="store_true", help="ReleaseMode leaves the mode active")
     press = sub.add_parser("press", help="press wireless-remote buttons on a running unitree_sim")
     press.add_argument("buttons", nargs="+", choices=up.BUTTONS)
     press.add_argument("--hold", type=float, default=0.3, help="seconds to hold them")
     gantry = sub.add_parser("gantry", help="engage or release the gantry of a running unitree_sim")
     gantry.add_argument("state", choices=("on", "off"))
+    fault = sub.add_parser("fault", help="inject a LowState fault into a running unitree_sim (none: end it)")
+    fault.add_argument("name", choices=tuple(FAULTS))
+    remote = sub.add_parser("remote", help="the wireless remote's link of a running unitree_sim: off (lost) or on")
+    remote.add_argument("state", choices=("on", "off"))
     return parser
 
 
@@ -293,22 +378,28 @@ def main(argv: list[str] | None = None) -> int:
         print("unitree_sim: the cyclonedds Python binding is not installed (make setup installs it)", file=sys.stderr)
         return 1
     init_channels(args.domain, args.interface)
-    if args.command in ("press", "gantry"):
+    if args.command in ("press", "gantry", "fault", "remote"):
         operator = SimOperator()
         time.sleep(0.5)  # let the simulator's reader match (the message is republished at 50 Hz meanwhile)
         if args.command == "press":
             operator.press(args.buttons, args.hold)
-        else:
+        elif args.command == "gantry":
             operator.gantry(args.state == "on")
+        elif args.command == "fault":
+            operator.fault(args.name)
+        else:
+            operator.link(args.state == "on")
         time.sleep(0.2)
         operator.close()
         return 0
     sim = UnitreeSim(load_robot_spec(), args.physics_rate, args.lowstate_rate, args.mode_machine, args.gantry == "on")
+    service = SimMotionService(args.motion_service, args.motion_service_stays) if args.motion_service else None
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: sim.stop_event.set())
     print(f"unitree_sim: simulated G1 on domain {args.domain}, interface {args.interface}: physics "
           f"{args.physics_rate:.0f} Hz, rt/lowstate {args.lowstate_rate:.0f} Hz, mode_machine {args.mode_machine}, "
-          f"gantry {args.gantry}", flush=True)
+          f"gantry {args.gantry}" + (f", motion service {service.mode!r}" + (" (stays)" if service.stays else "")
+                                     if service else ""), flush=True)
     sim.run(args.duration, args.report_every)
     print(sim.describe(), flush=True)
     return 0

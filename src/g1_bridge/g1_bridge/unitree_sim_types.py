@@ -15,10 +15,15 @@ import cyclonedds.idl.types as types
 @annotate.final
 @annotate.autoid("sequential")
 class SimControl_(idl.IdlStruct, typename="twist_g1.sim.Control_"):
-    """Test input: the wireless-remote bytes to report, and the gantry (-1 unchanged, 0 release, 1 engage)."""
+    """Test input: the wireless-remote bytes to report, the gantry and a LowState fault to inject.
+
+    ``gantry``: -1 unchanged, 0 release, 1 engage. ``lowstate_fault``: one of ``unitree_sim.FAULTS`` (0 none, 1 a
+    wrong CRC on every frame, 2 on every 10th frame, 3 an all-zero IMU quaternion, 4 an IMU quaternion of norm 0.5).
+    """
 
     wireless_remote: types.array[types.uint8, 40]
     gantry: types.int8
+    lowstate_fault: types.uint8
 
 
 @dataclasses.dataclass

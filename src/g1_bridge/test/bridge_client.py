@@ -54,6 +54,7 @@ class BridgeClient(Node):
         self.answering = True
         self.poison: float | None = None  # a value to put in the next command's position
         self.wiggle = False  # arm motions that depend only on the state sequence
+        self.extreme: tuple[str, float, float, float] | None = None  # (joint, kp, kd, velocity target) for one joint
         self.hold_back: int | None = None  # leave the state with this sequence unanswered (see answer())
         self.states: list[RobotState] = []
         self.last_command_time: float | None = None  # time.monotonic() of the latest JointCommand published
@@ -87,10 +88,16 @@ class BridgeClient(Node):
             position[0] = self.poison
         if self.wiggle:
             position[15:] += 0.3 * np.sin(0.2 * msg.sequence + np.arange(8))  # the 8 arm joints
+        velocity = np.zeros(23)
+        kp = self.gain_scale * self.spec.to_policy(self.spec.kp)
+        kd = self.gain_scale * self.spec.to_policy(self.spec.kd)
+        if self.extreme is not None:
+            joint = cmd.joint_names.index(self.extreme[0])
+            kp[joint], kd[joint], velocity[joint] = self.extreme[1:]
         cmd.position = position.tolist()
-        cmd.velocity = [0.0] * 23
-        cmd.kp = (self.gain_scale * self.spec.to_policy(self.spec.kp)).tolist()
-        cmd.kd = (self.gain_scale * self.spec.to_policy(self.spec.kd)).tolist()
+        cmd.velocity = velocity.tolist()
+        cmd.kp = kp.tolist()
+        cmd.kd = kd.tolist()
         cmd.effort = [0.0] * 23
         self.command_pub.publish(cmd)
         self.last_command_time = time.monotonic()

@@ -119,6 +119,29 @@ def test_nan_command_damps(lockstep):
     assert client.status.commands_rejected >= 1
 
 
+def test_out_of_bounds_gains_and_velocity_targets_are_clamped_and_counted(lockstep, spec):
+    """kp = 1e6, kd = 1e4 and a 1e3 rad/s velocity target on the left elbow (1e7 N*m predicted against 25 N*m): the
+    bridge clamps them to config/g1.yaml's kp_max, kd_max and velocity limit and the PD torque to the effort limit,
+    and counts both in its status. Driven at full torque the elbow reaches its limit and the bridge damps
+    (JOINT_LIMIT): a known state, every state finite, the elbow never faster than its velocity limit."""
+    client = lockstep
+    _reach_policy(client)
+    client.extreme = ("left_elbow_joint", 1e6, 1e4, 1e3)
+    start = client.states[-1].sequence
+    assert client.spin_until(lambda: client.status.commands_clamped > 10 and client.status.torque_clamps > 0, 30.0), \
+        (client.status.commands_clamped, client.status.torque_clamps)
+    status = client.status
+    assert status.clamp_message.endswith(
+        "clamped kp of ['left_elbow_joint']; kd of ['left_elbow_joint']; velocity of ['left_elbow_joint']")
+    assert status.commands_rejected == 0
+    assert client.spin_until(lambda: client.states[-1].sequence > start + 50, 30.0)
+    elbow = spec.joint_index("left_elbow_joint")
+    after = [s for s in client.states if s.sequence > start]
+    assert all(np.all(np.isfinite(s.position)) and np.all(np.isfinite(s.velocity)) for s in after)
+    assert max(abs(s.velocity[elbow]) for s in after) <= spec.velocity_limits[elbow]
+    assert client.status.mode == BridgeStatus.MODE_POLICY or client.status.fault == BridgeStatus.FAULT_JOINT_LIMIT
+
+
 def test_go_refused_before_hold_and_damp_service(lockstep):
     """go is refused while ramping; damp works from any mode and start recovers from it."""
     client = lockstep

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from g1_bridge.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, override_parameters, real_graph,
-                                    sim_graph)
+from g1_bridge.graph_runner import node_command
+from g1_bridge.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, SIM_DOMAIN_ID, override_parameters,
+                                    real_graph, sim_environment, sim_graph)
 from g1_bridge.mujoco_bridge import PARAMETERS
 from g1_bridge.unitree_bridge import PARAMETERS as UNITREE_PARAMETERS
 
@@ -78,7 +79,7 @@ def test_rviz_config_shows_robot_and_ghost():
 
 
 def test_sim_graph_closes_the_loop_with_the_policy():
-    """policy_file adds twist_policy (params file + file + sim time in lockstep); bridge overrides are applied."""
+    """policy_file adds twist_policy (params file, file, lockstep sim time, stop_model); bridge overrides apply."""
     assert "twist_policy" not in [n.name for n in sim_graph("<robot/>", CONFIG)]
     graph = sim_graph("<robot/>", CONFIG, clock_mode="lockstep", reference="cmg", cmg_model="/m/cmg.onnx",
                       policy_file="/m/policy.onnx", rviz=False, bridge_parameters={"release_gantry_on_go": False})
@@ -87,7 +88,7 @@ def test_sim_graph_closes_the_loop_with_the_policy():
     policy = graph[-1]
     assert (policy.package, policy.executable, policy.namespace) == ("twist_policy_node", "twist_policy", "")
     assert policy.parameters == (str(CONFIG / "twist_policy.yaml"),
-                                 {"policy_file": "/m/policy.onnx", "use_sim_time": True,
+                                 {"policy_file": "/m/policy.onnx", "use_sim_time": True, "stop_model": "/m/cmg.onnx",
                                   "reference_wait": LOCKSTEP_REFERENCE_WAIT})
     realtime = sim_graph("<robot/>", CONFIG, policy_file="/m/policy.onnx")[-2]
     assert realtime.parameters[1] == {"policy_file": "/m/policy.onnx", "use_sim_time": False}
@@ -126,6 +127,7 @@ def test_real_graph():
     assert all(p.get("use_sim_time") is False for n in graph for p in n.parameters if isinstance(p, dict)
                and "use_sim_time" in p)
     assert nodes[("", "twist_policy")].parameters[1]["policy_file"] == "/m/policy.onnx"
+    assert nodes[("", "twist_policy")].parameters[1]["stop_model"] == "/m/cmg.onnx"
     assert nodes[("reference", "robot_state_publisher")].parameters[0]["frame_prefix"] == "reference/"
     with pytest.raises(ValueError, match="policy_file"):
         real_graph("<robot/>", CONFIG, policy_file="")
@@ -147,3 +149,20 @@ def test_launch_files_use_the_graph(path, builder, options):
     for argument in options:  # every graph option is a launch argument
         assert f'DeclareLaunchArgument("{argument}"' in text and f'arg("{argument}")' in text
     compile(text, str(path), "exec")
+
+
+def test_sim_environment_isolates_unless_chosen():
+    """The simulation's processes: localhost discovery and domain 42 by default; a chosen domain or range stays."""
+    assert sim_environment({"PATH": "/bin"}) == {"PATH": "/bin", "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+                                                 "ROS_DOMAIN_ID": str(SIM_DOMAIN_ID)}
+    chosen = {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET", "ROS_DOMAIN_ID": "7"}
+    assert sim_environment(chosen) == chosen and SIM_DOMAIN_ID != 0
+
+
+def test_real_graph_in_a_namespace():
+    """namespace puts every node of the real graph under it (the ghost's state publisher in <ns>/reference)."""
+    graph = real_graph("<robot/>", CONFIG, policy_file="/m/policy.onnx", cmg_model="/m/cmg.onnx", namespace="/g1")
+    assert sorted((n.namespace, n.name) for n in graph) == [
+        ("g1", "cmg_reference"), ("g1", "robot_state_publisher"), ("g1", "rviz2"), ("g1", "twist_policy"),
+        ("g1", "unitree_bridge"), ("g1/reference", "robot_state_publisher")]
+    assert "-r __ns:=/g1/reference" in " ".join(node_command(graph[2], "rsp", Path("/tmp")))

@@ -23,7 +23,7 @@ from twist_msgs.msg import BridgeStatus  # noqa: E402
 from unitree_client import (DOMAIN, MODE_MACHINE, WireMonitor, start_bridge, start_sim, stop,  # noqa: E402
                             wait_for)
 
-from g1_bridge.unitree_sim import SimOperator, init_channels  # noqa: E402
+from g1_bridge.unitree_sim import SimOperator, close_channels, init_channels  # noqa: E402
 
 STARTUP_S = 40.0
 LOWCMD_RATE = 500.0
@@ -60,6 +60,14 @@ def dds():
     rclpy.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def idle_operator(dds):
+    """Every test starts with an idle, linked remote and no injected LowState fault."""
+    _, operator = dds
+    operator.hold(())
+    operator.fault("none")
+
+
 @pytest.fixture()
 def robot(dds, spec):
     """A simulated G1 on its gantry, the bridge, and a client answering every RobotState."""
@@ -76,7 +84,7 @@ def robot(dds, spec):
         yield client, monitor, operator, procs
     finally:
         client.destroy_node()
-        for proc in (bridge, sim):
+        for proc in (procs["bridge"], procs["sim"]):  # a test may have replaced the bridge
             stop(proc)
 
 
@@ -308,8 +316,7 @@ def test_rclpy_and_cyclone_in_one_process(dds):
         assert wait_for(lambda: len(got_dds) >= n, 10.0)
         assert got_ros == list(range(n)) and got_dds == list(range(n)), (len(got_ros), len(got_dds))
     finally:
-        reader.Close()
-        writer.Close()
+        close_channels([reader, writer])
         node.destroy_node()
 
 
@@ -326,3 +333,153 @@ def test_motion_switcher_is_asked_when_not_skipped(dds):
         assert monitor.commands(t0) == []
     finally:
         stop(sim)
+
+
+def test_lowstate_faults_crc_imu_and_the_remote_link(robot, spec):
+    """In HOLD: every 10th LowState with a wrong CRC is dropped and counted, the robot holds; the remote's link lost
+    is in the status until it is back; an all-zero IMU quaternion damps (SENSOR); every LowState corrupt damps
+    (STATE_STALE, naming the CRC drops) within lowstate_timeout."""
+    client, monitor, operator, _ = robot
+    _press(client, operator, ["start"], BridgeStatus.MODE_RAMP)
+    _wait_mode(client, BridgeStatus.MODE_HOLD)
+    operator.fault("crc_some")
+    dropped = client.status.states_dropped
+    _spin_for(client, 1.5)
+    assert _mode(client) == BridgeStatus.MODE_HOLD and client.status.states_dropped > dropped + 10
+    operator.fault("none")
+    operator.link(False)
+    assert client.spin_until(lambda: "remote's link is lost" in client.status.warning, 10.0), client.status.warning
+    operator.link(True)
+    assert client.spin_until(lambda: client.status.warning == "", 10.0)
+    assert _mode(client) == BridgeStatus.MODE_HOLD
+    operator.fault("imu_zero")
+    _wait_mode(client, BridgeStatus.MODE_DAMPING, 5.0)
+    assert client.status.fault == BridgeStatus.FAULT_SENSOR and "IMU quaternion of norm 0.000" in \
+        client.status.fault_message
+    operator.fault("none")
+    _press(client, operator, ["start"], BridgeStatus.MODE_RAMP)
+    _wait_mode(client, BridgeStatus.MODE_HOLD)
+    operator.fault("crc")
+    t_fault = time.monotonic()
+    _wait_mode(client, BridgeStatus.MODE_DAMPING, 5.0)
+    message = client.status.fault_message
+    assert client.status.fault == BridgeStatus.FAULT_STATE_STALE and "dropped for a wrong CRC" in message, message
+    assert LOWSTATE_TIMEOUT <= _age_at_trip(message) <= LOWSTATE_TIMEOUT + INTERNAL_MARGIN
+    print(f"\nall LowState corrupt: damped {(time.monotonic() - t_fault) * 1e3:.0f} ms after the fault ({message})")
+    _check_wire(monitor.commands(t_fault - 5.0), spec)
+
+
+def test_pelvis_height_is_estimated_from_the_legs(robot):
+    """Standing in HOLD on the floor: the bridge's estimate (legs and IMU) is the simulated pelvis height within
+    2 cm. A bridge started with min_height above it damps at once (HEIGHT)."""
+    client, monitor, operator, procs = robot
+    _press(client, operator, ["start"], BridgeStatus.MODE_RAMP)
+    _wait_mode(client, BridgeStatus.MODE_HOLD)
+    operator.gantry(False)
+    assert wait_for(lambda: not monitor.latest_truth().gantry_engaged, 5.0)
+    t_floor = monitor.latest_truth().time
+    assert client.spin_until(lambda: monitor.latest_truth().time > t_floor + 2.0, 15.0)
+    estimate, truth = client.status.pelvis_height, monitor.latest_truth().base_pos[2]
+    print(f"\nstanding: pelvis height estimated from the legs {estimate:.3f} m, simulated {truth:.3f} m")
+    assert abs(estimate - truth) < 0.02
+    operator.gantry(True)  # upright on the rack again (a robot lying down would be a TILT fault first)
+    assert wait_for(lambda: monitor.latest_truth().gantry_engaged, 5.0)
+    assert stop(procs["bridge"]) == 0
+    procs["bridge"] = start_bridge(min_height=0.9)  # the fixture stops it
+    assert client.spin_until(lambda: client.status.fault == BridgeStatus.FAULT_HEIGHT, 2 * STARTUP_S), \
+        client.status.fault_message
+    below = float(re.search(r"pelvis height ([0-9.]+) m below 0.9 m", client.status.fault_message).group(1))
+    assert below < 0.9 and client.status.mode == BridgeStatus.MODE_DAMPING
+
+
+INJECT_THREAD_DEATH = """
+import time
+import g1_bridge.unitree_bridge as bridge
+send, dies_at = bridge.UnitreeBridge._send_lowcmd, []
+def dying(self):
+    dies_at.append(dies_at[0] if dies_at else time.monotonic() + 3.0)
+    if time.monotonic() > dies_at[0]:
+        raise SystemExit("the LowCmd thread dies (injected)")
+    send(self)
+bridge.UnitreeBridge._send_lowcmd = dying
+bridge.main()
+"""
+
+
+def test_lowcmd_thread_death_damps_from_elsewhere_and_exits_non_zero(dds):
+    """The LowCmd thread dies (a BaseException injected 3 s in): the ROS thread sends damping for
+    shutdown_damping_time and the bridge exits with code 1, saying why."""
+    monitor, operator = dds
+    operator.hold(())
+    sim = start_sim(*SIM_ARGS)
+    t0 = time.monotonic()
+    bridge = start_bridge(code=INJECT_THREAD_DEATH, lowcmd_watchdog=2.0)  # a starved thread is not a dead one
+    try:
+        code = bridge.wait(STARTUP_S + 20.0)
+        output = bridge.stdout.read()
+        assert code == 1 and "the LowCmd thread died" in output, output
+        samples = monitor.commands(t0)
+        first_damping = next(i for i, s in enumerate(samples) if s.damping)
+        assert all(not s.damping for s in samples[:first_damping])  # ZERO_TORQUE until the thread died
+        assert sum(s.damping for s in samples[first_damping:]) > 50 and all(s.finite for s in samples)
+    finally:
+        stop(bridge)
+        stop(sim)
+
+
+def test_start_refuses_another_robot_and_a_motion_service_that_stays(dds):
+    """A robot reporting another mode_machine, or a motion service still active after motion_service_timeout of
+    ReleaseMode: exit 1 with the reason, no LowCmd sent. A service that releases: the bridge starts."""
+    monitor, _ = dds
+    for sim_args, params, reason in (
+            (("--mode-machine", "4"), {}, "LowState reports mode_machine 4, the configured robot 5"),
+            (("--motion-service", "ai_sport", "--motion-service-stays"),
+             {"release_motion_service": True, "motion_service_timeout": 2.0},
+             "the motion service still runs 'ai_sport' after 2.0 s of ReleaseMode")):
+        sim = start_sim(*SIM_ARGS, *sim_args)
+        try:
+            t0 = time.monotonic()
+            bridge = start_bridge(**params)
+            assert bridge.wait(STARTUP_S) == 1
+            output = bridge.stdout.read()
+            assert reason in output, output
+            assert monitor.commands(t0) == []
+        finally:
+            stop(sim)
+    sim = start_sim(*SIM_ARGS, "--motion-service", "ai_sport")
+    bridge = start_bridge(release_motion_service=True, motion_service_timeout=5.0)
+    try:
+        t0 = time.monotonic()
+        assert wait_for(lambda: monitor.commands(t0) or bridge.poll() is not None, STARTUP_S)
+        assert bridge.poll() is None
+        assert stop(bridge) == 0
+        output = bridge.stdout.read()
+        assert "releasing the motion service ('ai_sport')" in output and "motion service released" in output
+    finally:
+        stop(bridge)
+        stop(sim)
+
+
+def test_default_lowstate_timeout_end_to_end(dds, spec):
+    """With config/unitree_bridge.yaml's lowstate_timeout (0.1 s): the simulated robot killed, the bridge damps
+    (STATE_STALE) at a LowState age within the timeout plus one LowCmd thread's lateness."""
+    monitor, operator = dds
+    operator.hold(())
+    operator.gantry(True)
+    sim = start_sim(*SIM_ARGS)
+    bridge = start_bridge()
+    client = BridgeClient(spec, bridge_name="unitree_bridge")
+    try:
+        assert client.spin_until(lambda: client.status is not None and len(client.states) > 5, STARTUP_S)
+        _spin_for(client, 1.0)
+        assert client.status.fault == BridgeStatus.FAULT_NONE, client.status.fault_message
+        assert stop(sim, signal.SIGKILL) != 0
+        _wait_mode(client, BridgeStatus.MODE_DAMPING, 5.0)
+        assert client.status.fault == BridgeStatus.FAULT_STATE_STALE
+        age = _age_at_trip(client.status.fault_message)
+        print(f"\ndefault timeout: damped at LowState age {age * 1e3:.0f} ms (timeout 100 ms)")
+        assert 0.1 <= age <= 0.1 + INTERNAL_MARGIN
+    finally:
+        client.destroy_node()
+        for proc in (bridge, sim):
+            stop(proc)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from g1_bridge import unitree_protocol as up
-from g1_bridge.unitree_bridge import clamp_targets, lowcmd_record, record_is_finite
-from twist_core.safety import damping_targets, hold_targets
+from g1_bridge.unitree_bridge import lowcmd_record, record_is_finite
+from twist_core.safety import damping_targets, hold_targets, limit_torque
 
 POLY = 0x04C11DB7
 
@@ -125,15 +125,15 @@ def test_lowcmd_clamps_and_never_non_finite(spec):
     q = spec.default_pose.copy()
     dq = np.zeros(spec.num_joints)
     hold = hold_targets(spec, spec.default_pose, 4.0, 4.0)
-    clamped, saturated = clamp_targets(spec, hold, q, dq)
+    clamped, saturated = limit_torque(spec, hold, q, dq)
     assert not saturated and np.allclose(clamped.position, spec.default_pose)
     far = hold_targets(spec, spec.upper_limits + 1.0, 4.0, 4.0)
-    clamped, saturated = clamp_targets(spec, far, q, dq)
+    clamped, saturated = limit_torque(spec, far, q, dq)
     assert saturated
     assert np.all(clamped.position <= spec.upper_limits)
     torque = clamped.effort + clamped.kp * (clamped.position - q) + clamped.kd * (clamped.velocity - dq)
     assert np.all(np.abs(torque) <= spec.effort_limits + 1e-9)
-    damping, saturated = clamp_targets(spec, damping_targets(spec, 8.0), q * np.nan, dq)
+    damping, saturated = limit_torque(spec, damping_targets(spec, 8.0), q * np.nan, dq)
     assert not saturated and np.all(np.isfinite(damping.position))
     rec = lowcmd_record(spec, damping, 5)
     assert record_is_finite(rec) and up.record_crc(rec) == int(rec["crc"])
@@ -141,4 +141,4 @@ def test_lowcmd_clamps_and_never_non_finite(spec):
     assert np.all(rec["motor_cmd"]["mode"][:29] == 1) and np.all(rec["motor_cmd"]["mode"][29:] == 0)
     bad = hold_targets(spec, spec.default_pose, 1.0, 1.0)
     bad.kd[3] = np.nan
-    assert not record_is_finite(lowcmd_record(spec, clamp_targets(spec, bad, q, dq)[0], 5))
+    assert not record_is_finite(lowcmd_record(spec, limit_torque(spec, bad, q, dq)[0], 5))

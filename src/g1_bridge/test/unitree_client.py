@@ -30,11 +30,14 @@ def start_sim(*args: str) -> subprocess.Popen:
                              "--interface", "lo", "--report-every", "0", "--mode-machine", str(MODE_MACHINE), *args])
 
 
-def start_bridge(**params) -> subprocess.Popen:
-    """Run `python -m g1_bridge.unitree_bridge` with config/unitree_bridge.yaml, pointed at the simulated G1."""
+def start_bridge(code: str = "", **params) -> subprocess.Popen:
+    """Run `python -m g1_bridge.unitree_bridge` with config/unitree_bridge.yaml, pointed at the simulated G1.
+
+    ``code``: run ``python -c code`` instead (a fault injected into the bridge before its ``main()``).
+    """
     params = {"network_interface": "lo", "dds_domain": DOMAIN, "release_motion_service": False, **params}
-    args = [sys.executable, "-m", "g1_bridge.unitree_bridge", "--ros-args", "--params-file",
-            str(CONFIG / "unitree_bridge.yaml")]
+    args = [sys.executable, *(("-c", code) if code else ("-m", "g1_bridge.unitree_bridge")), "--ros-args",
+            "--params-file", str(CONFIG / "unitree_bridge.yaml")]
     for key, value in params.items():
         args += ["-p", f"{key}:={str(value).lower() if isinstance(value, bool) else value}"]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -106,9 +109,10 @@ class WireMonitor:
             self.truth.append(msg)
 
     def close(self) -> None:
-        """Stop listening."""
-        for sub in self._subs:
-            sub.Close()
+        """Stop listening (the readers deleted now, on this thread: unitree_sim.close_channels)."""
+        from g1_bridge.unitree_sim import close_channels
+
+        close_channels(self._subs)
 
     def commands(self, since: float = 0.0) -> list[LowCmdSample]:
         """LowCmd samples received at or after ``since``."""

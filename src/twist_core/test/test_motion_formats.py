@@ -1,5 +1,6 @@
 """Every motion format: write a synthetic file in it, read it back, compare with the original."""
 
+import dataclasses
 import pickle
 import warnings
 
@@ -9,6 +10,7 @@ import pytest
 from motion_fixtures import sine_motion
 from twist_core.motion import MotionError, resample
 from twist_core.motion_formats import FORMATS, detect_format, read_motion, write_motion
+from twist_core.testing.motion_fixture import malicious_pickle
 
 SUFFIX = {"canonical": ".npz", "amass_g1": ".npz", "twist": ".pkl", "gmr": ".pkl", "mjlab": ".npz"}
 
@@ -93,3 +95,75 @@ def test_bad_files_fail_loudly(spec, motion, tmp_path):
         read_motion(tmp_path / "unknown.npz", spec)
     with pytest.raises(MotionError, match="no such file"):
         read_motion(tmp_path / "absent.npz", spec)
+
+
+def test_a_pickle_runs_no_code(spec, motion, tmp_path):
+    """A crafted .pkl is refused by name (io.open) and its payload never runs; plain pickles still load."""
+    marker = tmp_path / "payload_ran"
+    evil = malicious_pickle(tmp_path / "evil.pkl", marker, motion, spec)
+    pickle.loads(evil.read_bytes()).clear()  # the crafted file does run its payload under pickle.load
+    assert marker.exists()
+    marker.unlink()
+    for load in (detect_format, lambda p: read_motion(p, spec), lambda p: read_motion(p, spec, "twist")):
+        with pytest.raises(MotionError, match=r"cannot read as a pickle: refused to load io\.open"):
+            load(evil)
+    assert not marker.exists()
+    for protocol in (2, 4, 5):  # how numpy arrays pickle differs by protocol: all load
+        data = {"fps": np.float64(30.0), "root_pos": motion.root_pos, "root_rot": motion.root_quat[:, [1, 2, 3, 0]],
+                "dof_pos": motion.joint_pos, "local_body_pos": None, "link_body_list": ["a", "b"]}
+        (tmp_path / "plain.pkl").write_bytes(pickle.dumps(data, protocol=protocol))
+        assert read_motion(tmp_path / "plain.pkl", spec).num_frames == motion.num_frames
+
+
+def test_bad_arrays_and_metadata_are_clear_errors(spec, motion, tmp_path):
+    """Non-JSON metadata, a version string, an fps array or string, 1-D body arrays, dof_pos as a string: each a
+    MotionError naming the field (never a traceback); resampling refuses an output too large to allocate."""
+    canonical = dict(np.load(write_motion(motion, tmp_path / "m.npz", spec, "canonical")))
+    amass = dict(np.load(write_motion(motion, tmp_path / "a.npz", spec, "amass_g1")))
+    mjlab = dict(np.load(write_motion(motion, tmp_path / "j.npz", spec, "mjlab")))
+    cases = [
+        (canonical, {"metadata": np.array("{not json")}, "metadata is not JSON"),
+        (canonical, {"metadata": np.array("[1, 2]")}, "metadata must be a JSON object"),
+        (canonical, {"twist_motion_version": np.array("one")}, "twist_motion_version 'one' is not 1"),
+        (canonical, {"fps": np.array([30.0, 60.0])}, "fps must be a single number"),
+        (canonical, {"fps": np.array("fast")}, "fps must be a single number"),
+        (canonical, {"joint_pos": np.array("abc")}, "joint_pos must be a numeric array"),
+        (amass, {"body_positions": amass["body_positions"][:, 0, 0]}, r"body_positions has shape \(61,\)"),
+        (amass, {"body_rotations": np.zeros(4)}, r"body_rotations has shape \(4,\); expected 3-D"),
+        (amass, {"fps": np.array(["30"])}, "fps must be a single number"),
+        (amass, {"dof_names": np.array("left_hip")}, "dof_names must be a list of names"),
+        (mjlab, {"body_quat_w": mjlab["body_quat_w"][:, :, :3]}, "body_quat_w has shape .*last dimension 4"),
+        (mjlab, {"joint_pos": mjlab["joint_pos"][:, 0]}, r"joint_pos has shape \(61,\)"),
+    ]
+    for index, (base, change, message) in enumerate(cases):
+        path = tmp_path / f"bad{index}.npz"
+        np.savez(path, **{**base, **change})
+        with pytest.raises(MotionError, match=message):
+            read_motion(path, spec)
+    twist = pickle.loads(write_motion(motion, tmp_path / "t.pkl", spec, "twist").read_bytes())
+    for index, (change, message) in enumerate([({"dof_pos": "abc"}, "dof_pos must be a numeric array"),
+                                               ({"fps": "thirty"}, "fps must be a single number"),
+                                               ({"root_rot": twist["root_rot"][:, 0]}, r"root_rot has shape")]):
+        path = tmp_path / f"bad{index}.pkl"
+        path.write_bytes(pickle.dumps({**twist, **change}))
+        with pytest.raises(MotionError, match=message):
+            read_motion(path, spec, "twist" if index else None)
+    hours = dataclasses.replace(motion, fps=1.0)  # 60 s at 1 fps to 1000 fps: 60001 frames are allowed
+    assert resample(hours, spec, 1000.0).num_frames == 60001
+    with pytest.raises(MotionError, match="more than 500000: split the motion"):
+        resample(dataclasses.replace(motion, fps=1.0, joint_pos=np.repeat(motion.joint_pos, 10, 0)), spec, 1000.0)
+
+
+def test_a_reader_requires_only_what_it_uses(spec, motion, tmp_path):
+    """AMASS-G1 without body velocities (other tools omit them) and mjlab without velocities load."""
+    amass = dict(np.load(write_motion(motion, tmp_path / "a.npz", spec, "amass_g1")))
+    for key in ("body_linear_velocities", "body_angular_velocities", "dof_velocities"):
+        amass.pop(key)
+    np.savez(tmp_path / "lean_amass.npz", **amass)
+    mjlab = dict(np.load(write_motion(motion, tmp_path / "j.npz", spec, "mjlab")))
+    for key in ("joint_vel", "body_lin_vel_w", "body_ang_vel_w"):
+        mjlab.pop(key)
+    np.savez(tmp_path / "lean_mjlab.npz", **mjlab)
+    for name in ("lean_amass.npz", "lean_mjlab.npz"):
+        loaded = read_motion(tmp_path / name, spec)
+        np.testing.assert_allclose(loaded.joint_pos, motion.joint_pos, atol=1e-12)

@@ -9,6 +9,7 @@ import pytest
 from motion_fixtures import sine_motion
 from twist_core.motion import load_motion
 from twist_core.motion_formats import write_motion
+from twist_core.testing.motion_fixture import malicious_pickle
 
 
 def tool(*args):
@@ -75,3 +76,14 @@ def test_help():
     """--help describes every subcommand."""
     code, out = tool("--help")
     assert code == 0 and all(word in out for word in ("info", "validate", "convert", "resample", "plot"))
+
+
+def test_every_command_refuses_a_crafted_pickle(spec, tmp_path):
+    """info, validate, convert, resample and plot on a .pkl that would create a file: exit 1, the reason, no file."""
+    marker = tmp_path / "payload_ran"
+    evil = malicious_pickle(tmp_path / "evil.pkl", marker, sine_motion(spec, fps=30.0), spec)
+    for args in (("info", evil), ("validate", evil), ("convert", evil, tmp_path / "o.npz"),
+                 ("resample", evil, tmp_path / "r.npz"), ("plot", evil)):
+        code, out = tool(*args)
+        assert code == 1 and "refused to load io.open" in out and "Traceback" not in out, (args, out)
+    assert not marker.exists() and not list(tmp_path.glob("[or].npz"))

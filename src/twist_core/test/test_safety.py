@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from twist_core.safety import CommandError, Fault, Mode, SafetyConfig, SafetyStateMachine, validate_command
+from twist_core.safety import (CommandError, Fault, Mode, SafetyConfig, SafetyStateMachine, limit_torque,
+                               validate_command)
 
 TICK = 0.02
 
@@ -107,6 +108,26 @@ def test_partial_command_holds_other_joints_at_default(spec):
                        effort=[0.0])
     assert targets.position[12] == 0.3 and targets.kp[12] == 10.0
     np.testing.assert_allclose(np.delete(targets.position, 12), np.delete(spec.default_pose, 12))
+
+
+def test_out_of_bounds_commands_are_clamped_and_said(spec):
+    """kp 1e6, kd 1e4, dq* 1e3 and a feed-forward beyond the effort limit are clamped to config/g1.yaml's bounds
+    and listed; within the bounds nothing is clamped; the PD torque then stays within the effort limit."""
+    knee = spec.policy_joint_names.index("left_knee_joint")
+    kp, kd = spec.to_policy(spec.kp).copy(), spec.to_policy(spec.kd).copy()
+    velocity, effort = np.zeros(23), np.zeros(23)
+    assert _command(spec).clamped == ()
+    kp[knee], kd[knee], velocity[knee], effort[knee] = 1e6, 1e4, -1e3, 500.0
+    targets = _command(spec, kp=kp, kd=kd, velocity=velocity, effort=effort)
+    assert targets.clamped == ("kp of ['left_knee_joint']", "kd of ['left_knee_joint']",
+                               "velocity of ['left_knee_joint']", "effort of ['left_knee_joint']")
+    i = spec.joint_index("left_knee_joint")
+    assert (targets.kp[i], targets.kd[i], targets.velocity[i], targets.effort[i]) == (600.0, 16.0, -20.0, 139.0)
+    q, dq = spec.default_pose.copy(), np.zeros(29)
+    sent, saturated = limit_torque(spec, targets, q, dq)
+    torque = sent.effort + sent.kp * (sent.position - q) + sent.kd * (sent.velocity - dq)
+    assert saturated and np.all(np.abs(torque) <= spec.effort_limits + 1e-9) and sent.clamped == targets.clamped
+    assert abs(torque[i]) == pytest.approx(139.0)
 
 
 @pytest.mark.parametrize("roll,pitch,height,fault", [

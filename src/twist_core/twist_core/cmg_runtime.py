@@ -38,6 +38,21 @@ REQUIRED_METADATA = ("twist_cmg_version", "joint_names", "fps", "command_names",
                      "standing_frame")
 
 
+def limit_command_change(value: np.ndarray, target: np.ndarray, max_linear_accel: float, max_yaw_accel: float,
+                         dt: float) -> np.ndarray:
+    """``value`` (vx, vy, yaw_rate) moved toward ``target``, its rate of change limited (a new array).
+
+    At most ``max_linear_accel`` x ``dt`` on the (vx, vy) vector and ``max_yaw_accel`` x ``dt`` on the yaw rate.
+    """
+    value = np.asarray(value, dtype=np.float64)
+    delta = np.asarray(target, dtype=np.float64) - value
+    linear, max_linear = float(np.hypot(delta[0], delta[1])), max_linear_accel * dt
+    if linear > max_linear:
+        delta[:2] *= max_linear / linear
+    delta[2] = np.clip(delta[2], -max_yaw_accel * dt, max_yaw_accel * dt)
+    return value + delta
+
+
 class CmgModelError(ValueError):
     """An ONNX file that is not a usable CMG for this robot; the message says why."""
 

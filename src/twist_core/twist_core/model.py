@@ -205,19 +205,32 @@ def standing_height(spec: RobotSpec, joint_pos: np.ndarray) -> float:
     return float(standing_heights(spec, np.asarray(joint_pos, dtype=np.float64)[None])[0])
 
 
+class PelvisHeight:
+    """Pelvis height above the floor with the lowest foot collision sphere on it, by forward kinematics.
+
+    Holds its own MuJoCo data: build one per user (thread) and call it as often as needed (tens of microseconds).
+    """
+
+    def __init__(self, spec: RobotSpec) -> None:
+        """Load the robot model and find its foot spheres."""
+        self.model, self.data, self.qadr = _kinematics_data(spec)
+        self.spheres = np.concatenate(foot_spheres(spec, self.model))
+        self.data.qpos[:7] = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+
+    def __call__(self, joint_pos: np.ndarray, root_quat_wxyz: np.ndarray | None = None) -> float:
+        """The height for joints ``joint_pos`` (n,), the pelvis upright or oriented by ``root_quat_wxyz`` (wxyz)."""
+        import mujoco
+
+        self.data.qpos[3:7] = [1.0, 0.0, 0.0, 0.0] if root_quat_wxyz is None else root_quat_wxyz
+        self.data.qpos[self.qadr] = joint_pos
+        mujoco.mj_kinematics(self.model, self.data)
+        return float(-np.min(self.data.geom_xpos[self.spheres, 2] - self.model.geom_size[self.spheres, 0]))
+
+
 def standing_heights(spec: RobotSpec, joint_pos: np.ndarray) -> np.ndarray:
     """Pelvis heights (T,) that put the lowest foot collision sphere on the floor, pelvis upright, per frame (T, n).
 
     The root height of a motion made of joints only (a CMG's output): the stance foot stands on the floor.
     """
-    import mujoco
-
-    model, data, qadr = _kinematics_data(spec)
-    spheres = np.concatenate(foot_spheres(spec, model))
-    heights = np.empty(len(joint_pos))
-    data.qpos[:7] = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
-    for t, frame in enumerate(joint_pos):
-        data.qpos[qadr] = frame
-        mujoco.mj_kinematics(model, data)
-        heights[t] = -np.min(data.geom_xpos[spheres, 2] - model.geom_size[spheres, 0])
-    return heights
+    height = PelvisHeight(spec)
+    return np.array([height(frame) for frame in joint_pos])

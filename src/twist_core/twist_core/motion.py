@@ -32,6 +32,8 @@ STANDARD_FPS = 50.0
 QUAT_NORM_TOLERANCE = 1e-3
 #: Bounds of a plausible frame rate [Hz]: a wrong ``fps`` must not pass validation or allocate gigabytes.
 MIN_FPS, MAX_FPS = 1.0, 1000.0
+#: The longest motion made (resampled, generated): 2 h 47 min at 50 Hz, about 0.5 GB with its key bodies.
+MAX_FRAMES = 500_000
 
 
 class MotionError(ValueError):
@@ -226,6 +228,10 @@ def resample(motion: Motion, spec: RobotSpec, fps: float = STANDARD_FPS, smooth_
     resampled positions and key bodies by forward kinematics.
     """
     fps = checked_fps(fps)
+    frames = int(motion.duration * fps + 1e-9) + 1
+    if frames > MAX_FRAMES:
+        raise MotionError(f"resampling {motion.duration:.0f} s to {fps:g} fps would make {frames} frames, more than "
+                          f"{MAX_FRAMES}: split the motion")
     times = np.arange(motion.num_frames) / motion.fps
     new_times = np.arange(0.0, times[-1] + 1e-9, 1.0 / fps)
     position = np.clip(new_times * motion.fps, 0, motion.num_frames - 1)
@@ -315,15 +321,29 @@ def load_motion(path: str | Path, spec: RobotSpec) -> Motion:
     if "twist_motion_version" not in content:
         raise MotionError(f"{path}: not a canonical motion file (no twist_motion_version); convert it with "
                           "`motion-tool convert`")
-    if int(content["twist_motion_version"]) != MOTION_VERSION:
-        raise MotionError(f"{path}: motion version {int(content['twist_motion_version'])} is not {MOTION_VERSION}")
+    version = content["twist_motion_version"]
+    if version.dtype.kind not in "iu" or version.size != 1 or int(version) != MOTION_VERSION:
+        raise MotionError(f"{path}: twist_motion_version {version.tolist()!r} is not {MOTION_VERSION} (an integer)")
     missing = [k for k in ("fps", "joint_names", "key_body_names", "metadata", *_ARRAYS) if k not in content]
     if missing:
         raise MotionError(f"{path}: missing field(s) {missing}")
-    motion = Motion(fps=float(content["fps"]), joint_names=tuple(str(n) for n in content["joint_names"]),
-                    key_body_names=tuple(str(n) for n in content["key_body_names"]),
-                    metadata=json.loads(str(content["metadata"])), command=content.get("command"),
-                    **{k: content[k].astype(np.float64) for k in _ARRAYS})
+    try:
+        metadata = json.loads(str(content["metadata"]))
+    except json.JSONDecodeError as exc:
+        raise MotionError(f"{path}: metadata is not JSON: {exc}") from None
+    if not isinstance(metadata, dict):
+        raise MotionError(f"{path}: metadata must be a JSON object, got {type(metadata).__name__}")
+    arrays = {}
+    for key in (*_ARRAYS, *(("command",) if "command" in content else ())):
+        if content[key].dtype.kind not in "biuf":
+            raise MotionError(f"{path}: {key} must be a numeric array, got dtype {content[key].dtype}")
+        arrays[key] = content[key].astype(np.float64)
+    names = {key: content[key] for key in ("joint_names", "key_body_names")}
+    bad = [key for key, value in names.items() if value.ndim != 1 or value.dtype.kind not in "US"]
+    if bad:
+        raise MotionError(f"{path}: {', '.join(bad)} must be lists of names")
+    motion = Motion(fps=checked_fps(content["fps"], path), metadata=metadata,
+                    **{key: tuple(str(n) for n in value) for key, value in names.items()}, **arrays)
     try:
         validate_motion(motion, spec)
     except MotionError as exc:

@@ -18,7 +18,9 @@ Formats (the root is the pelvis; quaternions are converted to wxyz):
 Every reader validates loudly (shapes, fps, joint count and names, quaternion norm, NaN) and raises
 :class:`~twist_core.motion.MotionError` naming the file and the problem. Key bodies are always recomputed by
 forward kinematics of the G1 model, so a file's own body lists (whose order differs between tools) are not
-trusted. ``.pkl`` files are Python pickles: load only files you trust.
+trusted. ``.pkl`` files are Python pickles, which can name any function to call while loading: they are read by
+:class:`SafeUnpickler`, which builds plain containers, numbers, strings and numpy arrays only and refuses anything
+else with a clear error (a crafted file runs no code).
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from twist_core.robot import RobotSpec
 
 FORMATS = ("canonical", "amass_g1", "twist", "gmr", "mjlab", "csv")
 QUAT_ORDERS = ("xyzw", "wxyz")
-_AMASS_KEYS = ("fps", "dof_names", "body_names", "dof_positions", "dof_velocities", "body_positions",
-               "body_rotations", "body_linear_velocities", "body_angular_velocities")
-_MJLAB_KEYS = ("fps", "joint_pos", "joint_vel", "body_pos_w", "body_quat_w", "body_lin_vel_w", "body_ang_vel_w")
+# What each reader uses, and so requires (velocities, when present, only check the declared fps; body velocities
+# are recomputed, so files without them, as other tools write, load)
+_AMASS_KEYS = ("fps", "dof_names", "body_names", "dof_positions", "body_positions", "body_rotations")
+_MJLAB_KEYS = ("fps", "joint_pos", "body_pos_w", "body_quat_w")
 _PKL_KEYS = ("fps", "root_pos", "root_rot", "dof_pos")
 
 
@@ -51,11 +54,31 @@ def _npz(path: Path) -> dict[str, np.ndarray]:
         raise MotionError(f"{path}: cannot read as .npz: {exc}") from None
 
 
+#: The only globals a motion pickle may name: how numpy pickles arrays, dtypes and scalars (numpy 1 and 2 module
+#: names), and the bytes encoding of protocol 2. Dicts, lists, tuples, numbers and strings need none.
+PICKLE_GLOBALS = frozenset({
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    *((f"numpy.{core}.multiarray", name) for core in ("core", "_core") for name in ("_reconstruct", "scalar")),
+    *((f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")),
+})
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """Unpickles plain containers, numbers, strings and numpy arrays; any other global is an UnpicklingError."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        """The allowed numpy constructors (:data:`PICKLE_GLOBALS`); refuse everything else."""
+        if (module, name) in PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}: a motion pickle may hold only plain "
+                                     "containers, numbers, strings and numpy arrays")
+
+
 def _pkl(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
-            data = pickle.load(f)  # noqa: S301 - documented: trusted files only
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ModuleNotFoundError) as exc:
+            data = SafeUnpickler(f).load()
+    except Exception as exc:  # noqa: BLE001 - whatever a malformed pickle raises is "cannot read", not a traceback
         raise MotionError(f"{path}: cannot read as a pickle: {exc}") from None
     if not isinstance(data, dict):
         raise MotionError(f"{path}: expected a dict in the pickle, got {type(data).__name__}")
@@ -68,6 +91,35 @@ def _require(data: dict, keys: tuple[str, ...], path: Path, what: str) -> None:
         raise MotionError(f"{path}: not a {what} file, missing {missing}")
 
 
+def _numeric(data: dict, key: str, path: Path, ndim: int, width: int | None = None) -> np.ndarray:
+    """``data[key]`` as a float64 array with ``ndim`` dimensions (and last dimension ``width``), else MotionError."""
+    try:
+        array = np.asarray(data[key], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MotionError(f"{path}: {key} must be a numeric array, got {type(data[key]).__name__} "
+                          f"{str(data[key])[:40]!r}") from None
+    if array.ndim != ndim or (width is not None and array.shape[-1] != width):
+        expected = f"{ndim}-D" + (f", last dimension {width}" if width is not None else "")
+        raise MotionError(f"{path}: {key} has shape {array.shape}; expected {expected}")
+    return array
+
+
+def _body(data: dict, key: str, index: int, path: Path, width: int) -> np.ndarray:
+    """Body ``index`` of a (T, bodies, width) array ``data[key]``."""
+    array = _numeric(data, key, path, 3, width)
+    if not 0 <= index < array.shape[1]:
+        raise MotionError(f"{path}: {key} has {array.shape[1]} bodies; body {index} is needed")
+    return array[:, index]
+
+
+def _names_of(data: dict, key: str, path: Path) -> list[str]:
+    """``data[key]`` as a list of names (a 1-D array or list of strings), else MotionError."""
+    names = np.asarray(data[key])
+    if names.ndim != 1 or names.dtype.kind not in "US":
+        raise MotionError(f"{path}: {key} must be a list of names, got {str(data[key])[:60]!r}")
+    return [str(n) for n in names]
+
+
 def detect_format(path: str | Path) -> str:
     """The format of a motion file, from its content (raises MotionError if unknown)."""
     path = Path(path)
@@ -78,7 +130,7 @@ def detect_format(path: str | Path) -> str:
     if path.suffix == ".pkl":
         data = _pkl(path)
         _require(data, _PKL_KEYS, path, "TWIST/GMR .pkl")
-        width = np.asarray(data["dof_pos"]).shape[-1]
+        width = _numeric(data, "dof_pos", path, 2).shape[-1]
         return {23: "twist", 29: "gmr"}.get(width) or _fail(f"{path}: dof_pos has {width} joints, not 23 or 29")
     if is_canonical_file(path):
         return "canonical"
@@ -103,8 +155,8 @@ def _joint_order(names: list[str], spec: RobotSpec, path: Path) -> np.ndarray:
     return np.array([canonical.index(n) for n in spec.joint_names])
 
 
-def _warn_fps(path: Path, fps: float, joint_pos: np.ndarray, joint_vel: np.ndarray | None) -> None:
-    if joint_vel is not None:
+def _warn_fps(path: Path, fps: float, joint_pos: np.ndarray, joint_vel: np.ndarray) -> None:
+    if joint_vel.shape == joint_pos.shape:
         message = fps_consistency_warning(fps, joint_pos, joint_vel)
         if message:
             warnings.warn(f"{path}: {message}", stacklevel=3)
@@ -114,16 +166,17 @@ def read_amass_g1(path: Path, spec: RobotSpec) -> Motion:
     """AMASS retargeted to the G1 (``.npz``; joints matched by name, root = the ``pelvis`` body)."""
     data = _npz(path)
     _require(data, _AMASS_KEYS, path, "AMASS-G1")
-    order = _joint_order([str(n) for n in data["dof_names"]], spec, path)
-    bodies = [str(n) for n in data["body_names"]]
+    order = _joint_order(_names_of(data, "dof_names", path), spec, path)
+    bodies = _names_of(data, "body_names", path)
     if spec.model.root_body not in bodies:
         raise MotionError(f"{path}: no {spec.model.root_body!r} in body_names")
     root = bodies.index(spec.model.root_body)
-    fps = float(np.asarray(data["fps"]).reshape(-1)[0])
-    joint_pos = np.asarray(data["dof_positions"], dtype=np.float64)[:, order]
-    joint_vel = np.asarray(data["dof_velocities"], dtype=np.float64)[:, order]
-    _warn_fps(path, fps, joint_pos, joint_vel)
-    return build_motion(spec, fps, data["body_positions"][:, root], data["body_rotations"][:, root], joint_pos,
+    fps = checked_fps(data["fps"], path)
+    joint_pos = _numeric(data, "dof_positions", path, 2, len(order))[:, order]
+    if "dof_velocities" in data:
+        _warn_fps(path, fps, joint_pos, _numeric(data, "dof_velocities", path, 2, len(order))[:, order])
+    return build_motion(spec, fps, _body(data, "body_positions", root, path, 3),
+                        _body(data, "body_rotations", root, path, 4), joint_pos,
                         metadata={"source": str(path), "format": "amass_g1", "source_fps": fps})
 
 
@@ -131,29 +184,27 @@ def read_twist_pkl(path: Path, spec: RobotSpec) -> Motion:
     """TWIST (23 joints) or GMR (29 joints) ``.pkl``; the root quaternion is stored xyzw."""
     data = _pkl(path)
     _require(data, _PKL_KEYS, path, "TWIST/GMR .pkl")
-    dof = np.asarray(data["dof_pos"], dtype=np.float64)
-    if dof.ndim != 2 or dof.shape[1] not in (spec.num_policy_joints, spec.num_joints):
+    dof = _numeric(data, "dof_pos", path, 2)
+    if dof.shape[1] not in (spec.num_policy_joints, spec.num_joints):
         raise MotionError(f"{path}: dof_pos has shape {dof.shape}; expected (T, 23) or (T, 29)")
     fmt = "twist" if dof.shape[1] == spec.num_policy_joints else "gmr"
     joint_pos = spec.from_policy(dof) if fmt == "twist" else dof
-    root_rot = np.asarray(data["root_rot"], dtype=np.float64)
-    if root_rot.ndim != 2 or root_rot.shape[1] != 4:
-        raise MotionError(f"{path}: root_rot has shape {root_rot.shape}; expected (T, 4) xyzw")
-    return build_motion(spec, data["fps"], data["root_pos"], root_rot[:, [3, 0, 1, 2]], joint_pos,
-                        metadata={"source": str(path), "format": fmt, "source_fps": float(data["fps"])})
+    root_rot = _numeric(data, "root_rot", path, 2, 4)  # xyzw
+    fps = checked_fps(data["fps"], path)
+    return build_motion(spec, fps, _numeric(data, "root_pos", path, 2, 3), root_rot[:, [3, 0, 1, 2]], joint_pos,
+                        metadata={"source": str(path), "format": fmt, "source_fps": fps})
 
 
 def read_mjlab_npz(path: Path, spec: RobotSpec) -> Motion:
     """mjlab ``.npz`` (joints in motor order, root = body 0)."""
     data = _npz(path)
     _require(data, _MJLAB_KEYS, path, "mjlab")
-    fps = float(np.asarray(data["fps"]).reshape(-1)[0])
-    joint_pos = np.asarray(data["joint_pos"], dtype=np.float64)
-    if joint_pos.ndim != 2 or joint_pos.shape[1] != spec.num_joints:
-        raise MotionError(f"{path}: joint_pos has shape {joint_pos.shape}; expected (T, {spec.num_joints})")
-    _warn_fps(path, fps, joint_pos, np.asarray(data["joint_vel"], dtype=np.float64))
-    return build_motion(spec, fps, data["body_pos_w"][:, 0], data["body_quat_w"][:, 0], joint_pos,
-                        metadata={"source": str(path), "format": "mjlab", "source_fps": fps})
+    fps = checked_fps(data["fps"], path)
+    joint_pos = _numeric(data, "joint_pos", path, 2, spec.num_joints)
+    if "joint_vel" in data:
+        _warn_fps(path, fps, joint_pos, _numeric(data, "joint_vel", path, 2, spec.num_joints))
+    return build_motion(spec, fps, _body(data, "body_pos_w", 0, path, 3), _body(data, "body_quat_w", 0, path, 4),
+                        joint_pos, metadata={"source": str(path), "format": "mjlab", "source_fps": fps})
 
 
 def csv_columns(spec: RobotSpec) -> int:

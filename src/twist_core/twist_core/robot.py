@@ -41,7 +41,10 @@ class JointSpec:
     default: float
     kp: float
     kd: float
+    kp_max: float
+    kd_max: float
     effort: float
+    velocity: float
     lower: float
     upper: float
     armature: float
@@ -138,6 +141,21 @@ class RobotSpec:
     def kd(self) -> np.ndarray:
         """Derivative gains [N*m*s/rad], read-only."""
         return self._column("kd")
+
+    @cached_property
+    def kp_max(self) -> np.ndarray:
+        """Largest proportional gain a command may ask [N*m/rad], read-only."""
+        return self._column("kp_max")
+
+    @cached_property
+    def kd_max(self) -> np.ndarray:
+        """Largest derivative gain a command may ask [N*m*s/rad], read-only."""
+        return self._column("kd_max")
+
+    @cached_property
+    def velocity_limits(self) -> np.ndarray:
+        """Symmetric joint velocity limits [rad/s], read-only (command velocity targets are clamped to them)."""
+        return self._column("velocity")
 
     @cached_property
     def effort_limits(self) -> np.ndarray:
@@ -254,7 +272,7 @@ def _check_last_dim(array: np.ndarray, expected: int, what: str) -> None:
 _TOP_KEYS = {"schema_version", "name", "model", "mirror", "joints", "policy", "key_bodies"}
 _MODEL_KEYS = {f.name for f in dataclasses.fields(ModelSpec)}
 _MIRROR_KEYS = {f.name for f in dataclasses.fields(MirrorSpec)}
-_JOINT_KEYS = {"name", "default", "kp", "kd", "effort", "range", "armature"}
+_JOINT_KEYS = {"name", "default", "kp", "kd", "kp_max", "kd_max", "effort", "velocity", "range", "armature"}
 _POLICY_KEYS = {"excluded_joints"}
 _KEY_BODY_KEYS = {"name", "body", "offset"}
 
@@ -323,12 +341,16 @@ def _parse_joint(raw: Any, where: str) -> JointSpec:
     default = _number(raw["default"], f"{where}.default")
     if not lower <= default <= upper:
         raise RobotSpecError(f"{where}.default: {default} outside the joint range [{lower}, {upper}]")
+    gains = {key: _number(raw[key], f"{where}.{key}", non_negative=True) for key in ("kp", "kd", "kp_max", "kd_max")}
+    for gain in ("kp", "kd"):
+        if gains[gain] > gains[f"{gain}_max"]:
+            raise RobotSpecError(f"{where}.{gain}: {gains[gain]} above {gain}_max {gains[f'{gain}_max']}")
     return JointSpec(
         name=name,
         default=default,
-        kp=_number(raw["kp"], f"{where}.kp", non_negative=True),
-        kd=_number(raw["kd"], f"{where}.kd", non_negative=True),
+        **gains,
         effort=_number(raw["effort"], f"{where}.effort", positive=True),
+        velocity=_number(raw["velocity"], f"{where}.velocity", positive=True),
         lower=lower,
         upper=upper,
         armature=_number(raw["armature"], f"{where}.armature", non_negative=True),

@@ -6,6 +6,12 @@
 The machine is pure: it is told the time, the measured state and the commands, and it answers with the
 per-joint PD targets (:class:`JointTargets`) the backend must apply. Faults never produce zero torque: they
 produce DAMPING (kp = 0, kd = ``damping_kd``). Mode and fault values equal ``twist_msgs/BridgeStatus``.
+
+Bounded commands (``config/g1.yaml``): :func:`validate_command` clamps gains to ``kp_max``/``kd_max``, velocity
+targets to the joint velocity limits and feed-forward torques to the effort limits, and says what it clamped
+(:attr:`JointTargets.clamped`); NaN/Inf still makes a command invalid (NON_FINITE, damping). Before targets reach
+the motors, :func:`limit_torque` clamps position targets to the joint limits and moves them so that the PD torque
+predicted from the measured state stays within the effort limits (both bridges).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class Fault(enum.IntEnum):
     TORQUE_SATURATION = 7
     STATE_STALE = 8
     OPERATOR = 9
+    SENSOR = 10
 
 
 class CommandError(ValueError):
@@ -62,6 +69,7 @@ class JointTargets:
     kp: np.ndarray
     kd: np.ndarray
     effort: np.ndarray
+    clamped: tuple[str, ...] = ()  # what validate_command clamped to the bounds, e.g. "kp of ['left_knee_joint']"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,8 +92,10 @@ def validate_command(spec: RobotSpec, names: Sequence[str], position: Sequence[f
                      effort: Sequence[float]) -> JointTargets:
     """Turn a named joint command into full targets; joints not named hold the default pose.
 
-    Raises :class:`CommandError` (JOINT_MISMATCH or NON_FINITE) for unknown or duplicated names,
-    arrays whose sizes disagree, negative gains, or NaN/Inf anywhere.
+    Gains above ``kp_max``/``kd_max``, velocity targets beyond the joint velocity limits and feed-forward torques
+    beyond the effort limits are clamped to them, and listed in the targets' ``clamped``. Raises
+    :class:`CommandError` (JOINT_MISMATCH or NON_FINITE) for unknown or duplicated names, arrays whose sizes
+    disagree, negative gains, or NaN/Inf anywhere.
     """
     names = list(names)
     arrays = {k: np.asarray(v, dtype=np.float64) for k, v in
@@ -105,10 +115,41 @@ def validate_command(spec: RobotSpec, names: Sequence[str], position: Sequence[f
             raise CommandError(Fault.NON_FINITE, f"non-finite {key} for {bad}")
     if np.any(arrays["kp"] < 0) or np.any(arrays["kd"] < 0):
         raise CommandError(Fault.JOINT_MISMATCH, "negative gains in command")
+    bounds = {"kp": spec.kp_max, "kd": spec.kd_max, "velocity": spec.velocity_limits, "effort": spec.effort_limits}
+    clamped = []
+    for key, bound in bounds.items():
+        limit = bound[idx]
+        outside = np.abs(arrays[key]) > limit
+        if np.any(outside):
+            clamped.append(f"{key} of {[names[i] for i in np.flatnonzero(outside)]}")
+            arrays[key] = np.clip(arrays[key], -limit, limit)
     targets = hold_targets(spec, spec.default_pose, 1.0, 1.0)
     for key, value in arrays.items():
         getattr(targets, key)[idx] = value
+    targets.clamped = tuple(clamped)
     return targets
+
+
+def limit_torque(spec: RobotSpec, targets: JointTargets, q: np.ndarray, dq: np.ndarray) -> tuple[JointTargets, bool]:
+    """Targets safe to send to the motors, and whether a torque clamp was active.
+
+    Positions are clamped to the joint limits, feed-forward torques to the effort limits, and the PD torque
+    predicted from the measured ``q``, ``dq`` (``effort + kp (position - q) + kd (velocity - dq)``) to the effort
+    limits by moving the position target (joints with kp > 0).
+    """
+    limit = spec.effort_limits
+    position = np.clip(targets.position, spec.lower_limits, spec.upper_limits)
+    effort = np.clip(targets.effort, -limit, limit)
+    q_m, dq_m = np.nan_to_num(q), np.nan_to_num(dq)
+    predicted = effort + targets.kp * (position - q_m) + targets.kd * (targets.velocity - dq_m)
+    excess = predicted - np.clip(predicted, -limit, limit)
+    movable = targets.kp > 0
+    saturated = bool(np.any(excess[movable] != 0.0))
+    shift = np.divide(excess, targets.kp, out=np.zeros_like(excess), where=movable)
+    position = np.clip(position - shift, spec.lower_limits, spec.upper_limits)
+    return JointTargets(position=position, velocity=np.array(targets.velocity, dtype=np.float64),
+                        kp=np.array(targets.kp, dtype=np.float64), kd=np.array(targets.kd, dtype=np.float64),
+                        effort=effort, clamped=targets.clamped), saturated
 
 
 def hold_targets(spec: RobotSpec, position: np.ndarray, kp_scale: float, kd_scale: float) -> JointTargets:

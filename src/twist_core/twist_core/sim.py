@@ -177,6 +177,10 @@ class G1Sim:
         return np.concatenate([force, torque])
 
     # -- sensing ------------------------------------------------------------------------------------
+    def joints(self) -> tuple[np.ndarray, np.ndarray]:
+        """Joint positions and velocities in motor order (copies)."""
+        return self.data.qpos[self._qadr].copy(), self.data.qvel[self._dadr].copy()
+
     def state(self) -> SimState:
         """The current snapshot (IMU from the pelvis IMU site, noise if configured)."""
         d = self.data

@@ -40,6 +40,29 @@ def test_missing_models_are_named_with_how_to_get_them(script, tmp_path):
     assert _run(SCRIPTS / script, "--help").returncode == 0
 
 
+def test_reference_loss_at_1_m_s_ends_in_a_controlled_stop(tmp_path):
+    """The shipped student and CMG walking at 1.0 m/s, cmg_reference SIGKILLed 2 s in: the policy node's controlled
+    stop (the CMG decelerating to a stand) brings the robot to rest without a fall (the hold-and-ramp fallback
+    left it walking at 0.8 m/s 5 s after the loss, and fell at 0.4 m/s in the issue's runs)."""
+    rows = tmp_path / "rows.json"
+    models = SCRIPTS.parent / "models"
+    out = _run(SCRIPTS / "bench_closed_loop.py", "--policy", models / "student" / "policy.onnx", "--cmg",
+               models / "cmg" / "cmg.onnx", "--commands", "1.0,0,0", "--seconds", "6", "--kill-reference", "2",
+               "--json", rows, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    row = json.loads(rows.read_text())["rows"][0]
+    assert "error" not in row and "killed_at" in row, row
+    assert not row["fell"] and row["final_speed"] < 0.1, row
+
+
+def test_demo_fails_when_the_robot_falls(tmp_path):
+    """make demo with the toy policy and no gantry: the robot falls and the bridge damps (TILT); exit code 3."""
+    out = _run(SCRIPTS / "demo.py", "--toy", "--gantry", "off", "--out", tmp_path, timeout=600)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "demo: FAILED: the robot fell" in out.stdout and (tmp_path / "metrics.json").exists()
+    assert json.loads((tmp_path / "metrics.json").read_text())["fell"]
+
+
 @pytest.mark.parametrize("param, message", [("cmg_reference=1", "a parameter is node:name=value"),
                                             ("cmg_refrence:heading_hold_gain=0", "no node cmg_refrence")])
 def test_bench_rejects_bad_parameters(param, message):

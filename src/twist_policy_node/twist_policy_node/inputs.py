@@ -95,4 +95,5 @@ def reference_input(spec: RobotSpec, msg) -> Reference:
     return Reference(root_height=float(height), root_quat_wxyz=_quaternion(frame.root_pose.orientation,
                                                                            f"{what} root orientation"),
                      root_lin_vel=lin_vel, yaw_rate=float(yaw_rate),
-                     joint_pos=_array(frame.joint_positions, spec.num_joints, f"{what} joint_positions"))
+                     joint_pos=_array(frame.joint_positions, spec.num_joints, f"{what} joint_positions"),
+                     joint_vel=_array(frame.joint_velocities, spec.num_joints, f"{what} joint_velocities"))

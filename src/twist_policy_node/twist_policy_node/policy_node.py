@@ -16,11 +16,15 @@ once per ``robot_state`` message (the bridge's 50 Hz tick; in lockstep the bridg
   ``go`` needs a recent valid command and lockstep needs an answer to advance).
 
 The reference (``motion_reference``) is checked like the state; a bad or ``valid = false`` frame is ignored and
-counts as missing. Older than ``reference_timeout`` it is held for ``hold_time``, then ramped to standing (the
-default pose) over ``ramp_time`` (``twist_policy_node.reference_keeper``). In lockstep the reference publisher is
-not part of the bridge's handshake and may fall behind a simulation running faster than real time:
-``reference_wait`` > 0 makes the node wait (in POLICY, at most that many wall seconds) for the reference stamped
-at the state's time before answering, which puts the reference into the lockstep too. ``/diagnostics``
+counts as missing. Older than ``reference_timeout`` it ends in a controlled stop when ``stop_model`` names a CMG
+(``twist_policy_node.controlled_stop``: the CMG walks on from the last reference, decelerating at
+``stop_linear_decel``/``stop_yaw_decel`` to a stand); without one it is held for ``hold_time``, then ramped to
+standing (the default pose) over ``ramp_time``, which only a slow robot survives (``reference_keeper``). In lockstep
+the reference publisher is not part of the bridge's handshake and may fall behind a simulation running faster than
+real time: ``reference_wait`` > 0 makes the node wait (in POLICY, at most that many wall seconds) for the reference
+stamped at the state's time before answering, which puts the reference into the lockstep too; it waits only while
+the reference is live (not yet ``reference_timeout`` behind the state), so a dead reference publisher costs a few
+waits, not one per tick. ``/diagnostics``
 (diagnostic_msgs/DiagnosticArray, ``diagnostics_rate``, wall clock) reports inference and state->command latency
 p50/p99, input ages, rates, the reference state and the counts of rejected inputs.
 
@@ -28,10 +32,13 @@ QoS as the publishers': ``robot_state``, ``motion_reference`` and ``joint_comman
 ``bridge_status`` RELIABLE + TRANSIENT_LOCAL. With a lockstep bridge set ``use_sim_time:=true`` (it publishes
 /clock; its state stamps are simulated time).
 
-Reference ages: on wall time a reference counts from when it was received (publishers' clocks may differ); on
-simulated time every stamp comes from the bridge's one clock, so a reference counts from its stamp and a state is
-answered at its stamp. The node's own /clock can lag behind the messages it handles when it is starved of CPU;
-measured on that lagging clock, references that arrived on time would look stale.
+Reference ages: on wall time a reference counts from when it was received, on the monotonic clock (publishers'
+clocks may differ, and a step of the system clock must neither keep a dead reference "live" nor age a live one);
+on simulated time every stamp comes from the bridge's one clock, so a reference counts from its stamp and a state
+is answered at its stamp (the node's own /clock can lag behind the messages it handles when it is starved of CPU;
+measured on that lagging clock, references that arrived on time would look stale). A state's age compares its stamp
+with the node's ROS clock (both the system clock on wall time): a clock step makes the states around it look stale,
+which gets no command (fail-safe).
 """
 
 from __future__ import annotations
@@ -47,11 +54,13 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from twist_msgs.msg import BridgeStatus, JointCommand, MotionReference, RobotState
 
+from twist_core.cmg_runtime import CmgRuntime
 from twist_core.model import standing_height
 from twist_core.policy_io import OBSERVATION_SIZE
 from twist_core.policy_runtime import PolicyModelError, PolicyRuntime
 from twist_core.robot import RobotSpecError, load_robot_spec
 from twist_core.safety import Mode
+from twist_policy_node.controlled_stop import ControlledStop
 from twist_policy_node.controller import Decision, PolicyController
 from twist_policy_node.inputs import InputError, RobotInput, reference_input, robot_input, stamp_seconds
 from twist_policy_node.node_util import SetupError, declare_table, run, usage as _usage
@@ -67,7 +76,11 @@ COMMAND_MODES = {"policy": JointCommand.MODE_POLICY, "hold": JointCommand.MODE_H
 PARAMETERS = {
     "policy_file": ("", "exported student policy (.onnx) (required)"),
     "reference_timeout": (0.1, "seconds after which the motion reference is stale"),
-    "hold_time": (0.5, "seconds a stale reference is held before ramping to standing"),
+    "stop_model": ("", "exported CMG (.onnx) for the controlled stop when the reference is lost (empty: hold, "
+                       "then ramp to standing, safe only when slow)"),
+    "stop_linear_decel": (1.0, "controlled stop: deceleration of the commanded (vx, vy) [m/s^2]"),
+    "stop_yaw_decel": (2.0, "controlled stop: deceleration of the commanded yaw rate [rad/s^2]"),
+    "hold_time": (0.5, "without stop_model: seconds a stale reference is held before ramping to standing"),
     "ramp_time": (1.0, "seconds of the ramp to standing (and of the blend back to a returning reference)"),
     "state_timeout": (0.1, "a robot_state older than this (node clock - stamp) gets no command"),
     "threads": (1, "ONNX Runtime intra-op threads"),
@@ -94,8 +107,14 @@ class PolicyNode(Node):
         self.spec = spec = load_robot_spec()
         self.runtime = PolicyRuntime(p["policy_file"], spec, threads=p["threads"])
         height = standing_height(spec, spec.default_pose)
+        stop = None
+        if p["stop_model"]:
+            try:
+                stop = ControlledStop(CmgRuntime(p["stop_model"], spec), p["stop_linear_decel"], p["stop_yaw_decel"])
+            except ValueError as exc:  # CmgModelError (a bad model) or bad decelerations
+                raise SetupError(f"stop_model: {exc}") from None
         self.keeper = ReferenceKeeper(spec.default_pose, height, p["reference_timeout"], p["hold_time"],
-                                      p["ramp_time"])
+                                      p["ramp_time"], stop)
         self.controller = PolicyController(self.runtime, self.keeper)
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.sequence = 0
@@ -125,9 +144,12 @@ class PolicyNode(Node):
         self.get_logger().info(f"policy {self.runtime.path}: role {meta.get('role', '?')}, control rate "
                                f"{self.runtime.control_rate:g} Hz, git commit {meta.get('git_commit', '?')}, "
                                f"training {str(meta.get('training', '?'))[:200]}")
+        fallback = (f"controlled stop with {p['stop_model']} ({p['stop_linear_decel']} m/s^2, "
+                    f"{p['stop_yaw_decel']} rad/s^2)" if stop is not None else
+                    f"hold {p['hold_time']} s, ramp {p['ramp_time']} s (no stop_model: safe only when slow)")
         self.get_logger().info(f"inference {self._time_inference():.2f} ms (median of 20); reference timeout "
-                               f"{p['reference_timeout']} s, hold {p['hold_time']} s, ramp {p['ramp_time']} s, "
-                               f"state timeout {p['state_timeout']} s; standing height {height:.3f} m")
+                               f"{p['reference_timeout']} s, then {fallback}; state timeout {p['state_timeout']} s; "
+                               f"standing height {height:.3f} m")
 
     def _time_inference(self) -> float:
         obs = np.zeros(OBSERVATION_SIZE, dtype=np.float32)
@@ -140,6 +162,9 @@ class PolicyNode(Node):
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
+
+    def _steady_now(self) -> float:
+        return self.steady.now().nanoseconds * 1e-9
 
     def _on_sim_time(self) -> bool:
         return bool(self.get_parameter("use_sim_time").value)
@@ -160,7 +185,7 @@ class PolicyNode(Node):
             self._error(f"reference ignored: {exc}")
             return
         self.reference_stamp = stamp_seconds(msg.header.stamp)
-        self.keeper.receive(reference, self.reference_stamp if self._on_sim_time() else self._now())
+        self.keeper.receive(reference, self.reference_stamp if self._on_sim_time() else self._steady_now())
         if self._pending is not None and self.reference_stamp >= self._pending[0].stamp - 1e-9:
             self._answer_pending()
 
@@ -185,7 +210,7 @@ class PolicyNode(Node):
         if self._pending is not None:  # a newer state supersedes one still waiting for its reference
             self._answer_pending()
         if (self.p["reference_wait"] > 0 and robot.mode == Mode.POLICY
-                and self.reference_stamp < robot.stamp - 1e-9):
+                and robot.stamp - self.p["reference_timeout"] <= self.reference_stamp < robot.stamp - 1e-9):
             self._pending = (robot, received)
             self._pending_timer = self.create_timer(self.p["reference_wait"], self._answer_pending,
                                                     clock=self.steady)
@@ -217,7 +242,7 @@ class PolicyNode(Node):
 
     def _answer(self, robot: RobotInput, received: float) -> None:
         """Run the controller for a checked, fresh state and publish its command."""
-        now = robot.stamp if self._on_sim_time() else self._now()
+        now = robot.stamp if self._on_sim_time() else self._steady_now()
         try:
             decision = self.controller.step(robot, now)
         except ValueError as exc:  # the policy refused the observation; nothing is sent
@@ -265,7 +290,7 @@ class PolicyNode(Node):
         if state == self.reference_state:
             return
         text = f"reference {self.reference_state} -> {state}"
-        if state in ("held", "ramping", "default") and self.controller.active:
+        if state in ("held", "ramping", "default", "stopping", "stopped") and self.controller.active:
             self.get_logger().warning(f"{text} (reference age {self.keeper.age(now):.2f} s)")
         else:
             self.get_logger().info(text)
@@ -278,7 +303,7 @@ class PolicyNode(Node):
         self.rates = {key: count / span for key, count in self._period_counts.items()}
         period_counts, self._period_counts, self._period_start = self._period_counts, collections.Counter(), wall
         state_wall_age = wall - self.last_state_wall if self.last_state_wall is not None else float("inf")
-        reference_age = self.keeper.age(self._now())
+        reference_age = self.keeper.age(self._now() if self._on_sim_time() else self._steady_now())
         inference = np.percentile(self.inference_ms, [50, 99]) if self.inference_ms else [np.nan, np.nan]
         loop = np.percentile(self.loop_ms, [50, 99]) if self.loop_ms else [np.nan, np.nan]
         level, message = DiagnosticStatus.OK, "tracking" if self.controller.active else "idle (bridge not in POLICY)"
@@ -303,6 +328,7 @@ class PolicyNode(Node):
                                            "references_rejected", "references_invalid_flag", "commands_policy",
                                            "commands_hold", "commands_damp", "policy_errors",
                                            "reference_waits_expired")},
+            "stop_error": self.keeper.stop_error,
             "bridge_fault": self.bridge_status.fault_message if self.bridge_status is not None else "",
             "last_error": self.last_error,
         }

@@ -13,7 +13,7 @@ from twist_core.cmg_runtime import CmgFreeRun, CmgRuntime, StandingHold
 from twist_core.motion import MotionError, save_motion
 from twist_core.robot import load_robot_spec
 from twist_core.testing.cmg_fixture import write_toy_cmg
-from twist_core.testing.motion_fixture import walking_clip
+from twist_core.testing.motion_fixture import malicious_pickle, walking_clip
 from twist_training.cmg import data as cmg_data
 from twist_training.cmg.evaluate import ankle_positions, evaluate, gait_period, grid, leg_odometry
 from twist_training.cmg.export import export
@@ -78,6 +78,16 @@ def test_windows_commands_and_mirroring(spec, prepared):
     hip = spec.joint_index("left_hip_pitch_joint")
     np.testing.assert_allclose(m[..., spec.joint_index("right_hip_pitch_joint")], prepared.motion[first_clip][..., hip],
                                atol=1e-6)
+
+
+def test_prepare_refuses_a_crafted_pickle(spec, tmp_path, capsys):
+    """cmg-prepare on a .pkl that would create a file when unpickled: exit 2 with the reason, the file not created."""
+    marker = tmp_path / "payload_ran"
+    evil = malicious_pickle(tmp_path / "evil.pkl", marker, walking_clip(spec, 2.0, 0.5), spec)
+    with pytest.raises(SystemExit) as exit_info:
+        cmg_data.main(["--motions", str(evil), "--out", str(tmp_path / "out.npz")])
+    assert exit_info.value.code == 2 and "refused to load io.open" in capsys.readouterr().err
+    assert not marker.exists() and not (tmp_path / "out.npz").exists()
 
 
 def test_split_is_by_clip_and_stats_use_training_clips(prepared):

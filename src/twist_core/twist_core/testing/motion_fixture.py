@@ -1,6 +1,9 @@
-"""Synthetic motion clips for tests: legs swinging under a command label, root from the command."""
+"""Synthetic motion clips for tests: legs swinging under a command label, root from the command; a crafted pickle."""
 
 from __future__ import annotations
+
+import pickle
+from pathlib import Path
 
 import numpy as np
 
@@ -22,3 +25,23 @@ def walking_clip(spec: RobotSpec, seconds: float, vx: float, yaw_rate: float = 0
     command = np.where(moving[:, None], [vx, 0.0, yaw_rate], 0.0)
     root_pos, root_quat = root_from_command(command, fps, 0.75)
     return build_motion(spec, fps, root_pos, root_quat, joint_pos, command=command)
+
+
+class OpenOnLoad:
+    """A crafted pickle payload: unpickling this object calls ``open(marker, 'w')`` (``marker`` appears)."""
+
+    def __init__(self, marker: Path) -> None:
+        """The file the payload creates."""
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def malicious_pickle(path: Path, marker: Path, motion: Motion, spec: RobotSpec) -> Path:
+    """A TWIST ``.pkl`` of ``motion`` whose ``root_pos`` creates the file ``marker`` if ``pickle.load`` reads it."""
+    path = Path(path)
+    path.write_bytes(pickle.dumps({"fps": motion.fps, "root_pos": OpenOnLoad(marker),
+                                   "root_rot": motion.root_quat[:, [1, 2, 3, 0]],
+                                   "dof_pos": spec.to_policy(motion.joint_pos)}))
+    return path

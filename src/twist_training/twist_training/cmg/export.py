@@ -25,6 +25,7 @@ from twist_core.cmg_runtime import (CMG_FORMAT_VERSION, COMMAND_NAMES, INPUT_COM
                                     OUTPUT_MOTION, CmgRuntime)
 from twist_core.motion import STANDARD_FPS
 from twist_core.robot import RobotSpec, load_robot_spec
+from twist_training import checkpoint_io
 from twist_training.cmg.model import NormalizedCmg
 from twist_training.cmg.train import net_from_checkpoint, stats_from_checkpoint
 from twist_training.provenance import git_commit
@@ -105,9 +106,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tolerance", type=float, default=1e-5, help="largest allowed |ONNX - torch|")
     args = parser.parse_args(argv)
     try:
-        state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError) as exc:
-        print(f"cmg-export: cannot read {args.checkpoint}: {exc}", file=sys.stderr)
+        state = checkpoint_io.load(args.checkpoint)
+    except checkpoint_io.CheckpointError as exc:
+        print(f"cmg-export: {exc}", file=sys.stderr)
         sys.exit(2)
     difference = export(state, args.out, load_robot_spec(), args.tolerance)
     print(f"{args.out}: epoch {state['epoch']}, |ONNX Runtime - torch| max {difference:.1e}")

@@ -14,8 +14,11 @@ the loss (the original's plateau scheduler, stepped on a loss that rises as teac
 1e-6 early). Windows are drawn with speed-balanced weights and extra weight on starts from standing (``cmg_data``).
 
 Every epoch: validation on held-out clips (teacher-forced one-step MSE and free-running rollout MSE), TensorBoard
-scalars under ``OUT/tb``, ``OUT/latest.pt`` (resumed automatically when present, unless ``--restart``) and
-``OUT/best.pt`` (lowest free-running validation MSE). ``cmg-export`` turns a checkpoint into ONNX.
+scalars under ``OUT/tb``, ``OUT/latest.pt`` (resumed automatically when present, unless ``--restart``; a corrupt one
+is skipped for the newest readable of ``latest.pt``/``best.pt``) and ``OUT/best.pt`` (lowest free-running
+validation MSE), both written atomically (``twist_training.checkpoint_io``). ``cmg-export`` turns a checkpoint into
+ONNX. Data holding NaN/Inf are refused before training (exit 2); a non-finite loss stops the run at once, before
+the optimizer step, with exit 3 and the last good checkpoint left as it was.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from twist_core.motion import MotionError
 from twist_core.robot import RobotSpec, load_robot_spec
+from twist_training import checkpoint_io
 from twist_training.cmg.data import CmgData, CmgStats, load_data, sample_weights
 from twist_training.cmg.model import CmgConfig, CmgNet
 
@@ -128,7 +133,17 @@ class Trainer:
 
     def __init__(self, data: CmgData, config: TrainConfig, out: Path, device: str = "cpu",
                  spec: RobotSpec | None = None) -> None:
-        """Set up a fresh run (see :meth:`resume`); ``spec`` (default config/g1.yaml) gives the joint limits."""
+        """Set up a fresh run (see :meth:`resume`); ``spec`` (default config/g1.yaml) gives the joint limits.
+
+        Raises :class:`~twist_training.checkpoint_io.NonFiniteTraining` when the data hold NaN/Inf.
+        """
+        for name, values in (("motion", data.motion), ("command", data.command)):
+            bad = ~np.isfinite(values)
+            if bad.any():
+                windows = np.flatnonzero(bad.reshape(len(values), -1).any(axis=1))
+                raise checkpoint_io.NonFiniteTraining(
+                    f"the prepared data's {name} holds {int(bad.sum())} NaN/Inf value(s) in {len(windows)} window(s) "
+                    f"(first: window {windows[0]}); prepare the data again (cmg-prepare)")
         self.data, self.config, self.out, self.device = data, config, Path(out), torch.device(device)
         torch.manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
@@ -160,14 +175,14 @@ class Trainer:
 
     def init_from(self, path: Path) -> None:
         """Start this (new) run from another run's network weights (fine-tuning with a new schedule)."""
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        state = checkpoint_io.load(path, self.device)
         if state["config"]["model"] != dataclasses.asdict(self.config.model):
             raise ValueError(f"{path}: model {state['config']['model']} differs from {self.config.model}")
         self.net.load_state_dict(state["net"])
 
-    def resume(self, path: Path) -> None:
-        """Continue from a checkpoint written by this trainer."""
-        state = torch.load(path, map_location=self.device, weights_only=False)
+    def resume(self, path: Path, state: dict[str, Any] | None = None) -> None:
+        """Continue from a checkpoint written by this trainer (``state``: its content, when already loaded)."""
+        state = checkpoint_io.load(path, self.device) if state is None else state
         if state["config"]["model"] != dataclasses.asdict(self.config.model):
             raise ValueError(f"{path}: model {state['config']['model']} differs from {self.config.model}")
         self.net.load_state_dict(state["net"])
@@ -177,10 +192,7 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
 
     def _save(self, name: str) -> None:
-        path = self.out / name
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.checkpoint(), tmp)
-        tmp.replace(path)
+        checkpoint_io.save_atomic(self.checkpoint(), self.out / name)
 
     def validate(self) -> dict[str, float]:
         """Teacher-forced one-step and free-running rollout MSE on held-out clips (normalized units)."""
@@ -218,6 +230,7 @@ class Trainer:
             command = self.command_n[draws[b]].to(self.device)
             loss = rollout_loss(self.net, motion, command, teacher, c.detach_rollout, generator, c.input_noise,
                                 self.limits, c.limit_weight)
+            checkpoint_io.check_finite({"loss": loss}, f"epoch {self.epoch + 1}, batch {b + 1}")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norms.append(float(torch.nn.utils.clip_grad_norm_(self.net.parameters(), c.grad_clip)))
@@ -307,17 +320,30 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("--device cuda but torch sees no CUDA device")
-    data = load_data(args.data)
+    try:
+        data = load_data(args.data)
+    except (MotionError, OSError) as exc:
+        print(f"cmg-train: {exc}", file=sys.stderr)
+        sys.exit(2)
     model = CmgConfig(motion_dim=data.motion.shape[-1], command_dim=3,
                       **{f.name: getattr(args, f.name) for f in dataclasses.fields(CmgConfig)
                          if f.name not in ("motion_dim", "command_dim")})
     config = TrainConfig(model=model, **{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                                          if f.name != "model"})
-    trainer = Trainer(data, config, args.out, args.device)
-    latest = args.out / "latest.pt"
-    if latest.exists() and not args.restart:
-        trainer.resume(latest)
-        print(f"resuming {latest} after epoch {trainer.epoch}")
+    try:
+        trainer = Trainer(data, config, args.out, args.device)
+    except checkpoint_io.NonFiniteTraining as exc:
+        print(f"cmg-train: {exc}", file=sys.stderr)
+        sys.exit(2)
+    saved = sorted((p for p in (args.out / "latest.pt", args.out / "best.pt") if p.exists()),
+                   key=lambda p: p.stat().st_mtime)
+    found = None if args.restart else checkpoint_io.newest_readable(saved)
+    if found is not None:
+        trainer.resume(*found)
+        print(f"resuming {found[0]} after epoch {trainer.epoch}")
+    elif saved and not args.restart:
+        print(f"cmg-train: no readable checkpoint in {args.out} (see above); --restart starts over", file=sys.stderr)
+        sys.exit(2)
     elif args.init_from is not None:
         trainer.init_from(args.init_from)
         print(f"starting from the weights of {args.init_from}")
@@ -328,6 +354,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print(f"interrupted after epoch {trainer.epoch}; run the same command again to resume", file=sys.stderr)
         sys.exit(130)
+    except checkpoint_io.NonFiniteTraining as exc:
+        kept = args.out / "latest.pt"
+        print(f"cmg-train: stopped: {exc}; nothing of this epoch was saved"
+              + (f", {kept} (epoch {trainer.epoch}) is the last good checkpoint" if kept.exists() else ""),
+              file=sys.stderr)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

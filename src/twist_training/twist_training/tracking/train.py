@@ -11,7 +11,9 @@ current frame + privileged state); the student's actor reads ``student`` (exactl
 its critic ``teacher``, initialized from the teacher's critic; the teacher's actor is saved in the student's
 checkpoints, so a student run resumes without the teacher run. :func:`weights_only` writes a checkpoint without
 the optimizer state (a third of the size, for committing); resuming from one restarts Adam's moments at the
-saved learning rate.
+saved learning rate. Checkpoints are written atomically and read with ``weights_only=True``
+(``twist_training.checkpoint_io``); resuming skips a checkpoint that does not read for the newest one that does; a
+non-finite loss stops the run at once (exit 3), its weights unsaved.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import pickle
 import re
 import sys
 from pathlib import Path
@@ -33,6 +34,7 @@ from rsl_rl.runners import OnPolicyRunner
 from twist_core.cmg_runtime import CmgRuntime
 from twist_core.motion import MotionError
 from twist_core.robot import RobotSpec, load_robot_spec
+from twist_training import checkpoint_io
 from twist_training.tracking.assist import AssistConfig
 from twist_training.tracking.batched_sim import BatchedSim, CpuBatchedSim, DomainRandomization
 from twist_training.tracking.references import (CommandSampling, MotionLibrary, Sampling, clips_from_inputs,
@@ -232,16 +234,16 @@ def weights_only(source: Path, target: Path) -> dict[str, Any]:
     if optimizer is not None:
         state["infos"]["learning_rate"] = float(optimizer["param_groups"][0]["lr"])
     Path(target).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, target)
+    checkpoint_io.save_atomic(state, target)
     return state
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """A checkpoint with its run configuration (``infos``: role, config)."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-        raise ConfigError(f"cannot read checkpoint {path}: {exc}") from exc
+        state = checkpoint_io.load(path)
+    except checkpoint_io.CheckpointError as exc:
+        raise ConfigError(str(exc)) from exc
     if not isinstance(state, dict) or not isinstance(state.get("infos"), dict) or "config" not in state["infos"]:
         raise ConfigError(f"{path} is not a tracker checkpoint of train-teacher/train-student")
     return state
@@ -274,12 +276,17 @@ class TrackingRunner(OnPolicyRunner):
         self.run_config, self.role, self.keep = config, role, int(config["runner"]["keep"])
         self.teacher_state: dict[str, Any] | None = None  # a student's teacher actor, saved with it
         super().__init__(env, runner_config(config, role), str(out), device)
+        update = self.alg.update  # every update's losses are checked: a NaN stops the run before it is saved
+        self.alg.update = lambda: _finite_losses(update())
 
     def save(self, path: str, infos: dict | None = None) -> None:
-        """Save with the configuration, then drop older checkpoints."""
+        """Save with the configuration (atomically), then drop older checkpoints."""
         extra = {"teacher": self.teacher_state} if self.teacher_state is not None else {}
-        super().save(path, {**(infos or {}), "role": self.role, "config": self.run_config,
-                            "assist_level": self.env.assist.level, **extra})
+        state = {**self.alg.save(), "iter": self.current_learning_iteration,
+                 "infos": {**(infos or {}), "role": self.role, "config": self.run_config,
+                           "assist_level": self.env.assist.level, **extra}}
+        checkpoint_io.save_atomic(state, path)
+        self.logger.save_model(path, self.current_learning_iteration)
         for old in checkpoints(Path(path).parent)[:-self.keep]:
             old.unlink()
 
@@ -302,6 +309,12 @@ class TrackingRunner(OnPolicyRunner):
             print(f"{Path(path).name}: no optimizer state (weights only): Adam restarts at learning rate "
                   f"{self.alg.learning_rate:g}")
         return state["infos"]
+
+
+def _finite_losses(losses: dict[str, float]) -> dict[str, float]:
+    """The algorithm's update losses, or NonFiniteTraining before anything of this iteration is saved."""
+    checkpoint_io.check_finite(losses, "the policy update")
+    return losses
 
 
 def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", device: str = "cpu",
@@ -328,17 +341,19 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
     spec = load_robot_spec()
     env = make_env(config, spec, backend, device)
     runner = TrackingRunner(env, config, role, out, device)
-    existing = [] if restart else checkpoints(out)
-    if existing:
-        infos = runner.load(str(existing[-1]), map_location=device) or {}
+    found = None if restart else checkpoint_io.newest_readable(checkpoints(out), load_checkpoint)
+    if found is None and not restart and checkpoints(out):
+        raise ConfigError(f"no readable checkpoint in {out} (see above); --restart starts over")
+    if found:
+        infos = runner.load(str(found[0]), map_location=device) or {}
         env.assist.level = float(infos.get("assist_level", env.assist.level))
         runner.current_learning_iteration += 1
-        print(f"{role}: resuming from {existing[-1].name}")
+        print(f"{role}: resuming from {found[0].name}")
     elif init_from is not None and role == "teacher":
         _init_from(runner, init_from, "teacher", {"actor": True, "critic": True})
     if role == "student":
-        if existing:
-            teacher_state = load_checkpoint(existing[-1])["infos"]["teacher"]
+        if found:
+            teacher_state = found[1]["infos"]["teacher"]
         else:
             if teacher is None:
                 raise ConfigError("train-student needs --teacher (a teacher run or checkpoint)")
@@ -436,6 +451,11 @@ def main(role: str, argv: list[str] | None = None) -> None:
     except (ConfigError, MotionError) as exc:
         print(f"train-{role}: {exc}", file=sys.stderr)
         sys.exit(2)
+    except checkpoint_io.NonFiniteTraining as exc:
+        kept = checkpoint_io.newest_readable(checkpoints(args.out), load_checkpoint, quiet=True)
+        print(f"train-{role}: stopped: {exc}; nothing of this iteration was saved"
+              + (f", {kept[0]} is the last good checkpoint" if kept else ""), file=sys.stderr)
+        sys.exit(3)
 
 
 def main_teacher(argv: list[str] | None = None) -> None:
