@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     from rclpy.signals import SignalHandlerOptions
 
     from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.launch_graph import collect_overrides, override_parameters, sim_graph
+    from g1_bridge.launch_graph import collect_overrides, override_parameters, sim_environment, sim_graph
     from twist_core.robot import load_robot_spec
 
     try:
@@ -199,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     # rclpy's own handlers would shut its context down on Ctrl-C/SIGTERM, before the robot is damped: ours
     # raise KeyboardInterrupt, and the cleanup damps the bridge, then stops the nodes
     signal.signal(signal.SIGTERM, _interrupt)
+    os.environ.update(sim_environment(os.environ))  # localhost discovery and a domain of its own, unless set
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     monitor = LoopMonitor(spec, name="bench_motions_monitor")
     rows = []
