@@ -63,7 +63,7 @@ def test_demo_fails_when_the_robot_falls(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["fell"]
 
 
-@pytest.mark.parametrize("param, message", [("cmg_reference=1", "a parameter is node:name=value"),
+@pytest.mark.parametrize("param, message", [("cmg_reference=1", "a parameter override is node:name=value"),
                                             ("cmg_refrence:heading_hold_gain=0", "no node cmg_refrence")])
 def test_bench_rejects_bad_parameters(param, message):
     """--param is node:name=value for a node of the graph: anything else exits 2 with the reason, nothing runs."""
