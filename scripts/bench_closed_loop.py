@@ -7,8 +7,9 @@ in lockstep unless ``--clock-mode realtime``): start, go, ``--settle`` seconds s
 
 - fell: a TILT/HEIGHT fault of the bridge or the pelvis below 0.5 m (with the simulated seconds after go at
   which the bridge damped); the run of that command ends there;
-- velocity error: |commanded - achieved| of (vx, vy) and of the yaw rate, achieved = the pelvis displacement
-  (the bridge's /odom) over the command's last ``--seconds - --ramp-up`` seconds in the heading frame;
+- velocity error: |commanded - achieved| of (vx, vy) and of the yaw rate, achieved = the pelvis' mean velocity in
+  its heading frame (each /odom step turned into the heading of its moment, so a curved walk counts along the
+  body) over the command's last ``--seconds - --ramp-up`` seconds; commands may be negative (``-0.5,0,0``);
 - joint tracking error: RMS over the 23 policy joints of reference - measured, mean over the command;
 - key-body error: mean distance of the reference's key bodies from the measured ones (relative to the pelvis,
   heading frame), mean over the command;
@@ -41,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -53,6 +55,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from demo import DEFAULT_CMG, DEFAULT_POLICY, missing_models, write_toy_models  # noqa: E402
+
+
+#: A command triple; one starting with "-" (backwards) would be taken for an option by argparse.
+COMMAND = re.compile(r"^-[0-9.]+(e-?[0-9]+)?,")
 
 
 def parse_command(text: str) -> tuple[float, float, float]:
@@ -247,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", default="", help="also write the models/README.md table to this file")
     parser.add_argument("--trace", type=Path, help="also write per-command pelvis traces and paths.png here")
     parser.add_argument("--wall-limit", type=float, default=900.0, help="wall seconds allowed per command")
-    args = parser.parse_args(argv)
+    # " -0.5,0,0" is no option to argparse and still a number to float(): backwards commands as written
+    args = parser.parse_args([" " + a if COMMAND.match(a) else a for a in (sys.argv[1:] if argv is None else argv)])
     policy, cmg = Path(args.policy).expanduser().resolve(), Path(args.cmg).expanduser().resolve()
     if not args.toy and missing_models(policy, cmg):
         for line in missing_models(policy, cmg):

@@ -71,6 +71,15 @@ def test_bench_rejects_bad_parameters(param, message):
     assert out.returncode == 2 and message in out.stderr, out.stderr
 
 
+def test_bench_takes_backwards_commands_as_written():
+    """--commands -0.5,0,0 is a command, not an option: parsing gets past it to the (bad) --param."""
+    out = _run(SCRIPTS / "bench_closed_loop.py", "--toy", "--commands", "-0.5,0,0", "0,-0.3,-1e-1",
+               "--param", "cmg_reference=1")
+    assert out.returncode == 2 and "a parameter override is node:name=value" in out.stderr, out.stderr
+    out = _run(SCRIPTS / "bench_closed_loop.py", "--toy", "--commands", "-0.5,0")
+    assert out.returncode == 2 and "three numbers" in out.stderr, out.stderr
+
+
 def test_bench_with_pushes_writes_the_models_table(tmp_path):
     """The benchmark with the toy models (gantry kept): pushes on schedule, key-body error, the markdown table, the
     pelvis trace (CSV from the command's start, the paths plot)."""
