@@ -9,7 +9,7 @@
   stream's. Without root samples the root stays where the reference is, upright, its height putting the lower
   foot on the floor;
 * **standing**: while the stream is not active (waiting, silent) the stream's share blends to the default pose
-  over ``standing_blend`` seconds, and back to the stream over ``engage_blend`` seconds when it returns;
+  over ``silence_blend`` seconds, and back to the stream over ``engage_blend`` seconds when it returns;
 * the **CMG** frame (legs and root following ``/cmd_vel``), or standing where there is no CMG;
 * the **mode** (:class:`Mode`): whole-body (every joint and the root from the stream), upper-body (the joints of
   the ``upper_body`` group from the stream, the legs and root from the CMG) or CMG-only; a switch blends each
@@ -55,7 +55,7 @@ class MixerSettings:
     """Blends [s] and limits of the reference."""
 
     engage_blend: float = 1.0       # standing -> stream when the stream (re)appears
-    standing_blend: float = 1.0     # stream -> standing after silence
+    silence_blend: float = 1.0     # stream -> standing after silence
     mode_blend: float = 1.0         # between modes
     joint_speed_scale: float = 0.5  # each joint moves at most this fraction of its velocity limit (config/g1.yaml)
     max_root_speed: float = 2.0     # m/s
@@ -63,7 +63,7 @@ class MixerSettings:
 
     def __post_init__(self) -> None:
         """Blends >= 0, limits > 0."""
-        for name in ("engage_blend", "standing_blend", "mode_blend"):
+        for name in ("engage_blend", "silence_blend", "mode_blend"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("joint_speed_scale", "max_root_speed", "max_root_turn_rate"):
@@ -153,8 +153,7 @@ class TeleopMixer:
         """
         s, dt = self.settings, self.dt
         engaged = stream.state.active
-        rising = engaged and self.standing.value > 0
-        standing = self.standing.step(0.0 if engaged else 1.0, dt, s.engage_blend if rising else s.standing_blend)
+        standing = self.standing.step(0.0 if engaged else 1.0, dt, s.engage_blend if engaged else s.silence_blend)
         joint_target, root_target = self._mode_weights(self.mode)
         joint_weight = self.joint_weight.step(joint_target, dt, s.mode_blend)
         root_weight = float(self.root_weight.step(root_target, dt, s.mode_blend))

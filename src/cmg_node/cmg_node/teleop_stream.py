@@ -6,9 +6,10 @@ pose samples, each stamped with the time on the *source's* clock. :class:`Stream
 that can be sampled at any local time:
 
 * **Validation**: a sample without a stamp, with names and positions of different lengths, a duplicated or
-  unknown joint name, a non-finite number, a root quaternion far from unit length, a stamp not after the last
-  accepted one (out of order) or one that arrives more than ``max_latency`` later than the fastest recent sample
-  (stale) is rejected; :attr:`StreamBuffer.rejected` counts each reason (:data:`REASONS`).
+  unknown joint name, a non-finite number, a root quaternion far from unit length, a stamp more than
+  ``max_latency`` ahead of what the clock offset allows (future), one that arrives more than ``max_latency`` later
+  than the fastest recent sample (stale) or one not after the last accepted stamp (out of order) is rejected;
+  :attr:`StreamBuffer.rejected` counts each reason (:data:`REASONS`).
 * **Clock offset** (:class:`ClockOffset`): the source clock and the local clock are not assumed synchronized.
   The offset local - source is estimated as the minimum of (arrival - stamp) over the last ``offset_window``
   seconds: the least delayed sample bounds the transport latency, jitter only ever adds to it.
@@ -36,7 +37,7 @@ from twist_core.robot import RobotSpec
 
 #: Why a sample is rejected (the keys of :attr:`StreamBuffer.rejected`).
 REASONS = ("unstamped", "size_mismatch", "duplicate_joint", "unknown_joint", "non_finite", "bad_quaternion",
-           "out_of_order", "stale")
+           "future", "stale", "out_of_order")
 #: Extrapolation uses the motion over at least this many seconds of samples (no velocity from near-duplicates).
 MIN_VELOCITY_BASE = 0.01
 #: Samples kept per track (enough for 2 s at 120 Hz).
@@ -240,11 +241,14 @@ class StreamBuffer:
             self.offset.reset()
             self.segment += 1
             self._silent = False
-        if track.newest is not None and stamp <= track.newest:
-            return self._reject("out_of_order")
+        estimate = self.offset.value
+        if estimate is not None and arrival - stamp < estimate - self.settings.max_latency:
+            return self._reject("future")
         latency = self.offset.update(stamp, arrival)
         if latency > self.settings.max_latency:
             return self._reject("stale")
+        if track.newest is not None and stamp <= track.newest:
+            return self._reject("out_of_order")
         if track.newest is not None and stamp - track.newest > self.settings.hold_timeout:
             track.clear()  # never interpolate across a silence
         track.add(stamp, value)

@@ -95,6 +95,8 @@ def test_every_rejection_reason_is_counted_and_never_played(spec):
         (buffer.offer_joints(0.99, names, good, 1.02), "out_of_order"),
         (buffer.offer_joints(1.0, names, good, 1.02), "out_of_order"),
         (buffer.offer_joints(1.03, names, good + 0.5, 1.03 + 0.8), "stale"),
+        (buffer.offer_joints(0.2, names, good + 0.5, 1.03), "stale"),
+        (buffer.offer_joints(2.0, names, good + 0.5, 1.03), "future"),
         (buffer.offer_root(1.02, [0, 0, 0.8], [2.0, 0, 0, 0], 1.02), "bad_quaternion"),
         (buffer.offer_root(1.02, [0, np.inf, 0.8], [1.0, 0, 0, 0], 1.02), "non_finite"),
         (buffer.offer_root(1.02, [0, 0.8], [1.0, 0, 0, 0], 1.02), "size_mismatch"),
@@ -160,7 +162,7 @@ def joint_steps(frames):
 def test_engages_without_a_jump_and_returns_to_standing_after_silence(spec):
     """Standing -> stream over engage_blend, stream -> standing after silence, and back when it returns."""
     buffer = StreamBuffer(spec, StreamSettings(playout_delay=0.04, hold_timeout=0.3))
-    mixer = TeleopMixer(spec, DT, MixerSettings(engage_blend=0.5, standing_blend=0.5))
+    mixer = TeleopMixer(spec, DT, MixerSettings(engage_blend=0.5, silence_blend=0.5))
     mixer.place(np.array([1.0, 2.0]), 0.5)
     frames = run_mixer(spec, mixer, buffer, 2.0, 7.0, feed_until=1.0)
     np.testing.assert_allclose(frames[0].joint_pos, spec.default_pose, atol=0.005)  # the blend has begun
