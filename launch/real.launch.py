@@ -1,7 +1,7 @@
 """The real G1: unitree_bridge, reference publisher, student policy, robot_state_publisher, rviz2.
 
     ros2 launch launch/real.launch.py network_interface:=eth0 [policy_file:=models/student/policy.onnx]
-        [reference:=cmg|mocap|none] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE [motion_fps:=60]]
+        [reference:=cmg|mocap|teleop|none] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE [motion_fps:=60]]
         [rviz:=true] [dds_domain:=0] [release_motion_service:=true] [namespace:=g1] [ros_domain_id:=23]
 
 namespace puts every node (and so its topics and services) under /<namespace>; ros_domain_id is the ROS 2 domain
@@ -57,10 +57,11 @@ def generate_launch_description():
                               description="release the onboard motion service first (unitree_sim: false)"),
         DeclareLaunchArgument("policy_file", default_value="models/student/policy.onnx",
                               description="exported student policy"),
-        DeclareLaunchArgument("reference", default_value="cmg", choices=["none", "cmg", "mocap"],
-                              description="reference publisher: cmg (cmd_vel -> CMG) or mocap (a motion file)"),
+        DeclareLaunchArgument("reference", default_value="cmg", choices=["none", "cmg", "mocap", "teleop"],
+                              description="reference publisher: cmg (cmd_vel -> CMG), mocap (a motion file) or "
+                                          "teleop (a live stream on teleop/joint_states, teleop/root_pose)"),
         DeclareLaunchArgument("cmg_model", default_value="models/cmg/cmg.onnx",
-                              description="exported CMG for reference:=cmg"),
+                              description="exported CMG for reference:=cmg (and teleop's upper_body mode)"),
         DeclareLaunchArgument("motion_file", default_value="",
                               description="motion file for reference:=mocap (played when the robot is handed to the "
                                           "policy, or on /mocap_reference/play)"),

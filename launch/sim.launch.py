@@ -1,7 +1,7 @@
 """MuJoCo simulation of the G1: bridge, reference publisher, student policy, robot_state_publisher, rviz2.
 
     ros2 launch launch/sim.launch.py [clock_mode:=realtime|lockstep] [auto_start:=false] [rviz:=true]
-        [reference:=none|cmg|mocap] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE [motion_fps:=60]]
+        [reference:=none|cmg|mocap|teleop] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE [motion_fps:=60]]
         [policy_file:=models/student/policy.onnx]
 
 The closed loop: reference:=cmg policy_file:=models/student/policy.onnx, then
@@ -49,10 +49,11 @@ def generate_launch_description():
         DeclareLaunchArgument("clock_mode", default_value="realtime", description="realtime or lockstep"),
         DeclareLaunchArgument("auto_start", default_value="false", description="ramp to the default pose at once"),
         DeclareLaunchArgument("rviz", default_value="true", description="start rviz2 with config/g1.rviz"),
-        DeclareLaunchArgument("reference", default_value="none", choices=["none", "cmg", "mocap"],
-                              description="reference publisher: cmg (cmd_vel -> CMG) or mocap (a motion file)"),
+        DeclareLaunchArgument("reference", default_value="none", choices=["none", "cmg", "mocap", "teleop"],
+                              description="reference publisher: cmg (cmd_vel -> CMG), mocap (a motion file) or "
+                                          "teleop (a live stream on teleop/joint_states, teleop/root_pose)"),
         DeclareLaunchArgument("cmg_model", default_value="models/cmg/cmg.onnx",
-                              description="exported CMG for reference:=cmg"),
+                              description="exported CMG for reference:=cmg (and teleop's upper_body mode)"),
         DeclareLaunchArgument("motion_file", default_value="",
                               description="motion file for reference:=mocap (played when the robot is handed to the "
                                           "policy, or on /mocap_reference/play)"),

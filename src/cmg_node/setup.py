@@ -1,7 +1,8 @@
 """cmg_node.
 
 Reference publishers: the Conditional Motion Generator node (cmd_vel -> 29-DOF reference at 50 Hz, ONNX
-Runtime) and the mocap reference node (plays a motion file).
+Runtime), the mocap reference node (plays a motion file) and the teleoperation reference node (a live stream of
+retargeted poses).
 """
 
 from setuptools import find_packages, setup
@@ -20,7 +21,9 @@ setup(
     extras_require={"test": ["pytest"]},
     zip_safe=True,
     entry_points={"console_scripts": ["mocap_reference = cmg_node.mocap_reference:main",
-                                      "cmg_reference = cmg_node.cmg_reference:main"]},
+                                      "cmg_reference = cmg_node.cmg_reference:main",
+                                      "teleop_reference = cmg_node.teleop_reference:main",
+                                      "teleop-replay = cmg_node.teleop_replay:main"]},
     maintainer="TWIST-G1 maintainers",
     maintainer_email="maintainers@twist-g1.dev",
     description=" ".join(__doc__.split("\n\n", 1)[-1].split()),

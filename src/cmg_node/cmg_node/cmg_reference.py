@@ -30,34 +30,30 @@ from geometry_msgs.msg import Twist
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from twist_msgs.msg import MotionReference
 
-from cmg_node.cmg_generator import CmgGenerator, NonFiniteOutput
-from cmg_node.command_filter import CommandFilter, HeadingHold, Verdict, format_range
+from cmg_node.cmg_generator import NonFiniteOutput
+from cmg_node.cmg_source import CMG_PARAMETERS, CmgSource
+from cmg_node.command_filter import Verdict, format_range
 from cmg_node.node_common import COMMON_PARAMETERS, ReferenceNode, SetupError, frame_is_finite, run, usage as _usage
-from twist_core.cmg_runtime import CmgModelError, CmgRuntime, StandingHold
+from twist_core.cmg_runtime import CmgModelError
 
 CMD_VEL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATS_PERIOD = 5.0
 
 PARAMETERS = {
-    "model_file": ("", "exported CMG (.onnx) to run (required)"),
+    **CMG_PARAMETERS,
     "rate": (50.0, "publication rate [Hz]; must equal the model's fps"),
-    "cmd_timeout": (0.5, "seconds after which the last cmd_vel is stale and the command decays to zero"),
-    "max_linear_accel": (1.0, "acceleration limit on the commanded (vx, vy) [m/s^2]"),
-    "max_yaw_accel": (2.0, "acceleration limit on the commanded yaw rate [rad/s^2]"),
-    "threads": (1, "ONNX Runtime intra-op threads"),
-    "standing_hold": (True, "at zero command, settle into the standing frame and hold it (the model alone may "
-                            "step in place)"),
-    "standing_delay": (0.2, "seconds of zero command before settling"),
-    "standing_blend": (0.6, "seconds to blend into the standing frame"),
-    "standing_deadband": ([0.03, 0.03, 0.05], "commands with every |vx|, |vy| [m/s], |yaw rate| [rad/s] within "
-                                              "these count as zero"),
-    "heading_hold_gain": (2.0, "walking or turning: yaw rate added per rad of heading error [1/s]; 0 turns it off"),
-    "heading_hold_max_correction": (0.5, "largest yaw rate the heading hold adds [rad/s]"),
-    "heading_hold_max_error": (0.5, "the target heading stays within this of the robot's [rad]"),
     **COMMON_PARAMETERS,
 }
 PARAMETERS["future_step"] = (0.1, "seconds between future frames (a multiple of 1/rate); the model is rolled "
                                   "ahead from the current frame with the current command")
+
+
+def log_command(logger, received) -> None:
+    """Log the command filter's warning about a cmd_vel (a rejected one throttled)."""
+    if received.verdict == Verdict.REJECTED:
+        logger.warning(received.warning, throttle_duration_sec=1.0)
+    elif received.warning:
+        logger.warning(received.warning)
 
 
 class CmgReference(ReferenceNode):
@@ -67,35 +63,11 @@ class CmgReference(ReferenceNode):
         """Load and check the model, then set up generation (raises CmgModelError/SetupError when it cannot)."""
         super().__init__("cmg_reference", PARAMETERS, overrides)
         p = self.p
-        if not p["model_file"]:
-            raise SetupError("parameter model_file is empty")
-        if p["threads"] < 0:
-            raise SetupError(f"threads must be >= 0, got {p['threads']}")
-        self.runtime = runtime = CmgRuntime(p["model_file"], self.spec, threads=p["threads"])
-        if abs(runtime.fps - p["rate"]) > 1e-6:
-            raise SetupError(f"rate {p['rate']:g} Hz differs from the model's fps {runtime.fps:g} (set rate:="
-                             f"{runtime.fps:g})")
+        self.cmg = CmgSource(p, self.spec, p["rate"])
+        runtime = self.cmg.runtime
         self.stride = int(round(p["future_step"] * runtime.fps))
         if p["future_frames"] > 0 and (self.stride < 1 or abs(self.stride - p["future_step"] * runtime.fps) > 1e-6):
             raise SetupError(f"future_step {p['future_step']:g} s is not a multiple of 1/rate = {1 / runtime.fps:g} s")
-        try:
-            self.filter = CommandFilter(runtime.command_min, runtime.command_max, p["cmd_timeout"],
-                                        p["max_linear_accel"], p["max_yaw_accel"])
-        except ValueError as exc:
-            raise SetupError(str(exc)) from None
-        try:
-            hold = StandingHold(bool(p["standing_hold"]), p["standing_delay"], p["standing_blend"],
-                                tuple(float(v) for v in p["standing_deadband"]))
-        except (TypeError, ValueError) as exc:
-            raise SetupError(str(exc)) from None
-        self.generator = CmgGenerator(runtime, self.spec, hold)
-        try:
-            self.heading_hold = HeadingHold(p["heading_hold_gain"], p["heading_hold_max_correction"],
-                                            p["heading_hold_max_error"])
-        except ValueError as exc:
-            raise SetupError(str(exc)) from None
-        self.command = np.zeros(3)
-        self._fresh = True  # the first frame after a start is the standing frame itself
         self._tick_times: list[float] = []
         self._latencies: list[float] = []
         self._stats_since = time.monotonic()
@@ -113,12 +85,7 @@ class CmgReference(ReferenceNode):
 
     def _check_budget(self) -> None:
         """Time the model; warn when the future window's rollout does not fit in a tick."""
-        times = []
-        for _ in range(7):
-            start = time.perf_counter()
-            self.runtime.step(self.runtime.standing_frame, np.zeros(3))
-            times.append(time.perf_counter() - start)
-        step = float(np.median(times[2:]))
+        step = self.cmg.step_time()
         rollout = self.p["future_frames"] * self.stride
         message = f"model step {step * 1e3:.2f} ms"
         if rollout:
@@ -132,29 +99,19 @@ class CmgReference(ReferenceNode):
             self.get_logger().info(message)
 
     def _on_cmd_vel(self, msg: Twist) -> None:
-        received = self.filter.receive([msg.linear.x, msg.linear.y, msg.angular.z], self.safety_now())
-        if received.verdict == Verdict.REJECTED:
-            self.get_logger().warning(received.warning, throttle_duration_sec=1.0)
-        elif received.warning:
-            self.get_logger().warning(received.warning)
+        log_command(self.get_logger(), self.cmg.receive(msg.linear.x, msg.linear.y, msg.angular.z, self.safety_now()))
 
     def on_start(self, pose) -> None:
         """Start at the robot's pose (the origin without one) from the current (after a restart: standing) frame."""
-        self.generator.align(*(pose if pose is not None else (np.zeros(2), 0.0)))
-        self._fresh = True
+        self.cmg.align(*(pose if pose is not None else (np.zeros(2), 0.0)))
 
     def on_pause(self, paused: bool) -> None:
         """Paused: the reference stays where it is, at rest; the command restarts from zero on resume."""
-        self.filter.stop()
-        self.heading_hold.reset()
-        self.command = np.zeros(3)
+        self.cmg.stop()
 
     def on_restart(self) -> str:
         """Standing frame, zero command; the start gate aligns again."""
-        self.generator.reset()
-        self.filter.reset()
-        self.heading_hold.reset()
-        self.command = np.zeros(3)
+        self.cmg.reset()
         return "restarting: standing frame, zero command, align again"
 
     def produce(self):
@@ -162,25 +119,17 @@ class CmgReference(ReferenceNode):
         start = time.perf_counter()
         try:
             if self.paused:  # frozen: the current frame at rest, now and in the future window
-                frame = self.generator.frame(self.command, still=True)
+                frame = self.cmg.still()
                 return frame, self._constant_future(frame), MotionReference.SOURCE_CMG, True
-            self.command = self.filter.update(self.safety_now(), self.period)
-            command = self.heading_hold.update(self.command, self.robot_heading(), self.period)
-            if self._fresh:
-                self._fresh = False
-            else:
-                self.generator.advance(command)
-            frame, future = self.generator.reference(command, self.p["future_frames"], self.stride)
+            frame, future = self.cmg.reference(self.safety_now(), self.robot_heading(), self.period,
+                                               self.p["future_frames"], self.stride)
             if not all(frame_is_finite(f) for f in [frame] + [f for _, f in future]):
                 raise NonFiniteOutput("non-finite reference frame")
             return frame, future, MotionReference.SOURCE_CMG, True
         except NonFiniteOutput as exc:  # never publish NaN: an invalid hold frame, then start again from standing
             self.get_logger().error(f"{exc}: publishing an invalid hold frame and restarting from standing",
                                     throttle_duration_sec=1.0)
-            hold = self.generator.standing()
-            self.generator.reset()
-            self.filter.stop()
-            self.command = np.zeros(3)
+            hold = self.cmg.fault()
             return hold, self._constant_future(hold), MotionReference.SOURCE_HOLD, False
         finally:
             self._record(time.perf_counter() - start)
@@ -198,7 +147,7 @@ class CmgReference(ReferenceNode):
         rate = (len(self._tick_times) - 1) / (self._tick_times[-1] - self._tick_times[0])
         p50, p99 = np.percentile(self._latencies, [50, 99]) * 1e3
         self.get_logger().info(f"rate {rate:.2f} Hz, generation latency p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
-                               f"command {np.round(self.command, 3).tolist()}")
+                               f"command {np.round(self.cmg.command, 3).tolist()}")
         self._tick_times, self._latencies, self._stats_since = [now], [], now
 
 

@@ -149,11 +149,16 @@ class ReferenceNode(Node):
         self._robot_pose = robot_pose(msg)
         self._ticks_since_state = 0
 
-    def robot_heading(self, max_ticks: int = 10) -> float | None:
-        """The robot's heading from the latest robot_state, None without one in the last ``max_ticks`` ticks."""
+    def robot_planar_pose(self, max_ticks: int = 10) -> tuple[np.ndarray, float] | None:
+        """The robot's (x, y) and heading from the latest robot_state; None without one in ``max_ticks`` ticks."""
         if self._robot_pose is None or self._ticks_since_state > max_ticks:
             return None
-        return self._robot_pose[1]
+        return self._robot_pose
+
+    def robot_heading(self, max_ticks: int = 10) -> float | None:
+        """The robot's heading from the latest robot_state, None without one in the last ``max_ticks`` ticks."""
+        pose = self.robot_planar_pose(max_ticks)
+        return None if pose is None else pose[1]
 
     def _ready(self) -> bool:
         """Whether generation may start (aligned, or timed out waiting; enough subscribers)."""

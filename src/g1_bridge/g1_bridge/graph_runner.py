@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auto-start", action="store_true", help="ramp to the default pose at once")
     parser.add_argument("--no-rviz", action="store_true", help="leave out rviz2")
     parser.add_argument("--reference", default="none", choices=REFERENCE_SOURCES)
-    parser.add_argument("--cmg-model", default="", help="exported CMG for --reference cmg")
+    parser.add_argument("--cmg-model", default="",
+                        help="exported CMG for --reference cmg (and teleop's upper-body mode)")
     parser.add_argument("--motion-file", default="", help="motion file for --reference mocap")
     parser.add_argument("--motion-fps", type=float, default=0.0,
                         help="frame rate of a motion file without one (G1 CSV: e.g. 60)")

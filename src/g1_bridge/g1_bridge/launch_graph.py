@@ -11,7 +11,9 @@ Each :class:`NodeSpec` maps one-to-one onto a ``launch_ros.actions.Node``. The s
 * a second ``robot_state_publisher`` in namespace ``reference`` with frame prefix ``reference/`` for the
   reference "ghost" (fed by ``/reference/joint_states`` from the reference publishers);
 * optionally a reference publisher (``reference``): ``cmg_reference`` (cmd_vel -> reference with the CMG
-  ``cmg_model``) or ``mocap_reference`` (plays ``motion_file``), both from ``cmg_node``;
+  ``cmg_model``), ``mocap_reference`` (plays ``motion_file``) or ``teleop_reference`` (a live stream on
+  ``teleop/joint_states`` and ``teleop/root_pose``; with a ``cmg_model`` its upper-body mode walks with the CMG),
+  all from ``cmg_node``;
 * optionally the student policy ``twist_policy`` (``twist_policy_node``, ``policy_file``), parameters from
   ``config/twist_policy.yaml`` plus the file, closing the loop reference -> policy -> bridge; with a ``cmg_model``
   the policy also gets it as ``stop_model``, so a lost reference ends in a controlled stop;
@@ -52,7 +54,7 @@ class NodeSpec:
     arguments: tuple[str, ...] = ()
 
 
-REFERENCE_SOURCES = ("none", "cmg", "mocap")
+REFERENCE_SOURCES = ("none", "cmg", "mocap", "teleop")
 LOCKSTEP_REFERENCE_WAIT = 0.4  # s (wall) the policy waits for each tick's reference in lockstep
 LOCKSTEP_COMMAND_WAIT = 0.5  # s (wall) the bridge waits for each tick's command in lockstep, with a policy
 SIM_DOMAIN_ID = 42  # the simulation's own ROS 2 domain, unless ROS_DOMAIN_ID is set
@@ -95,6 +97,11 @@ def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rv
         if motion_fps > 0:  # a file without a frame rate (G1 CSV)
             mocap["fps"] = float(motion_fps)
         nodes.append(NodeSpec("cmg_node", "mocap_reference", "mocap_reference", parameters=(mocap,)))
+    elif reference == "teleop":
+        teleop = {"use_sim_time": use_sim_time}
+        if cmg_model:  # upper_body and cmg_only modes
+            teleop["model_file"] = str(cmg_model)
+        nodes.append(NodeSpec("cmg_node", "teleop_reference", "teleop_reference", parameters=(teleop,)))
     if policy_file:
         policy = {"policy_file": str(policy_file), "use_sim_time": use_sim_time}
         if cmg_model:  # the controlled stop when the reference is lost
@@ -117,8 +124,9 @@ def sim_graph(robot_description: str, config_dir: Path, clock_mode: str = "realt
 
     ``reference`` is one of :data:`REFERENCE_SOURCES`: ``cmg`` needs ``cmg_model`` (an exported CMG .onnx),
     ``mocap`` needs ``motion_file`` (and ``motion_fps`` for a file without a frame rate, a G1 CSV); the clip starts
-    when the bridge hands the robot to the policy. A ``policy_file`` adds the policy node. ``bridge_parameters`` are
-    further overrides of the bridge's parameters (e.g. ``release_gantry_on_go``).
+    when the bridge hands the robot to the policy; ``teleop`` follows a live stream (``teleop-replay`` makes one).
+    A ``policy_file`` adds the policy node. ``bridge_parameters`` are further overrides of the bridge's parameters
+    (e.g. ``release_gantry_on_go``).
     """
     if clock_mode not in ("realtime", "lockstep"):
         raise ValueError(f"clock_mode must be realtime or lockstep, not {clock_mode!r}")

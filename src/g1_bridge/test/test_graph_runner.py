@@ -56,3 +56,8 @@ def test_cli_dry_run():
     bad = subprocess.run([sys.executable, "-m", "g1_bridge.graph_runner", "--reference", "cmg", "--dry-run"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "cmg_model" in bad.stderr
+    teleop = subprocess.run([sys.executable, "-m", "g1_bridge.graph_runner", "--dry-run", "--reference", "teleop",
+                             "--cmg-model", "cmg.onnx", "--no-rviz"], capture_output=True, text=True, timeout=120)
+    assert teleop.returncode == 0, teleop.stderr
+    assert any(line.startswith("/teleop_reference: ") and "teleop_reference" in line
+               for line in teleop.stdout.splitlines())

@@ -47,7 +47,8 @@ def test_sim_graph_options():
 
 
 def test_sim_graph_reference_publishers():
-    """No reference publisher by default; reference cmg runs cmg_reference on cmg_model, mocap plays motion_file."""
+    """No reference publisher by default; cmg runs cmg_reference on cmg_model, mocap plays motion_file, teleop
+    follows a stream (with cmg_model for its upper-body mode)."""
     assert {n.package for n in sim_graph("<robot/>", CONFIG)}.isdisjoint({"cmg_node"})
     cmg = [n for n in sim_graph("<robot/>", CONFIG, clock_mode="lockstep", reference="cmg",
                                 cmg_model="/models/cmg.onnx") if n.package == "cmg_node"]
@@ -64,8 +65,14 @@ def test_sim_graph_reference_publishers():
         sim_graph("<robot/>", CONFIG, reference="cmg")
     with pytest.raises(ValueError, match="motion_file"):
         sim_graph("<robot/>", CONFIG, reference="mocap")
-    with pytest.raises(ValueError, match="reference must be one of none, cmg, mocap"):
-        sim_graph("<robot/>", CONFIG, reference="teleop")
+    teleop = [n for n in sim_graph("<robot/>", CONFIG, reference="teleop", cmg_model="/models/cmg.onnx")
+              if n.package == "cmg_node"]
+    assert [(n.executable, n.name) for n in teleop] == [("teleop_reference", "teleop_reference")]
+    assert teleop[0].parameters == ({"use_sim_time": False, "model_file": "/models/cmg.onnx"},)
+    teleop = [n for n in sim_graph("<robot/>", CONFIG, reference="teleop") if n.package == "cmg_node"]
+    assert teleop[0].parameters == ({"use_sim_time": False},)  # whole-body only without a CMG
+    with pytest.raises(ValueError, match="reference must be one of none, cmg, mocap, teleop"):
+        sim_graph("<robot/>", CONFIG, reference="puppet")
 
 
 def test_rviz_config_shows_robot_and_ghost():

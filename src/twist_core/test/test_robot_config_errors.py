@@ -21,6 +21,8 @@ def data(config_text):
 def test_missing_joint_is_caught_against_the_model(tmp_path, data):
     """Dropping a joint (and its mirror, so the file is self-consistent) disagrees with the model."""
     data["joints"] = [j for j in data["joints"] if "elbow" not in j["name"]]
+    data["joint_groups"] = {group: [n for n in names if "elbow" not in n]
+                            for group, names in data["joint_groups"].items()}
     expected = r"in the model but not in the config: \['left_elbow_joint', 'right_elbow_joint'\]"
     with pytest.raises(RobotSpecError, match=expected):
         load_robot_spec(_write(tmp_path, data))
@@ -138,3 +140,19 @@ def test_env_override(tmp_path, data, monkeypatch):
     data["name"] = "my_g1"
     monkeypatch.setenv("TWIST_G1_CONFIG", str(_write(tmp_path, data)))
     assert load_robot_spec().name == "my_g1"
+
+
+def test_joint_group_with_an_unknown_joint(data):
+    """A joint group naming a joint the config does not have is refused with the group's name."""
+    data["joint_groups"]["upper_body"].append("tail_joint")
+    with pytest.raises(RobotSpecError, match=r"joint_groups.upper_body names unknown joint\(s\) \['tail_joint'\]"):
+        parse_robot_spec(data)
+
+
+def test_joint_groups_are_optional_and_named(data):
+    """Without joint_groups the spec has none; the upper body is the waist and both arms, in motor order."""
+    upper = parse_robot_spec(data).group_indices("upper_body")
+    assert upper.tolist() == list(range(12, 29))
+    del data["joint_groups"]
+    with pytest.raises(KeyError, match="unknown joint group 'upper_body'"):
+        parse_robot_spec(data).group_indices("upper_body")

@@ -12,6 +12,8 @@ Index maps (all derived, none typed twice):
   ``from_policy(y, fill)`` scatters back.
 * ``mirror_permutation`` / ``mirror_signs``: ``mirror(x) = mirror_signs * x[..., mirror_permutation]``
   maps a joint vector to its left/right reflection. Applying it twice is the identity.
+* ``group_indices(name)``: motor indices of a named joint group (``joint_groups`` in the config, e.g.
+  ``upper_body``: the waist and arms that teleoperation streams while the legs walk).
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class RobotSpec:
     policy_joint_names: tuple[str, ...]
     key_bodies: tuple[KeyBody, ...]
     source: Path | None = None
+    joint_groups: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     # -- joint tables -------------------------------------------------------------------------
     @property
@@ -195,6 +198,12 @@ class RobotSpec:
             raise RobotSpecError(f"unknown joint names: {unknown}")
         return np.array([self.joint_names.index(n) for n in names], dtype=np.int64)
 
+    def group_indices(self, group: str) -> np.ndarray:
+        """Motor indices (sorted) of the joints of ``joint_groups[group]``; KeyError naming the known groups."""
+        if group not in self.joint_groups:
+            raise KeyError(f"unknown joint group {group!r}; known groups: {', '.join(sorted(self.joint_groups))}")
+        return np.sort(self.indices_of(self.joint_groups[group]))
+
     # -- 29 <-> 23 ----------------------------------------------------------------------------
     @cached_property
     def policy_indices(self) -> np.ndarray:
@@ -270,6 +279,7 @@ def _check_last_dim(array: np.ndarray, expected: int, what: str) -> None:
 # Loading and validation
 # ---------------------------------------------------------------------------------------------
 _TOP_KEYS = {"schema_version", "name", "model", "mirror", "joints", "policy", "key_bodies"}
+_OPTIONAL_TOP_KEY = "joint_groups"
 _MODEL_KEYS = {f.name for f in dataclasses.fields(ModelSpec)}
 _MIRROR_KEYS = {f.name for f in dataclasses.fields(MirrorSpec)}
 _JOINT_KEYS = {"name", "default", "kp", "kd", "kp_max", "kd_max", "effort", "velocity", "range", "armature"}
@@ -360,6 +370,9 @@ def _parse_joint(raw: Any, where: str) -> JointSpec:
 def parse_robot_spec(data: Any, source: Path | None = None) -> RobotSpec:
     """Validate a loaded YAML document and build the :class:`RobotSpec` (no model check)."""
     where = str(source) if source else "robot config"
+    groups_raw = data.get(_OPTIONAL_TOP_KEY, {}) if isinstance(data, Mapping) else {}
+    if isinstance(data, Mapping):
+        data = {key: value for key, value in data.items() if key != _OPTIONAL_TOP_KEY}
     data = _mapping(data, where, _TOP_KEYS)
     if data["schema_version"] != SCHEMA_VERSION:
         raise RobotSpecError(f"{where}: schema_version {data['schema_version']!r} is not {SCHEMA_VERSION}")
@@ -403,9 +416,23 @@ def parse_robot_spec(data: Any, source: Path | None = None) -> RobotSpec:
 
     spec = RobotSpec(name=_name(data["name"], f"{where}: name"), model=model, mirror_spec=mirror_spec,
                      joints=joints, policy_joint_names=policy_joint_names, key_bodies=tuple(key_bodies),
-                     source=source)
+                     source=source, joint_groups=_parse_groups(groups_raw, joint_names, where))
     _check_mirror(spec, where)
     return spec
+
+
+def _parse_groups(raw: Any, joint_names: Sequence[str], where: str) -> dict[str, tuple[str, ...]]:
+    """``joint_groups``: group name -> joint names, each a known joint, none twice in a group."""
+    if not isinstance(raw, Mapping):
+        raise RobotSpecError(f"{where}: joint_groups must be a mapping of group name -> joint names")
+    groups = {}
+    for group, names in raw.items():
+        names = _names(names, f"{where}: joint_groups.{group}")
+        unknown = [n for n in names if n not in joint_names]
+        if unknown:
+            raise RobotSpecError(f"{where}: joint_groups.{group} names unknown joint(s) {unknown}")
+        groups[_name(group, f"{where}: joint_groups")] = names
+    return groups
 
 
 def _check_mirror(spec: RobotSpec, where: str) -> None:

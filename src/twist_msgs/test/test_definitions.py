@@ -37,5 +37,6 @@ def test_robot_state_mode_uses_bridge_modes():
 
 def test_sources_and_command_modes():
     """Reference sources and command modes are the documented, distinct values."""
-    assert (MotionReference.SOURCE_HOLD, MotionReference.SOURCE_CMG, MotionReference.SOURCE_MOCAP) == (0, 1, 2)
+    assert (MotionReference.SOURCE_HOLD, MotionReference.SOURCE_CMG, MotionReference.SOURCE_MOCAP,
+            MotionReference.SOURCE_TELEOP) == (0, 1, 2, 3)
     assert (JointCommand.MODE_POLICY, JointCommand.MODE_HOLD, JointCommand.MODE_DAMP) == (0, 1, 2)

@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+r"""Benchmark live teleoperation in the MuJoCo simulation: bridge + teleop_reference + policy, in real time.
+
+Each run is a fresh graph (g1_bridge.graph_runner, every node its own process, the bridge in real time, the
+virtual gantry released at go); after go this process streams ``--motion`` to ``teleop/joint_states`` and
+``teleop/root_pose`` at the clip's own rate, as ``teleop-replay`` does (``cmg_node.teleop_replay``), stamped on a
+source clock ``--clock-offset`` s off the wall clock, then ``--after`` seconds of silence (the reference blends
+to standing). Runs:
+
+- ``file``: the same clip played from the file by ``mocap_reference`` (can the tracker follow it at all?);
+- ``clean``: the stream as captured;
+- ``degraded``: ``--drop`` of the samples lost, each late by up to ``--jitter`` s, silent for ``--burst`` s every
+  ``--burst-every`` s.
+
+One row per run:
+
+- latency p50/p99 (stream runs): per sample, from its arrival (its send time here) to the first JointCommand
+  received after the first MotionReference that plays it (stamped at least the playout delay after the sample
+  arrived), minus the playout delay: the node's tick phase, reference transport, the policy's wait for the next
+  state and its inference, command transport;
+- non-finite: references with a NaN/Inf; max step: the largest joint change between consecutive references as a
+  fraction of the per-joint speed limit (``joint_speed_scale`` x the velocity limit of config/g1.yaml x 1/rate);
+- fell (a TILT/HEIGHT fault of the bridge or the pelvis below 0.5 m) and the joint tracking error (RMS over the
+  policy joints of reference - measured while the clip played).
+
+    python scripts/bench_teleop.py --motion data/walk400/clip_0000.npz            (after `source scripts/env.sh`)
+    python scripts/bench_teleop.py --motion clip.csv --fps 30 --runs clean degraded --json teleop.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_POLICY = "models/student/policy.onnx"
+DEFAULT_CMG = "models/cmg/cmg.onnx"
+RUNS = ("file", "clean", "degraded")
+HEADER = (f"{'run':<9} {'samples':>11} {'lat p50':>8} {'lat p99':>8} {'non-finite':>10} {'max step':>8} "
+          f"{'fell':>5} {'joint err':>9}")
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
+def make_monitor(spec):
+    """A LoopMonitor that also keeps each reference's sequence, stamp and joints, and publishes the stream."""
+    from geometry_msgs.msg import PoseStamped
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import JointState
+
+    from g1_bridge.closed_loop import LoopMonitor
+
+    class TeleopMonitor(LoopMonitor):
+        def __init__(self):
+            super().__init__(spec, name="bench_teleop_monitor")
+            self.stamped: list[tuple[float, float, int, np.ndarray]] = []  # (wall, stamp, sequence, joints)
+            qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+            self.joints_pub = self.create_publisher(JointState, "teleop/joint_states", qos)
+            self.root_pub = self.create_publisher(PoseStamped, "teleop/root_pose", qos)
+
+        def _on_reference(self, msg):
+            super()._on_reference(msg)
+            stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+            self.stamped.append((time.monotonic(), stamp, msg.sequence, np.asarray(msg.current.joint_positions)))
+
+        def clear(self, drain: float = 0.5) -> None:
+            super().clear(drain)
+            self.stamped.clear()
+
+    return TeleopMonitor()
+
+
+def stream(monitor, motion, args, degraded: bool) -> list[tuple[float, float]]:
+    """Stream the clip (degraded as the arguments say); the (wall, monotonic) send time of every sample sent."""
+    import rclpy
+
+    from cmg_node.teleop_replay import publish, schedule
+
+    rng = np.random.default_rng(args.seed)
+    times = np.arange(motion.num_frames) / motion.fps
+    plan = schedule(times, rng, 0.0, args.jitter, args.drop, args.burst, args.burst_every) if degraded else \
+        schedule(times, rng)
+    sent = []
+    start = time.time()
+    for send_at, k in plan:
+        while time.time() < start + send_at:
+            rclpy.spin_once(monitor, timeout_sec=max(0.0, min(0.002, start + send_at - time.time())))
+        wall, mono = time.time(), time.monotonic()
+        publish(monitor.joints_pub, monitor.root_pub, motion, k, start + times[k] + args.clock_offset, "mocap")
+        sent.append((wall, mono))
+    return sent
+
+
+def latencies(monitor, sent: list[tuple[float, float]], delay: float) -> np.ndarray:
+    """Per sample: first JointCommand after the first reference that plays it, from arrival, minus the delay."""
+    refs = monitor.stamped
+    ref_stamps = np.array([stamp for _, stamp, _, _ in refs])
+    ref_walls = np.array([wall for wall, _, _, _ in refs])
+    command_walls = np.array([wall for wall, _ in monitor.commands])
+    out = []
+    for wall, mono in sent:
+        i = np.searchsorted(ref_stamps, wall + delay)
+        if i >= len(refs):
+            continue
+        j = np.searchsorted(command_walls, ref_walls[i])
+        if j < len(command_walls):
+            out.append(command_walls[j] - mono - delay)
+    return np.array(out)
+
+
+def reference_checks(monitor, spec, scale: float, rate: float) -> tuple[int, float]:
+    """(references with a non-finite number, largest joint step between consecutive references / speed limit)."""
+    refs = monitor.stamped
+    non_finite = sum(not np.all(np.isfinite(q)) for _, _, _, q in refs)
+    limit = scale * spec.velocity_limits / rate
+    worst = 0.0
+    for (_, _, s0, q0), (_, _, s1, q1) in zip(refs, refs[1:]):
+        if s1 == s0 + 1 and len(q0) == len(q1) == spec.num_joints:
+            worst = max(worst, float(np.max(np.abs(q1 - q0) / limit)))
+    return int(non_finite), worst
+
+
+def run(monitor, spec, graph, motion, args, kind: str, log_dir: Path) -> dict:
+    """One graph, one run; the row."""
+    from g1_bridge.closed_loop import graph_session, percentiles
+    from twist_core.safety import Mode
+    from twist_msgs.msg import MotionReference
+
+    row: dict = {"run": kind}
+    sent: list[tuple[float, float]] = []
+    playing = MotionReference.SOURCE_MOCAP if kind == "file" else MotionReference.SOURCE_TELEOP
+    try:
+        with graph_session(monitor, graph, log_dir, ("g1_bridge", "cmg_node", "twist_policy_node")) as runner:
+            monitor.spin_for(1.0)  # standing under the policy
+            if kind == "file":
+                end = time.monotonic() + motion.duration + 2.0 + args.after  # blends in and out
+                monitor.spin_until(lambda: time.monotonic() > end or monitor.mode() != Mode.POLICY,
+                                   motion.duration + 10.0 + args.after)
+            else:
+                sent = stream(monitor, motion, args, degraded=kind == "degraded")
+                monitor.spin_for(args.after)
+            if runner.exited():
+                row["error"] = f"a node exited: {runner.exited()}"
+    except (RuntimeError, TimeoutError) as exc:
+        row["error"] = str(exc)
+    fell, how = monitor.fell()
+    clip = [s for s in monitor.states if s.reference_source == playing]
+    joints = monitor.tracking_error(clip)
+    lat = latencies(monitor, sent, args.playout_delay) if sent else np.array([])
+    non_finite, max_step = reference_checks(monitor, spec, args.joint_speed_scale, 50.0)
+    p50, p99 = percentiles(lat * 1e3)
+    row.update({"samples": len(sent), "captured": motion.num_frames, "latency_p50_ms": p50, "latency_p99_ms": p99,
+                "non_finite": non_finite, "max_step": max_step, "fell": fell, "fall": how,
+                "joint_error": float(np.mean(joints)) if joints.size else float("nan"),
+                "references": len(monitor.stamped)})
+    return row
+
+
+def format_row(row: dict) -> str:
+    """One table line."""
+    samples = f"{row['samples']}/{row['captured']}" if row["run"] != "file" else "-"
+    return (f"{row['run']:<9} {samples:>11} {row['latency_p50_ms']:>8.1f} {row['latency_p99_ms']:>8.1f} "
+            f"{row['non_finite']:>10d} {row['max_step']:>8.2f} {str(row['fell']):>5} {row['joint_error']:>9.3f}"
+            + (f"  {row['fall']}" if row["fall"] else "") + (f"  ERROR {row['error']}" if row.get("error") else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    parser.add_argument("--motion", required=True, help="the clip (any motion-tool format)")
+    parser.add_argument("--fps", type=float, default=None, help="frame rate of a clip without one (CSV)")
+    parser.add_argument("--policy", default=DEFAULT_POLICY, help=f"exported student policy (default {DEFAULT_POLICY})")
+    parser.add_argument("--cmg", default=DEFAULT_CMG, help="exported CMG (the policy's controlled stop)")
+    parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    parser.add_argument("--drop", type=float, default=0.2, help="degraded: fraction of samples lost")
+    parser.add_argument("--jitter", type=float, default=0.03, help="degraded: uniform random delay up to this [s]")
+    parser.add_argument("--burst", type=float, default=0.3, help="degraded: silences of this many seconds ...")
+    parser.add_argument("--burst-every", type=float, default=2.0, help="... every this many seconds")
+    parser.add_argument("--clock-offset", type=float, default=-37.5, help="source clock - wall clock [s]")
+    parser.add_argument("--playout-delay", type=float, default=0.05, help="teleop_reference playout_delay [s]")
+    parser.add_argument("--joint-speed-scale", type=float, default=0.5, help="teleop_reference joint_speed_scale")
+    parser.add_argument("--after", type=float, default=3.0, help="seconds after the stream (or clip) ends")
+    parser.add_argument("--seed", type=int, default=0, help="seed of drops and jitter")
+    parser.add_argument("--json", default="", help="also write the rows to this JSON file")
+    args = parser.parse_args(argv)
+    policy, cmg = (Path(p).expanduser().resolve() for p in (args.policy, args.cmg))
+    for path in (policy, cmg):
+        if not path.is_file():
+            print(f"bench_teleop: no such file {path}", file=sys.stderr)
+            return 1
+    import rclpy
+    from rclpy.signals import SignalHandlerOptions
+
+    from g1_bridge.launch_graph import override_parameters, sim_environment, sim_graph
+    from twist_core.motion import MotionError
+    from twist_core.motion_formats import read_motion
+    from twist_core.robot import load_robot_spec
+
+    spec = load_robot_spec()
+    try:
+        motion = read_motion(args.motion, spec, fps=args.fps)
+    except MotionError as exc:
+        print(f"bench_teleop: {exc}", file=sys.stderr)
+        return 1
+    work = tempfile.TemporaryDirectory(prefix="twist_bench_teleop_")
+    print(f"policy {policy}; clip {args.motion} ({motion.duration:.1f} s at {motion.fps:g} Hz); real time; "
+          f"degraded: drop {args.drop}, jitter {args.jitter} s, {args.burst} s silent every {args.burst_every} s; "
+          f"clock offset {args.clock_offset} s; latencies in ms, excluding the {args.playout_delay} s playout delay",
+          flush=True)
+    print(HEADER, flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    os.environ.update(sim_environment(os.environ))
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    monitor = make_monitor(spec)
+    rows = []
+    try:
+        for index, kind in enumerate(args.runs):
+            reference = "mocap" if kind == "file" else "teleop"
+            graph = [n for n in sim_graph("", ROOT / "config", clock_mode="realtime", rviz=False, reference=reference,
+                                          cmg_model=str(cmg), motion_file=str(Path(args.motion).resolve()),
+                                          motion_fps=args.fps or 0.0, policy_file=str(policy))
+                     if n.package != "robot_state_publisher"]
+            graph = override_parameters(graph, {"teleop_reference": {
+                "playout_delay": args.playout_delay, "joint_speed_scale": args.joint_speed_scale}}
+                if kind != "file" else {})
+            row = run(monitor, spec, graph, motion, args, kind, Path(work.name) / str(index))
+            rows.append(row)
+            print(format_row(row), flush=True)
+    except KeyboardInterrupt:
+        print("interrupted")
+    finally:
+        monitor.destroy_node()
+        rclpy.try_shutdown()
+    if args.json:
+        Path(args.json).write_text(json.dumps({"policy": str(policy), "motion": args.motion, "rows": rows},
+                                              indent=1, default=float))
+    work.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
