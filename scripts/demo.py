@@ -140,7 +140,7 @@ def run_sequence(monitor, runner, table_period: float, wall_limit: float, log, s
         monitor.spin_for(0.005)
         t = monitor.sim_time() - start
         phase, command = command_at(t, sequence)
-        if t - last_cmd >= 0.1:  # 10 Hz of simulated time (cmg_reference's cmd_timeout is 0.5 s)
+        if t - last_cmd >= 0.1:  # 10 Hz of simulated time (cmg_reference holds a command for its cmd_timeout, 1.5 s)
             monitor.send_velocity(*command)
             last_cmd = t
         if t >= next_row:
