@@ -10,7 +10,7 @@ Processes start in their own session, so a Ctrl-C in the terminal reaches only t
 robot first and then stop the nodes in reverse order (SIGINT, then SIGTERM, then SIGKILL). The command line runs
 the simulation isolated (``launch_graph.sim_environment``: localhost discovery, domain 42 unless set).
 
-Command line (the simulation graph, like ``ros2 launch launch/sim.launch.py``)::
+Command line (the simulation graph, like ``ros2 launch twist_bringup sim.launch.py``)::
 
     python -m g1_bridge.graph_runner --clock-mode lockstep --reference cmg --cmg-model models/cmg/cmg.onnx \\
         --policy-file models/student/policy.onnx [--no-rviz] [--auto-start] [--viewer | --record FILE.mp4]
@@ -33,9 +33,7 @@ from typing import IO, Sequence
 
 import yaml
 
-from g1_bridge.launch_graph import REFERENCE_SOURCES, NodeSpec, sim_environment, sim_graph
-
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
+from g1_bridge.launch_graph import REFERENCE_SOURCES, NodeSpec, config_dir, sim_environment, sim_graph
 
 
 def executable_path(package: str, executable: str) -> Path | None:
@@ -188,7 +186,7 @@ def cli_graph(args: argparse.Namespace) -> list[NodeSpec]:
         from twist_core.robot import load_robot_spec
 
         description = build_urdf(load_robot_spec())
-    return sim_graph(description, CONFIG_DIR, clock_mode=args.clock_mode, auto_start=args.auto_start,
+    return sim_graph(description, config_dir(), clock_mode=args.clock_mode, auto_start=args.auto_start,
                      rviz=not args.no_rviz, reference=args.reference, cmg_model=absolute(args.cmg_model),
                      motion_file=absolute(args.motion_file), policy_file=absolute(args.policy_file),
                      motion_fps=args.motion_fps,
@@ -203,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         graph = cli_graph(args)
     except ValueError as exc:
         parser.error(str(exc))
+    except FileNotFoundError as exc:
+        print(f"graph_runner: {exc}", file=sys.stderr)
+        return 1
     runner = GraphRunner(graph, log_dir=args.log_dir or None, required=("g1_bridge",),
                          env=sim_environment(os.environ))
     runner.plan()

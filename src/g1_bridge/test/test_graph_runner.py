@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from g1_bridge.graph_runner import GraphRunner, cli_graph, cli_parser, executable_path, node_command
-from g1_bridge.launch_graph import NodeSpec, sim_graph
+from g1_bridge.launch_graph import NodeSpec, config_dir, sim_graph
 
-CONFIG = Path(__file__).resolve().parents[3] / "config"
+CONFIG = config_dir()
 
 
 def test_node_command_is_what_ros2_launch_runs(tmp_path):

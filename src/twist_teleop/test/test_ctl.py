@@ -17,14 +17,13 @@ import rclpy
 from nav_msgs.msg import Odometry
 
 from g1_bridge.graph_runner import GraphRunner, executable_path
-from g1_bridge.launch_graph import sim_graph
+from g1_bridge.launch_graph import config_dir, sim_graph
 from test_keyboard import Terminal
 from twist_core import rotations
 from twist_teleop.ctl import find_bridges, format_status, namespaced
 
 CTL = executable_path("twist_teleop", "twist-ctl")
 ROOT = Path(__file__).resolve().parents[3]
-CONFIG = ROOT / "config"
 MODELS = ROOT / "models"
 STARTUP_S = 90.0
 
@@ -119,7 +118,7 @@ def _wait_status(mode: str, timeout: float = 60.0) -> str:
 @pytest.fixture()
 def graph(tmp_path):
     """The closed loop of make sim, in lockstep, with the shipped models; the odometry recorder."""
-    nodes = sim_graph("", CONFIG, clock_mode="lockstep", rviz=False, reference="cmg",
+    nodes = sim_graph("", config_dir(), clock_mode="lockstep", rviz=False, reference="cmg",
                       cmg_model=str(MODELS / "cmg" / "cmg.onnx"), policy_file=str(MODELS / "student" / "policy.onnx"),
                       bridge_parameters={"ramp_time": 0.5})
     runner = GraphRunner([n for n in nodes if n.package != "robot_state_publisher"], log_dir=tmp_path / "logs",
