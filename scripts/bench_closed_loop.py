@@ -263,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
 
     from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.launch_graph import (collect_overrides, override_parameters, parse_override, sim_environment,
-                                        sim_graph)
+    from g1_bridge.launch_graph import (collect_overrides, config_dir, override_parameters, parse_override,
+                                        sim_environment, sim_graph)
     from twist_core.robot import load_robot_spec
 
     spec = load_robot_spec()
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         args.param = [parse_override(p) for p in args.param]
     except ValueError as error:
         parser.error(str(error))
-    graph = [n for n in sim_graph("", ROOT / "config", clock_mode=args.clock_mode, rviz=False, reference="cmg",
+    graph = [n for n in sim_graph("", config_dir(), clock_mode=args.clock_mode, rviz=False, reference="cmg",
                                   cmg_model=str(cmg), policy_file=str(policy),
                                   bridge_parameters={"release_gantry_on_go": args.gantry == "off"})
              if n.package != "robot_state_publisher"]

@@ -1,7 +1,7 @@
 """The node graphs as plain data, for the launch files and for starting them without `ros2 launch`.
 
-`launch/sim.launch.py` and `launch/real.launch.py` build their nodes from here; so does `g1_bridge.graph_runner`,
-which starts them as plain processes (`make demo`, the end-to-end tests).
+The launch files of ``twist_bringup`` (``sim.launch.py``, ``real.launch.py``) build their nodes from here; so does
+`g1_bridge.graph_runner`, which starts them as plain processes (`make sim`, `make demo`, the end-to-end tests).
 
 Each :class:`NodeSpec` maps one-to-one onto a ``launch_ros.actions.Node``. The simulation (:func:`sim_graph`):
 
@@ -29,6 +29,9 @@ seconds later).
 The real robot (:func:`real_graph`) is the same graph with ``unitree_bridge`` (parameters from
 ``config/unitree_bridge.yaml`` plus overrides) in place of ``mujoco_bridge``, on wall-clock time, optionally in a
 namespace.
+
+Configuration (:func:`config_dir`): the nodes' parameter files and the rviz config are those installed to the
+share directory of the bringup package ``twist_bringup`` (with its launch files), found through the ament index.
 
 DDS isolation: a simulation or demo must never reach another machine's graph (a laptop's ``make demo`` publishing
 ``/cmd_vel`` into a robot's). :func:`sim_environment` gives its processes discovery on localhost only and a domain
@@ -58,6 +61,23 @@ REFERENCE_SOURCES = ("none", "cmg", "mocap", "teleop")
 LOCKSTEP_REFERENCE_WAIT = 0.4  # s (wall) the policy waits for each tick's reference in lockstep
 LOCKSTEP_COMMAND_WAIT = 0.5  # s (wall) the bridge waits for each tick's command in lockstep, with a policy
 SIM_DOMAIN_ID = 42  # the simulation's own ROS 2 domain, unless ROS_DOMAIN_ID is set
+BRINGUP_PACKAGE = "twist_bringup"  # launch files and configuration, in its share directory
+
+
+def config_dir() -> Path:
+    """The graph's configuration: ``config/`` in the share directory of ``twist_bringup`` (the ament index).
+
+    ``twist_bringup`` depends on this package (its launch files use these graphs), so the dependency is not declared
+    back; a workspace without it built raises FileNotFoundError saying so.
+    """
+    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+    try:
+        share = Path(get_package_share_directory(BRINGUP_PACKAGE))
+    except (PackageNotFoundError, ValueError):
+        raise FileNotFoundError(f"package {BRINGUP_PACKAGE} (launch files and configuration) is not installed: "
+                                "build the workspace (make build) and source install/setup.bash") from None
+    return share / "config"
 
 
 def sim_environment(env: Mapping[str, str]) -> dict[str, str]:

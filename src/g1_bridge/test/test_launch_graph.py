@@ -1,4 +1,5 @@
-"""The simulation's node graph, parameter file and rviz config, checked without ros2 launch."""
+"""The simulation's node graph, parameter file and rviz config, checked without ros2 launch (the launch files:
+twist_bringup's tests)."""
 
 from pathlib import Path
 
@@ -6,14 +7,12 @@ import pytest
 import yaml
 
 from g1_bridge.graph_runner import node_command
-from g1_bridge.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, SIM_DOMAIN_ID, override_parameters,
-                                    real_graph, sim_environment, sim_graph)
+from g1_bridge.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, SIM_DOMAIN_ID, config_dir,
+                                    override_parameters, real_graph, sim_environment, sim_graph)
 from g1_bridge.mujoco_bridge import PARAMETERS
 from g1_bridge.unitree_bridge import PARAMETERS as UNITREE_PARAMETERS
 
-CONFIG = Path(__file__).resolve().parents[3] / "config"
-LAUNCH = Path(__file__).resolve().parents[3] / "launch" / "sim.launch.py"
-REAL_LAUNCH = LAUNCH.with_name("real.launch.py")
+CONFIG = config_dir()  # the installed configuration (twist_bringup's share directory)
 
 
 @pytest.mark.parametrize("node,parameters", [("mujoco_bridge", PARAMETERS), ("unitree_bridge", UNITREE_PARAMETERS)])
@@ -141,21 +140,6 @@ def test_real_graph():
     with pytest.raises(ValueError, match="cmg_model"):
         real_graph("<robot/>", CONFIG, policy_file="p.onnx")
     assert "cmg_reference" not in [n.name for n in real_graph("<robot/>", CONFIG, "p.onnx", reference="none")]
-
-
-@pytest.mark.parametrize("path,builder,options", [
-    (LAUNCH, "sim_graph", ("reference", "cmg_model", "motion_file", "motion_fps", "policy_file", "clock_mode",
-                           "rviz")),
-    (REAL_LAUNCH, "real_graph", ("reference", "cmg_model", "motion_file", "motion_fps", "policy_file", "rviz",
-                                 "network_interface", "dds_domain", "release_motion_service")),
-], ids=["sim", "real"])
-def test_launch_files_use_the_graph(path, builder, options):
-    """The launch files build their nodes from the graph data and the generated URDF (they cannot run here)."""
-    text = path.read_text()
-    assert f"{builder}(build_urdf(load_robot_spec())" in text and "launch_nodes(graph)" in text
-    for argument in options:  # every graph option is a launch argument
-        assert f'DeclareLaunchArgument("{argument}"' in text and f'arg("{argument}")' in text
-    compile(text, str(path), "exec")
 
 
 def test_sim_environment_isolates_unless_chosen():

@@ -1,6 +1,6 @@
 """The real G1: unitree_bridge, reference publisher, student policy, robot_state_publisher, rviz2.
 
-    ros2 launch launch/real.launch.py network_interface:=eth0 [policy_file:=models/student/policy.onnx]
+    ros2 launch twist_bringup real.launch.py network_interface:=eth0 [policy_file:=models/student/policy.onnx]
         [reference:=cmg|mocap|teleop|none] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE [motion_fps:=60]]
         [rviz:=true] [dds_domain:=0] [release_motion_service:=true] [namespace:=g1] [ros_domain_id:=23]
 
@@ -8,7 +8,7 @@ namespace puts every node (and so its topics and services) under /<namespace>; r
 of the graph (default: $ROS_DOMAIN_ID, else 0), not the robot's Unitree DDS domain (dds_domain). To keep the graph
 off other networks, restrict DDS discovery to the robot's interface (README.md, "The real robot": Network).
 
-The same graph as launch/sim.launch.py with the real-robot bridge (g1_bridge's unitree_bridge, parameters from
+The same graph as sim.launch.py with the real-robot bridge (g1_bridge's unitree_bridge, parameters from
 config/unitree_bridge.yaml) in place of the MuJoCo bridge, on wall-clock time: g1_bridge.launch_graph.real_graph.
 Start, go and damp with the wireless remote (START, A, B/SELECT) or the bridge's services; the runbook is in
 README.md ("The real robot"). Rehearse against the simulated G1 first (unitree_sim; dds_domain:=1
@@ -16,17 +16,11 @@ network_interface:=lo release_motion_service:=false).
 """
 
 from pathlib import Path
+from typing import Callable
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration
-
-from g1_bridge.launch_graph import launch_nodes, real_graph
+from g1_bridge.launch_graph import config_dir, launch_nodes, real_graph
 from g1_bridge.urdf import build_urdf
 from twist_core.robot import load_robot_spec
-
-
-CONFIG = Path(__file__).resolve().parents[1] / "config"
 
 
 def _absolute(path: str) -> str:
@@ -34,21 +28,30 @@ def _absolute(path: str) -> str:
     return str(Path(path).expanduser().resolve()) if path else ""
 
 
+def graph(arg: Callable[[str], str]):
+    """The nodes for the launch arguments' values (``arg(name)``, text), from the installed configuration."""
+    return real_graph(build_urdf(load_robot_spec()), config_dir(), policy_file=_absolute(arg("policy_file")),
+                      reference=arg("reference"), cmg_model=_absolute(arg("cmg_model")),
+                      motion_file=_absolute(arg("motion_file")),
+                      motion_fps=float(arg("motion_fps") or 0.0), rviz=arg("rviz").lower() == "true",
+                      bridge_parameters={"network_interface": arg("network_interface"),
+                                         "dds_domain": int(arg("dds_domain")),
+                                         "release_motion_service": arg("release_motion_service").lower() == "true"},
+                      namespace=arg("namespace"))
+
+
 def _nodes(context):
-    arg = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
-    graph = real_graph(build_urdf(load_robot_spec()), CONFIG, policy_file=_absolute(arg("policy_file")),
-                       reference=arg("reference"), cmg_model=_absolute(arg("cmg_model")),
-                       motion_file=_absolute(arg("motion_file")),
-                       motion_fps=float(arg("motion_fps") or 0.0), rviz=arg("rviz").lower() == "true",
-                       bridge_parameters={"network_interface": arg("network_interface"),
-                                          "dds_domain": int(arg("dds_domain")),
-                                          "release_motion_service": arg("release_motion_service").lower() == "true"},
-                       namespace=arg("namespace"))
-    return launch_nodes(graph)
+    from launch.substitutions import LaunchConfiguration
+
+    return launch_nodes(graph(lambda name: LaunchConfiguration(name).perform(context)))
 
 
 def generate_launch_description():
     """Declare the arguments and build the graph when they are known."""
+    from launch import LaunchDescription
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+    from launch.substitutions import EnvironmentVariable, LaunchConfiguration
+
     return LaunchDescription([
         DeclareLaunchArgument("network_interface", default_value="eth0",
                               description="network interface wired to the G1 (192.168.123.x)"),

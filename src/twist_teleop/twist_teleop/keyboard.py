@@ -1,17 +1,18 @@
-#!/usr/bin/env python3
-"""Keyboard teleop: geometry_msgs/Twist on /cmd_vel for the CMG reference (works with the PyPI-wheel install).
+"""Keyboard teleop: geometry_msgs/Twist on /cmd_vel for the CMG reference, in any terminal, without ROS 2 tools.
 
-    source scripts/env.sh && python scripts/teleop_keyboard.py [--step 0.1] [--rate 10] [--topic /cmd_vel]
+    teleop-keyboard [--step 0.1] [--rate 10] [--topic /cmd_vel]
 
-Keys (the command stays until changed; it is republished at --rate, as cmg_reference forgets a command after
-its cmd_timeout of 0.5 s):
+Keys (the command stays until changed; it is republished at --rate, well within cmg_reference's cmd_timeout, so
+the robot stops within that time when this program dies):
 
     w / s   forward / backward speed (linear.x) +- step
     q / e   sideways speed left / right (linear.y) +- step
     a / d   turn left / right (angular.z) +- step
     space   stop (all zero)            x or Ctrl-C   stop and quit
 
-With a full ROS 2 install the standard tools do the same:
+Unless ROS_DOMAIN_ID and ROS_AUTOMATIC_DISCOVERY_RANGE are set it publishes where the simulation runs (domain
+42, localhost); for the robot, export the domain of its graph. With a full ROS 2 install the standard tools do
+the same:
     ros2 topic pub /cmd_vel geometry_msgs/msg/Twist "{linear: {x: 0.5}}"
     ros2 run teleop_twist_keyboard teleop_twist_keyboard
 """
@@ -44,7 +45,7 @@ def apply_key(command: list[float], key: str, step: float, limits: tuple[float, 
 
 def parse_args(argv):
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="teleop-keyboard", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n\n".join(__doc__.split("\n\n")[1:]))
     parser.add_argument("--topic", default="/cmd_vel", help="topic (default /cmd_vel)")
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     """Read keys, publish Twist; see the module docstring."""
     args = parse_args(argv)
     if not sys.stdin.isatty():
-        print("teleop_keyboard: needs a terminal (stdin is not a tty); use ros2 topic pub for scripts",
+        print("teleop-keyboard: needs a terminal (stdin is not a tty); use ros2 topic pub for scripts",
               file=sys.stderr)
         return 2
     import termios
@@ -69,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     from geometry_msgs.msg import Twist
     from rclpy.duration import Duration
 
-    rclpy.init()
-    node = rclpy.create_node("teleop_keyboard")
+    from twist_teleop import join_graph_environment
+
+    join_graph_environment()
+    rclpy.init(args=[])
+    node = rclpy.create_node(f"teleop_keyboard_{os.getpid()}")
     publisher = node.create_publisher(Twist, args.topic, 10)
     limits = (args.max_linear, args.max_linear, args.max_angular)
     command = [0.0, 0.0, 0.0]

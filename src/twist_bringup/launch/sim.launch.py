@@ -1,6 +1,6 @@
 """MuJoCo simulation of the G1: bridge, reference publisher, student policy, robot_state_publisher, rviz2.
 
-    ros2 launch launch/sim.launch.py [clock_mode:=realtime|lockstep] [auto_start:=false] [rviz:=true]
+    ros2 launch twist_bringup sim.launch.py [clock_mode:=realtime|lockstep] [auto_start:=false] [rviz:=true]
         [reference:=none|cmg|mocap|teleop] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE [motion_fps:=60]]
         [policy_file:=models/student/policy.onnx]
 
@@ -15,17 +15,11 @@ ROS_DOMAIN_ID=42 ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, or export your own bef
 """
 
 from pathlib import Path
+from typing import Callable
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration
-
-from g1_bridge.launch_graph import SIM_DOMAIN_ID, launch_nodes, sim_graph
+from g1_bridge.launch_graph import SIM_DOMAIN_ID, config_dir, launch_nodes, sim_graph
 from g1_bridge.urdf import build_urdf
 from twist_core.robot import load_robot_spec
-
-
-CONFIG = Path(__file__).resolve().parents[1] / "config"
 
 
 def _absolute(path: str) -> str:
@@ -33,18 +27,27 @@ def _absolute(path: str) -> str:
     return str(Path(path).expanduser().resolve()) if path else ""
 
 
+def graph(arg: Callable[[str], str]):
+    """The nodes for the launch arguments' values (``arg(name)``, text), from the installed configuration."""
+    return sim_graph(build_urdf(load_robot_spec()), config_dir(), clock_mode=arg("clock_mode"),
+                     auto_start=arg("auto_start").lower() == "true", rviz=arg("rviz").lower() == "true",
+                     reference=arg("reference"), cmg_model=_absolute(arg("cmg_model")),
+                     motion_file=_absolute(arg("motion_file")),
+                     motion_fps=float(arg("motion_fps") or 0.0), policy_file=_absolute(arg("policy_file")))
+
+
 def _nodes(context):
-    arg = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
-    graph = sim_graph(build_urdf(load_robot_spec()), CONFIG, clock_mode=arg("clock_mode"),
-                      auto_start=arg("auto_start").lower() == "true", rviz=arg("rviz").lower() == "true",
-                      reference=arg("reference"), cmg_model=_absolute(arg("cmg_model")),
-                      motion_file=_absolute(arg("motion_file")),
-                      motion_fps=float(arg("motion_fps") or 0.0), policy_file=_absolute(arg("policy_file")))
-    return launch_nodes(graph)
+    from launch.substitutions import LaunchConfiguration
+
+    return launch_nodes(graph(lambda name: LaunchConfiguration(name).perform(context)))
 
 
 def generate_launch_description():
     """Declare the arguments and build the graph when they are known."""
+    from launch import LaunchDescription
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+    from launch.substitutions import EnvironmentVariable
+
     return LaunchDescription([
         DeclareLaunchArgument("clock_mode", default_value="realtime", description="realtime or lockstep"),
         DeclareLaunchArgument("auto_start", default_value="false", description="ramp to the default pose at once"),
