@@ -18,6 +18,8 @@ in lockstep unless ``--clock-mode realtime``): start, go, ``--settle`` seconds s
 - loop latency state -> command p50/p99: receive time of the JointCommand answering RobotState k minus that of
   RobotState k (both in this process); policy inference p50/p99 from the policy node's /diagnostics;
 - state rate and real-time factor (wall-clock receive times, from go to the end of the run);
+- missed ticks: control ticks (50 Hz) after the settle with no new JointCommand, from the wall-clock gaps between
+  commands (meaningful in real time; in lockstep the simulation waits for the policy), and the longest gap;
 - reference loss (``--kill-reference S``): SIGKILL of ``cmg_reference`` S simulated seconds after the command started
   plus a random fraction of a second (seeded by ``--seed``: the gait phase at the loss differs by seed); the policy's
   controlled stop must bring the robot to a stand. The row says whether it fell and its speed over the run's last
@@ -122,13 +124,16 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> tuple[dict, np.
         loop = percentiles(monitor.latency_ms(since_stamp=end_settle))
         diag = monitor.diagnostics
         wall = [s.wall for s in run]
+        settled_wall = next((s.wall for s in segment), np.inf)
+        missed, longest_gap = monitor.missed_ticks(settled_wall, args.control_period)
         row.update({
             "fell": fell, "fall": how, "damped_after_go": damped, "achieved": achieved.tolist(),
             "velocity_error": float(np.hypot(command[0] - achieved[0], command[1] - achieved[1])),
             "yaw_rate_error": float(abs(command[2] - achieved[2])),
             "joint_error": float(np.mean(errors)) if errors.size else float("nan"),
             "keybody_error": float(np.mean(keys)) if keys.size else float("nan"), "pushes": pushes,
-            "loop_p50_ms": loop[0], "loop_p99_ms": loop[1],
+            "loop_p50_ms": loop[0], "loop_p99_ms": loop[1], "missed_ticks": missed,
+            "longest_command_gap_ms": longest_gap * 1e3,
             "inference_p50_ms": float(diag.get("inference_p50_ms", "nan")),
             "inference_p99_ms": float(diag.get("inference_p99_ms", "nan")),
             "state_hz": (len(wall) - 1) / (wall[-1] - wall[0]) if len(wall) > 1 else float("nan"),
@@ -193,6 +198,8 @@ def format_row(row: dict) -> str:
             f"{row['keybody_error']:7.4f} | "
             f"{row['loop_p50_ms']:5.2f} / {row['loop_p99_ms']:6.2f} | {row['inference_p50_ms']:5.3f} / "
             f"{row['inference_p99_ms']:5.3f} | {row['state_hz']:5.1f} {row['rtf']:5.2f}"
+            + (f" | missed {row['missed_ticks']} ticks (gap {row['longest_command_gap_ms']:.0f} ms)"
+               if row.get("missed_ticks") else "")
             + (f" | reference killed at {row['killed_at']:.2f} s, final speed {row['final_speed']:.3f} m/s"
                if "killed_at" in row else "") + (f" | {row['error']}" if row.get("error") else ""))
 
@@ -284,6 +291,13 @@ def main(argv: list[str] | None = None) -> int:
         graph = override_parameters(graph, overrides)
     except ValueError as error:
         parser.error(str(error))
+    from twist_core.policy_runtime import PolicyModelError, PolicyRuntime
+
+    try:
+        args.control_period = 1.0 / PolicyRuntime(policy, spec).control_rate
+    except PolicyModelError as error:
+        print(f"bench_closed_loop: {error}", file=sys.stderr)
+        return 1
     print(f"policy {policy}{' (toy)' if args.toy else ''}; CMG {cmg}; gantry after go {args.gantry}; "
           f"{args.seconds:g} s per command after {args.settle:g} s standing; {args.clock_mode}"
           + (f"; pushes of {args.push_velocity:g} m/s every {args.push_interval:g} s" if args.push_velocity > 0

@@ -51,6 +51,16 @@ def _seconds(stamp) -> float:
     return stamp.sec + 1e-9 * stamp.nanosec
 
 
+def missed_ticks(arrivals: np.ndarray, period: float) -> tuple[int, float]:
+    """Control ticks without a new command: for arrival times (s, ascending) of commands expected every ``period``
+    s, the ticks skipped in gaps longer than 1.5 periods (a gap of 3 periods missed 2), and the longest gap [s]."""
+    if len(arrivals) < 2:
+        return 0, float("nan")
+    gaps = np.diff(arrivals)
+    late = gaps[gaps > 1.5 * period]
+    return int(np.sum(np.round(late / period) - 1)), float(gaps.max())
+
+
 def body_velocity(odom: np.ndarray, end: float | None = None, window: float = 1.0) -> np.ndarray:
     """Mean (vx, vy, yaw rate) in the heading frame over the ``window`` seconds (stamps) before ``end``.
 
@@ -303,6 +313,10 @@ class LoopMonitor(Node):
     def latency_ms(self, since_stamp: float = -np.inf) -> np.ndarray:
         """State -> command latencies [ms] of the states stamped after ``since_stamp``."""
         return np.array([dt * 1e3 for stamp, dt in self.latencies if stamp >= since_stamp])
+
+    def missed_ticks(self, since_wall: float, period: float) -> tuple[int, float]:
+        """:func:`missed_ticks` of the JointCommands received since the monotonic time ``since_wall``."""
+        return missed_ticks(np.array([w for w, _ in self.commands if w >= since_wall]), period)
 
     def fell(self) -> tuple[bool, str]:
         """Whether the robot has fallen: a TILT/HEIGHT fault or the pelvis below FALL_HEIGHT; and how."""

@@ -32,3 +32,13 @@ def test_body_velocity_on_a_circle_is_the_walking_speed_not_the_chord():
     backwards = np.column_stack([t, -0.4 * t * np.cos(0.7), -0.4 * t * np.sin(0.7), np.full_like(t, 0.7)])
     np.testing.assert_allclose(body_velocity(backwards, window=10.0), [-0.4, 0.0, 0.0], atol=1e-9)
     assert np.isnan(body_velocity(odom[:10], window=10.0)).all() and np.isnan(body_velocity(odom[:1])).all()
+
+
+def test_missed_ticks_count_the_control_periods_without_a_command():
+    """Commands every 20 ms with one 60 ms gap (two ticks missed) and one 35 ms gap (one missed): 3, longest 60."""
+    from g1_bridge.closed_loop import missed_ticks
+
+    missed, longest = missed_ticks(np.array([0.0, 0.02, 0.04, 0.10, 0.135, 0.155, 0.175]), 0.02)
+    assert missed == 3 and abs(longest - 0.06) < 1e-9
+    assert missed_ticks(np.arange(0.0, 1.0, 0.02) + 0.004 * np.sin(np.arange(50)), 0.02)[0] == 0  # jitter only
+    assert missed_ticks(np.array([0.0]), 0.02)[0] == 0
