@@ -84,19 +84,21 @@ def stream(monitor, motion, args, degraded: bool) -> list[tuple[float, float]]:
     """Stream the clip (degraded as the arguments say); the (wall, monotonic) send time of every sample sent."""
     import rclpy
 
-    from cmg_node.teleop_replay import publish, schedule
+    from cmg_node.teleop_replay import publish, sampler, schedule
 
     rng = np.random.default_rng(args.seed)
     times = np.arange(motion.num_frames) / motion.fps
     plan = schedule(times, rng, 0.0, args.jitter, args.drop, args.burst, args.burst_every) if degraded else \
         schedule(times, rng)
+    player = sampler(motion, monitor.spec, loop=False)
     sent = []
     start = time.time()
     for send_at, k in plan:
         while time.time() < start + send_at:
             rclpy.spin_once(monitor, timeout_sec=max(0.0, min(0.002, start + send_at - time.time())))
         wall, mono = time.time(), time.monotonic()
-        publish(monitor.joints_pub, monitor.root_pub, motion, k, start + times[k] + args.clock_offset, "mocap")
+        publish(monitor.joints_pub, monitor.root_pub, motion.joint_names, player.frame(times[k]),
+                start + times[k] + args.clock_offset, "mocap")
         sent.append((wall, mono))
     return sent
 
@@ -218,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     work = tempfile.TemporaryDirectory(prefix="twist_bench_teleop_")
     print(f"policy {policy}; clip {args.motion} ({motion.duration:.1f} s at {motion.fps:g} Hz); real time; "
           f"degraded: drop {args.drop}, jitter {args.jitter} s, {args.burst} s silent every {args.burst_every} s; "
-          f"clock offset {args.clock_offset} s; tick_lead {args.tick_lead} s; latencies in ms, excluding the {args.playout_delay} s playout delay",
+          f"clock offset {args.clock_offset} s; tick_lead {args.tick_lead} s; latencies in ms, excluding the "
+          f"{args.playout_delay} s playout delay",
           flush=True)
     print(HEADER, flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
