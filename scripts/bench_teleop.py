@@ -84,19 +84,21 @@ def stream(monitor, motion, args, degraded: bool) -> list[tuple[float, float]]:
     """Stream the clip (degraded as the arguments say); the (wall, monotonic) send time of every sample sent."""
     import rclpy
 
-    from cmg_node.teleop_replay import publish, schedule
+    from cmg_node.teleop_replay import publish, sampler, schedule
 
     rng = np.random.default_rng(args.seed)
     times = np.arange(motion.num_frames) / motion.fps
     plan = schedule(times, rng, 0.0, args.jitter, args.drop, args.burst, args.burst_every) if degraded else \
         schedule(times, rng)
+    player = sampler(motion, monitor.spec, loop=False)
     sent = []
     start = time.time()
     for send_at, k in plan:
         while time.time() < start + send_at:
             rclpy.spin_once(monitor, timeout_sec=max(0.0, min(0.002, start + send_at - time.time())))
         wall, mono = time.time(), time.monotonic()
-        publish(monitor.joints_pub, monitor.root_pub, motion, k, start + times[k] + args.clock_offset, "mocap")
+        publish(monitor.joints_pub, monitor.root_pub, motion.joint_names, player.frame(times[k]),
+                start + times[k] + args.clock_offset, "mocap")
         sent.append((wall, mono))
     return sent
 
@@ -190,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst-every", type=float, default=2.0, help="... every this many seconds")
     parser.add_argument("--clock-offset", type=float, default=-37.5, help="source clock - wall clock [s]")
     parser.add_argument("--playout-delay", type=float, default=0.05, help="teleop_reference playout_delay [s]")
+    parser.add_argument("--tick-lead", type=float, default=0.004, help="teleop_reference tick_lead [s]")
     parser.add_argument("--joint-speed-scale", type=float, default=0.5, help="teleop_reference joint_speed_scale")
     parser.add_argument("--after", type=float, default=3.0, help="seconds after the stream (or clip) ends")
     parser.add_argument("--seed", type=int, default=0, help="seed of drops and jitter")
@@ -217,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     work = tempfile.TemporaryDirectory(prefix="twist_bench_teleop_")
     print(f"policy {policy}; clip {args.motion} ({motion.duration:.1f} s at {motion.fps:g} Hz); real time; "
           f"degraded: drop {args.drop}, jitter {args.jitter} s, {args.burst} s silent every {args.burst_every} s; "
-          f"clock offset {args.clock_offset} s; latencies in ms, excluding the {args.playout_delay} s playout delay",
+          f"clock offset {args.clock_offset} s; tick_lead {args.tick_lead} s; latencies in ms, excluding the "
+          f"{args.playout_delay} s playout delay",
           flush=True)
     print(HEADER, flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -233,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                                           motion_fps=args.fps or 0.0, policy_file=str(policy))
                      if n.package != "robot_state_publisher"]
             graph = override_parameters(graph, {"teleop_reference": {
-                "playout_delay": args.playout_delay, "joint_speed_scale": args.joint_speed_scale}}
+                "playout_delay": args.playout_delay, "joint_speed_scale": args.joint_speed_scale,
+                "tick_lead": args.tick_lead}}
                 if kind != "file" else {})
             row = run(monitor, spec, graph, motion, args, kind, Path(work.name) / str(index))
             rows.append(row)

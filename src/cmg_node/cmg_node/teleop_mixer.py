@@ -30,7 +30,7 @@ import numpy as np
 
 from cmg_node.teleop_stream import StreamSample
 from twist_core import rotations
-from twist_core.model import PelvisHeight, key_body_positions
+from twist_core.model import KeyBodyKinematics, PelvisHeight
 from twist_core.playback import Phase, ReferenceFrame, smoothstep
 from twist_core.robot import RobotSpec
 
@@ -106,6 +106,7 @@ class TeleopMixer:
         self.upper[spec.group_indices(UPPER_BODY_GROUP)] = True
         self.max_joint_step = settings.joint_speed_scale * spec.velocity_limits * dt
         self.height = PelvisHeight(spec)
+        self.key_bodies = KeyBodyKinematics(spec)
         self.mode = mode
         self.standing = Ramp(1.0)   # 1: standing, 0: the stream
         joint_target, root_target = self._mode_weights(mode)
@@ -226,6 +227,6 @@ class TeleopMixer:
             lin_vel = rotations.rotate_inverse(quat, (position - self._pose[:3]) / self.dt)
             omega = rotations.angular_velocity(np.stack([self._pose[3:], quat]), self.dt)[1]
             ang_vel = rotations.rotate_inverse(quat, omega)
-        keys = key_body_positions(self.spec, position, quat, joints)[0]
+        keys = self.key_bodies(position, quat, joints)[0]
         return ReferenceFrame(phase, position.copy(), quat.copy(), lin_vel, ang_vel, joints.copy(), joint_vel,
                               rotations.rotate_inverse(quat, keys - position))

@@ -1,6 +1,7 @@
 """teleop-replay: play a motion file as a live teleoperation stream, optionally degraded like a real network.
 
-Publishes each frame of the motion at its own rate (or ``--rate``) as ``teleop/joint_states``
+Publishes each frame of the motion at its own rate (or ``--rate``; ``--loop``: each lap continuing from where the
+last ended, as ``mocap_reference`` loops) as ``teleop/joint_states``
 (sensor_msgs/JointState: the 29 joint names and positions [rad]) and ``teleop/root_pose``
 (geometry_msgs/PoseStamped: the pelvis pose [m], frame ``--frame-id``), RELIABLE, depth 10, stamped with the
 frame's capture time on the source's clock: the wall clock plus ``--clock-offset``. Degradations
@@ -22,8 +23,11 @@ import time
 
 import numpy as np
 
+from twist_core import rotations
 from twist_core.motion import Motion, MotionError, resample
 from twist_core.motion_formats import QUAT_ORDERS, read_motion
+from twist_core.playback import MotionPlayer, ReferenceFrame
+from twist_core.robot import RobotSpec, load_robot_spec
 
 
 def schedule(times: np.ndarray, rng: np.random.Generator, latency: float = 0.0, jitter: float = 0.0,
@@ -67,16 +71,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load(args: argparse.Namespace) -> Motion:
+def load(args: argparse.Namespace, spec: RobotSpec) -> Motion:
     """The motion to stream, at ``--rate`` if given."""
-    from twist_core.robot import load_robot_spec
-
-    spec = load_robot_spec()
     motion = read_motion(args.motion_file, spec, fps=args.fps, quat_order=args.quat_order)
     return resample(motion, spec, args.rate) if args.rate else motion
 
 
-def replay(motion: Motion, args: argparse.Namespace, ros_args: list[str]) -> tuple[int, int]:
+def sampler(motion: Motion, spec: RobotSpec, loop: bool) -> MotionPlayer:
+    """The motion as a function of time (``frame(t)``), where the file puts it; laps continue from the last."""
+    player = MotionPlayer(motion, spec, loop=loop, blend_in=0.0, blend_out=0.0)
+    player.align(motion.root_pos[0, :2], float(rotations.yaw(motion.root_quat[0])))
+    return player
+
+
+def replay(motion: Motion, spec: RobotSpec, args: argparse.Namespace, ros_args: list[str]) -> tuple[int, int]:
     """Stream ``motion`` as the arguments say; returns (samples sent, samples captured)."""
     import rclpy
     from geometry_msgs.msg import PoseStamped
@@ -92,20 +100,19 @@ def replay(motion: Motion, args: argparse.Namespace, ros_args: list[str]) -> tup
     while args.wait > 0 and joints_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
     rng = np.random.default_rng(args.seed)
-    times = np.arange(motion.num_frames) / motion.fps
-    lap_time = motion.num_frames / motion.fps
+    player = sampler(motion, spec, args.loop)
+    lap_frames = motion.num_frames - 1 if args.loop else motion.num_frames  # a lap's last frame is the next's first
     sent = captured = 0
     start = time.time()
     try:
         lap = 0
         while True:
-            lap_start = start + lap * lap_time
-            plan = schedule(times + lap * lap_time, rng, args.latency, args.jitter, args.drop, args.burst,
-                            args.burst_every)
+            times = (lap * lap_frames + np.arange(lap_frames)) / motion.fps
+            plan = schedule(times, rng, args.latency, args.jitter, args.drop, args.burst, args.burst_every)
             for send_at, k in plan:
                 time.sleep(max(0.0, start + send_at - time.time()))
-                stamp = lap_start + times[k] + args.clock_offset
-                publish(joints_pub, root_pub, motion, k, stamp, args.frame_id)
+                publish(joints_pub, root_pub, motion.joint_names, player.frame(times[k]),
+                        start + times[k] + args.clock_offset, args.frame_id)
             sent += len(plan)
             captured += len(times)
             lap += 1
@@ -119,22 +126,22 @@ def replay(motion: Motion, args: argparse.Namespace, ros_args: list[str]) -> tup
     return sent, captured
 
 
-def publish(joints_pub, root_pub, motion: Motion, k: int, stamp: float, frame_id: str) -> None:
-    """Publish frame ``k`` stamped ``stamp`` [s]."""
+def publish(joints_pub, root_pub, joint_names, frame: ReferenceFrame, stamp: float, frame_id: str) -> None:
+    """Publish ``frame`` stamped ``stamp`` [s] (the root only with a ``root_pub``)."""
     from builtin_interfaces.msg import Time
     from geometry_msgs.msg import PoseStamped
     from sensor_msgs.msg import JointState
 
     nanoseconds = int(round(stamp * 1e9))
-    msg = JointState(name=list(motion.joint_names), position=motion.joint_pos[k].tolist())
+    msg = JointState(name=list(joint_names), position=frame.joint_pos.tolist())
     msg.header.stamp = Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
     msg.header.frame_id = frame_id
     joints_pub.publish(msg)
     if root_pub is not None:
         pose = PoseStamped(header=msg.header)
-        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in motion.root_pos[k])
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in frame.root_pos)
         q = pose.pose.orientation
-        q.w, q.x, q.y, q.z = (float(v) for v in motion.root_quat[k])
+        q.w, q.x, q.y, q.z = (float(v) for v in frame.root_quat)
         root_pub.publish(pose)
 
 
@@ -146,13 +153,14 @@ def main(argv: list[str] | None = None) -> None:
     try:
         schedule(np.zeros(1), np.random.default_rng(0), args.latency, args.jitter, args.drop, args.burst,
                  args.burst_every)
-        motion = load(args)
+        spec = load_robot_spec()
+        motion = load(args, spec)
     except (MotionError, ValueError) as exc:
         print(f"teleop-replay: {' '.join(str(exc).split())}", file=sys.stderr)
         sys.exit(2)
     print(f"teleop-replay: {args.motion_file}: {motion.num_frames} frames at {motion.fps:g} Hz"
           f"{' (looping)' if args.loop else ''}", flush=True)
-    sent, captured = replay(motion, args, ros_args)
+    sent, captured = replay(motion, spec, args, ros_args)
     print(f"teleop-replay: sent {sent} of {captured} samples", flush=True)
 
 

@@ -10,7 +10,7 @@ import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from twist_msgs.msg import MotionReference
 
-from cmg_node.teleop_replay import schedule
+from cmg_node.teleop_replay import sampler, schedule
 from twist_core import rotations
 from twist_core.motion import build_motion, save_motion
 
@@ -45,6 +45,17 @@ def write_clip(spec, path, seconds=3.0, fps=30.0):
                         spec.upper_limits)
     root_pos = np.column_stack([0.3 * t, np.zeros(n), np.full(n, 0.76)])
     return save_motion(build_motion(spec, fps, root_pos, rotations.from_yaw(np.zeros(n)), joint_pos), path)
+
+
+def test_looping_laps_continue_where_the_last_ended(spec, tmp_path):
+    """--loop: the second lap walks on from where the first ended (no jump back), where the file put it."""
+    from twist_core.motion import load_motion
+
+    motion = load_motion(write_clip(spec, tmp_path / "clip.npz", seconds=1.0), spec)
+    player = sampler(motion, spec, loop=True)
+    np.testing.assert_allclose(player.frame(0.0).root_pos, motion.root_pos[0], atol=1e-9)
+    x = [player.frame(t).root_pos[0] for t in np.arange(0.0, 2.5, 1.0 / 30)]
+    assert np.all(np.diff(x) > 0) and x[-1] == pytest.approx(0.3 * 2.5 - 0.3 / 30, abs=0.02)
 
 
 @pytest.fixture(scope="module")

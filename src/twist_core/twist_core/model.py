@@ -143,28 +143,41 @@ def _kinematics_data(spec: RobotSpec) -> tuple["mujoco.MjModel", "mujoco.MjData"
     return model, mujoco.MjData(model), joint_qpos_addresses(spec, model)
 
 
+class KeyBodyKinematics:
+    """Key-body frames by forward kinematics with its own MuJoCo data: build once, call per frame (a per-tick user)."""
+
+    def __init__(self, spec: RobotSpec) -> None:
+        """Load the robot model and find the key bodies of ``spec``."""
+        self.model, self.data, self.qadr = _kinematics_data(spec)
+        self.bodies = np.array([self.model.body(k.body).id for k in spec.key_bodies])
+        self.offsets = np.array([k.offset for k in spec.key_bodies])
+
+    def __call__(self, root_pos: np.ndarray, root_quat: np.ndarray,
+                 joint_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World positions (K, 3) of the key-body points and their bodies' rotations (K, 3, 3) for one frame."""
+        import mujoco
+
+        self.data.qpos[:3] = root_pos
+        self.data.qpos[3:7] = root_quat
+        self.data.qpos[self.qadr] = joint_pos
+        mujoco.mj_kinematics(self.model, self.data)
+        rotations = self.data.xmat[self.bodies].reshape(-1, 3, 3)
+        return self.data.xpos[self.bodies] + np.einsum("kij,kj->ki", rotations, self.offsets), rotations
+
+
 def key_body_frames(spec: RobotSpec, root_pos: np.ndarray, root_quat: np.ndarray,
                     joint_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """World positions (T, K, 3) of the config's key-body points and their bodies' rotations (T, K, 3, 3).
 
     By MuJoCo forward kinematics; ``root_quat`` is (w, x, y, z); ``joint_pos`` is in motor order.
     """
-    import mujoco
-
-    model, data, qadr = _kinematics_data(spec)
-    bodies = np.array([model.body(k.body).id for k in spec.key_bodies])
-    offsets = np.array([k.offset for k in spec.key_bodies])
+    kinematics = KeyBodyKinematics(spec)
     root_pos, root_quat, joint_pos = (np.atleast_2d(np.asarray(a, dtype=np.float64))
                                       for a in (root_pos, root_quat, joint_pos))
-    positions = np.empty((len(joint_pos), len(bodies), 3))
-    rotations = np.empty((len(joint_pos), len(bodies), 3, 3))
+    positions = np.empty((len(joint_pos), len(spec.key_bodies), 3))
+    rotations = np.empty((len(joint_pos), len(spec.key_bodies), 3, 3))
     for t in range(len(joint_pos)):
-        data.qpos[:3] = root_pos[t]
-        data.qpos[3:7] = root_quat[t]
-        data.qpos[qadr] = joint_pos[t]
-        mujoco.mj_kinematics(model, data)
-        rotations[t] = data.xmat[bodies].reshape(-1, 3, 3)
-        positions[t] = data.xpos[bodies] + np.einsum("kij,kj->ki", rotations[t], offsets)
+        positions[t], rotations[t] = kinematics(root_pos[t], root_quat[t], joint_pos[t])
     return positions, rotations
 
 
