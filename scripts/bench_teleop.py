@@ -192,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst-every", type=float, default=2.0, help="... every this many seconds")
     parser.add_argument("--clock-offset", type=float, default=-37.5, help="source clock - wall clock [s]")
     parser.add_argument("--playout-delay", type=float, default=0.05, help="teleop_reference playout_delay [s]")
-    parser.add_argument("--tick-lead", type=float, default=0.004, help="teleop_reference tick_lead [s]")
     parser.add_argument("--joint-speed-scale", type=float, default=0.5, help="teleop_reference joint_speed_scale")
     parser.add_argument("--after", type=float, default=3.0, help="seconds after the stream (or clip) ends")
     parser.add_argument("--seed", type=int, default=0, help="seed of drops and jitter")
@@ -220,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     work = tempfile.TemporaryDirectory(prefix="twist_bench_teleop_")
     print(f"policy {policy}; clip {args.motion} ({motion.duration:.1f} s at {motion.fps:g} Hz); real time; "
           f"degraded: drop {args.drop}, jitter {args.jitter} s, {args.burst} s silent every {args.burst_every} s; "
-          f"clock offset {args.clock_offset} s; tick_lead {args.tick_lead} s; latencies in ms, excluding the "
+          f"clock offset {args.clock_offset} s; latencies in ms, excluding the "
           f"{args.playout_delay} s playout delay",
           flush=True)
     print(HEADER, flush=True)
@@ -237,8 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                                           motion_fps=args.fps or 0.0, policy_file=str(policy))
                      if n.package != "robot_state_publisher"]
             graph = override_parameters(graph, {"teleop_reference": {
-                "playout_delay": args.playout_delay, "joint_speed_scale": args.joint_speed_scale,
-                "tick_lead": args.tick_lead}}
+                "playout_delay": args.playout_delay, "joint_speed_scale": args.joint_speed_scale}}
                 if kind != "file" else {})
             row = run(monitor, spec, graph, motion, args, kind, Path(work.name) / str(index))
             rows.append(row)
