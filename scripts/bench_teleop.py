@@ -17,14 +17,15 @@ One row per run:
 - latency p50/p99 (stream runs): per sample, from its arrival (its send time here) to the first JointCommand
   received after the first MotionReference that plays it (stamped at least the playout delay after the sample
   arrived), minus the playout delay: the node's tick phase, reference transport, the policy's wait for the next
-  state and its inference, command transport;
+  state and its inference, command transport (the node's ticks and the bridge's states run at the same rate at
+  a phase that differs from graph to graph: ``--repeat`` samples several);
 - non-finite: references with a NaN/Inf; max step: the largest joint change between consecutive references as a
   fraction of the per-joint speed limit (``joint_speed_scale`` x the velocity limit of config/g1.yaml x 1/rate);
 - fell (a TILT/HEIGHT fault of the bridge or the pelvis below 0.5 m) and the joint tracking error (RMS over the
   policy joints of reference - measured while the clip played).
 
     python scripts/bench_teleop.py --motion data/walk400/clip_0000.npz            (after `source scripts/env.sh`)
-    python scripts/bench_teleop.py --motion clip.csv --fps 30 --runs clean degraded --json teleop.json
+    python scripts/bench_teleop.py --motion clip.csv --fps 30 --runs clean degraded --repeat 3 --json teleop.json
 """
 
 from __future__ import annotations
@@ -186,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", default=DEFAULT_POLICY, help=f"exported student policy (default {DEFAULT_POLICY})")
     parser.add_argument("--cmg", default=DEFAULT_CMG, help="exported CMG (the policy's controlled stop)")
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    parser.add_argument("--repeat", type=int, default=1, help="run the list this many times (each graph's ticks "
+                                                              "fall at another phase of the bridge's states)")
     parser.add_argument("--drop", type=float, default=0.2, help="degraded: fraction of samples lost")
     parser.add_argument("--jitter", type=float, default=0.03, help="degraded: uniform random delay up to this [s]")
     parser.add_argument("--burst", type=float, default=0.3, help="degraded: silences of this many seconds ...")
@@ -229,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     monitor = make_monitor(spec)
     rows = []
     try:
-        for index, kind in enumerate(args.runs):
+        for index, kind in enumerate(args.runs * args.repeat):
             reference = "mocap" if kind == "file" else "teleop"
             graph = [n for n in sim_graph("", ROOT / "config", clock_mode="realtime", rviz=False, reference=reference,
                                           cmg_model=str(cmg), motion_file=str(Path(args.motion).resolve()),

@@ -192,7 +192,7 @@ class TeleopReference(ReferenceNode):
         if self.paused:
             sample = StreamSample(StreamState.WAITING, None, None, np.inf, sample.segment)
         cmg = None
-        if self.cmg is not None:
+        if self.cmg is not None and self.mixer.uses_cmg:  # whole_body: the CMG idles (aligned again on a switch)
             try:
                 cmg = self.cmg.still() if self.paused else \
                     self.cmg.reference(now, self.robot_heading(), self.period)[0]
