@@ -17,14 +17,15 @@ One row per run:
 - latency p50/p99 (stream runs): per sample, from its arrival (its send time here) to the first JointCommand
   received after the first MotionReference that plays it (stamped at least the playout delay after the sample
   arrived), minus the playout delay: the node's tick phase, reference transport, the policy's wait for the next
-  state and its inference, command transport;
+  state and its inference, command transport (the node's ticks and the bridge's states run at the same rate at
+  a phase that differs from graph to graph: ``--repeat`` samples several);
 - non-finite: references with a NaN/Inf; max step: the largest joint change between consecutive references as a
   fraction of the per-joint speed limit (``joint_speed_scale`` x the velocity limit of config/g1.yaml x 1/rate);
 - fell (a TILT/HEIGHT fault of the bridge or the pelvis below 0.5 m) and the joint tracking error (RMS over the
   policy joints of reference - measured while the clip played).
 
     python scripts/bench_teleop.py --motion data/walk400/clip_0000.npz            (after `source scripts/env.sh`)
-    python scripts/bench_teleop.py --motion clip.csv --fps 30 --runs clean degraded --json teleop.json
+    python scripts/bench_teleop.py --motion clip.csv --fps 30 --runs clean degraded --repeat 3 --json teleop.json
 """
 
 from __future__ import annotations
@@ -186,13 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", default=DEFAULT_POLICY, help=f"exported student policy (default {DEFAULT_POLICY})")
     parser.add_argument("--cmg", default=DEFAULT_CMG, help="exported CMG (the policy's controlled stop)")
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    parser.add_argument("--repeat", type=int, default=1, help="run the list this many times (each graph's ticks "
+                                                              "fall at another phase of the bridge's states)")
     parser.add_argument("--drop", type=float, default=0.2, help="degraded: fraction of samples lost")
     parser.add_argument("--jitter", type=float, default=0.03, help="degraded: uniform random delay up to this [s]")
     parser.add_argument("--burst", type=float, default=0.3, help="degraded: silences of this many seconds ...")
     parser.add_argument("--burst-every", type=float, default=2.0, help="... every this many seconds")
     parser.add_argument("--clock-offset", type=float, default=-37.5, help="source clock - wall clock [s]")
     parser.add_argument("--playout-delay", type=float, default=0.05, help="teleop_reference playout_delay [s]")
-    parser.add_argument("--tick-lead", type=float, default=0.004, help="teleop_reference tick_lead [s]")
     parser.add_argument("--joint-speed-scale", type=float, default=0.5, help="teleop_reference joint_speed_scale")
     parser.add_argument("--after", type=float, default=3.0, help="seconds after the stream (or clip) ends")
     parser.add_argument("--seed", type=int, default=0, help="seed of drops and jitter")
@@ -220,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     work = tempfile.TemporaryDirectory(prefix="twist_bench_teleop_")
     print(f"policy {policy}; clip {args.motion} ({motion.duration:.1f} s at {motion.fps:g} Hz); real time; "
           f"degraded: drop {args.drop}, jitter {args.jitter} s, {args.burst} s silent every {args.burst_every} s; "
-          f"clock offset {args.clock_offset} s; tick_lead {args.tick_lead} s; latencies in ms, excluding the "
+          f"clock offset {args.clock_offset} s; latencies in ms, excluding the "
           f"{args.playout_delay} s playout delay",
           flush=True)
     print(HEADER, flush=True)
@@ -230,15 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     monitor = make_monitor(spec)
     rows = []
     try:
-        for index, kind in enumerate(args.runs):
+        for index, kind in enumerate(args.runs * args.repeat):
             reference = "mocap" if kind == "file" else "teleop"
             graph = [n for n in sim_graph("", ROOT / "config", clock_mode="realtime", rviz=False, reference=reference,
                                           cmg_model=str(cmg), motion_file=str(Path(args.motion).resolve()),
                                           motion_fps=args.fps or 0.0, policy_file=str(policy))
                      if n.package != "robot_state_publisher"]
             graph = override_parameters(graph, {"teleop_reference": {
-                "playout_delay": args.playout_delay, "joint_speed_scale": args.joint_speed_scale,
-                "tick_lead": args.tick_lead}}
+                "playout_delay": args.playout_delay, "joint_speed_scale": args.joint_speed_scale}}
                 if kind != "file" else {})
             row = run(monitor, spec, graph, motion, args, kind, Path(work.name) / str(index))
             rows.append(row)

@@ -123,7 +123,7 @@ class ReferenceNode(Node):
 
     def start_timer(self) -> None:
         """Start ticking at ``rate`` on :attr:`tick_clock` (call at the end of the subclass's set-up)."""
-        self.timer = self.create_timer(self.period, self.tick, clock=self.tick_clock)
+        self.create_timer(self.period, self.tick, clock=self.tick_clock)
 
     def safety_now(self) -> float:
         """Seconds on the clock of ages and deadlines: simulated time with use_sim_time, else monotonic."""

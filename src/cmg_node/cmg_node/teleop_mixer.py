@@ -138,6 +138,11 @@ class TeleopMixer:
             return self.upper.astype(np.float64), 0.0
         return np.zeros(self.spec.num_joints), 0.0
 
+    @property
+    def uses_cmg(self) -> bool:
+        """Whether the next reference takes anything from the CMG (its mode does, or a blend away from it runs)."""
+        return self.mode.uses_cmg or self.root_weight.value < 1.0 or bool(np.any(self.joint_weight.value < 1.0))
+
     def set_mode(self, mode: Mode) -> None:
         """Switch to ``mode``; the reference blends over ``mode_blend``. Taking the root back realigns the stream."""
         if self._mode_weights(mode)[1] > self._mode_weights(self.mode)[1]:

@@ -68,11 +68,7 @@ TELEOP_PARAMETERS = {
     "max_root_speed": (2.0, "the reference root moves at most this fast [m/s]"),
     "max_root_turn_rate": (4.0, "the reference root turns at most this fast [rad/s]"),
     "diagnostics_period": (1.0, "seconds between /diagnostics messages"),
-    "tick_lead": (0.004, "tick this many seconds before the robot's next state is due (the policy answers each "
-                         "state with the latest reference); 0: free-running; not with use_sim_time"),
 }
-#: The ticks are moved when they are this far from tick_lead before the next state [s].
-SYNC_TOLERANCE = 0.002
 PARAMETERS = {
     **TELEOP_PARAMETERS,
     "rate": (50.0, "publication rate [Hz] (with model_file: the model's fps)"),
@@ -80,23 +76,6 @@ PARAMETERS = {
     **COMMON_PARAMETERS,
 }
 PARAMETERS["model_file"] = ("", "exported CMG (.onnx) for upper_body and cmg_only ('' : whole_body only)")
-
-
-def tick_shift(arrival: float, previous: float, next_tick: float, now: float, period: float, lead: float,
-               tolerance: float = SYNC_TOLERANCE) -> float | None:
-    """Seconds from ``now`` to the tick that falls ``lead`` before the state after the one that arrived at ``arrival``.
-
-    None when the tick due at ``next_tick`` is within ``tolerance`` of that (modulo the period), when the states do
-    not come at ``period`` (``arrival - previous`` more than a quarter period off) or when the tick would be too
-    close to ``now`` to move.
-    """
-    if abs(arrival - previous - period) > 0.25 * period:
-        return None
-    due = arrival + period - lead
-    error = (next_tick - due + 0.5 * period) % period - 0.5 * period
-    if abs(error) <= tolerance or due - now < 0.1 * period:
-        return None
-    return due - now
 
 
 def stamp_seconds(stamp) -> float:
@@ -123,11 +102,6 @@ class TeleopReference(ReferenceNode):
             raise SetupError(str(exc)) from None
         if not p["diagnostics_period"] > 0:
             raise SetupError(f"diagnostics_period must be > 0, got {p['diagnostics_period']}")
-        if not 0.0 <= p["tick_lead"] < 0.5 * self.period:
-            raise SetupError(f"tick_lead must be in [0, half a period), got {p['tick_lead']}")
-        self._sync = p["tick_lead"] > 0 and not self.get_parameter("use_sim_time").value
-        self._last_state: float | None = None
-        self._resynced = False
         self.cmg = CmgSource(p, self.spec, p["rate"]) if p["model_file"] else None
         mode = self._mode(p["mode"])
         if isinstance(mode, str):
@@ -172,33 +146,6 @@ class TeleopReference(ReferenceNode):
         if reason is not None:
             self._last_rejection = f"{kind} sample rejected: {reason}"
             self.get_logger().warning(self._last_rejection, throttle_duration_sec=1.0)
-
-    def _on_robot_state(self, msg) -> None:
-        """The robot's pose (ReferenceNode); with ``tick_lead``, keep the ticks just ahead of the states."""
-        super()._on_robot_state(msg)
-        if self._sync:
-            self._follow_states(self.safety_now())
-
-    def _follow_states(self, arrival: float) -> None:
-        """Move the next tick to ``tick_lead`` before the next state when the states come at our rate."""
-        last, self._last_state = self._last_state, arrival
-        until = self.timer.time_until_next_call()
-        if last is None or until is None:
-            return
-        now = self.safety_now()
-        shift = tick_shift(arrival, last, now + until * 1e-9, now, self.period, self.p["tick_lead"])
-        if shift is not None:
-            self.timer.timer_period_ns = int(shift * 1e9)  # one shorter period, then back (tick)
-            self.timer.reset()
-            self._resynced = True
-
-    def tick(self) -> None:
-        """After a moved tick the period is the rate's again; then ReferenceNode's tick."""
-        if self._resynced:
-            self._resynced = False
-            self.timer.timer_period_ns = int(self.period * 1e9)
-            self.timer.reset()
-        super().tick()
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         log_command(self.get_logger(), self.cmg.receive(msg.linear.x, msg.linear.y, msg.angular.z, self.safety_now()))
@@ -245,7 +192,7 @@ class TeleopReference(ReferenceNode):
         if self.paused:
             sample = StreamSample(StreamState.WAITING, None, None, np.inf, sample.segment)
         cmg = None
-        if self.cmg is not None:
+        if self.cmg is not None and self.mixer.uses_cmg:  # whole_body: the CMG idles (aligned again on a switch)
             try:
                 cmg = self.cmg.still() if self.paused else \
                     self.cmg.reference(now, self.robot_heading(), self.period)[0]

@@ -22,7 +22,6 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from twist_msgs.msg import MotionReference, RobotState
 
-from cmg_node.teleop_reference import tick_shift
 from twist_core import rotations
 from twist_core.testing.cmg_fixture import write_toy_cmg
 
@@ -380,17 +379,6 @@ def test_cmg_modes_need_a_model_and_bad_parameters_stop_the_node(operator):
     bad = run_node("max_extrapolation:=2.0")
     out, _ = bad.communicate(timeout=60)
     assert bad.returncode == 2 and "max_extrapolation" in out
-
-
-def test_ticks_move_just_ahead_of_the_next_state():
-    """tick_shift: the next tick goes tick_lead before the next state, unless it is there or the states are off."""
-    period, lead = 0.02, 0.004
-    # a state at 1.000 (the previous at 0.980); the timer would tick at 1.009: move it to 1.016
-    assert tick_shift(1.0, 0.98, 1.009, 1.0005, period, lead) == pytest.approx(0.0155)
-    assert tick_shift(1.0, 0.98, 1.0165, 1.0005, period, lead) is None  # already there
-    assert tick_shift(1.0, 0.98, 1.0365, 1.0005, period, lead) is None  # there, a period on
-    assert tick_shift(1.0, 0.95, 1.009, 1.0005, period, lead) is None  # states at another rate: leave it
-    assert tick_shift(1.0, 0.98, 1.009, 1.0145, period, lead) is None  # too late to move this time
 
 
 def test_help():

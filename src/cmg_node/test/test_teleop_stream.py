@@ -210,7 +210,9 @@ def test_mode_switch_blends_and_upper_body_takes_the_legs_from_the_cmg(spec):
     cmg = standing_frame(spec, np.array([0.0, 0.0]), 0.0)
     cmg.joint_pos = np.clip(spec.default_pose + 0.2, spec.lower_limits, spec.upper_limits)
     frames = run_mixer(spec, mixer, buffer, 0.5, 1.0, cmg=cmg)
+    assert not mixer.uses_cmg
     mixer.set_mode(Mode.UPPER_BODY)
+    assert mixer.uses_cmg
     frames += run_mixer(spec, mixer, buffer, 1.0, 1.0, cmg=cmg, start=0.5)
     last = frames[-1]
     upper = spec.group_indices("upper_body")
@@ -220,6 +222,11 @@ def test_mode_switch_blends_and_upper_body_takes_the_legs_from_the_cmg(spec):
     mixer.set_mode(Mode.CMG_ONLY)
     frames += run_mixer(spec, mixer, buffer, 1.0, 1.0, cmg=cmg, start=1.5)
     np.testing.assert_allclose(frames[-1].joint_pos, cmg.joint_pos)
+    mixer.set_mode(Mode.WHOLE_BODY)
+    run_mixer(spec, mixer, buffer, 0.2, 1.0, cmg=cmg, start=2.5)
+    assert mixer.uses_cmg  # blending back
+    run_mixer(spec, mixer, buffer, 0.3, 1.0, cmg=cmg, start=2.7)
+    assert not mixer.uses_cmg
     # the blend takes mode_blend (20 ticks): no leg moves more per tick than a smoothstep's share of the distance
     # to the CMG's (at most 1.5 / 20 of it) plus the stream's own motion (0.6 rad/s)
     distance = np.abs(frames[24].joint_pos[legs] - cmg.joint_pos[legs]).max()
