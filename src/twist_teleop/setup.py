@@ -22,6 +22,7 @@ setup(
     entry_points={"console_scripts": [
         "twist-ctl = twist_teleop.ctl:main",
         "teleop-keyboard = twist_teleop.keyboard:main",
+        "joy_teleop = twist_teleop.joy_teleop:main",
     ]},
     maintainer="TWIST-G1 maintainers",
     maintainer_email="maintainers@twist-g1.dev",

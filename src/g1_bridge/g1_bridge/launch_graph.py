@@ -164,13 +164,15 @@ def sim_graph(robot_description: str, config_dir: Path, clock_mode: str = "realt
 def real_graph(robot_description: str, config_dir: Path, policy_file: str, reference: str = "cmg",
                cmg_model: str = "", motion_file: str = "", rviz: bool = True,
                bridge_parameters: dict[str, Any] | None = None, namespace: str = "",
-               motion_fps: float = 0.0) -> list[NodeSpec]:
+               motion_fps: float = 0.0, remote_steering: bool = True) -> list[NodeSpec]:
     """The nodes on the real G1: ``unitree_bridge``, reference publisher, policy, state publishers, rviz2.
 
     Wall-clock time everywhere. The bridge reads ``config/unitree_bridge.yaml``; ``bridge_parameters`` override
     it (at least ``network_interface`` on most machines; ``dds_domain`` 1 and ``release_motion_service`` false
     against ``unitree_sim``). ``namespace``: every node in it (the ghost's state publisher in
     ``<namespace>/reference``), so that the robot's topics and services are ``/<namespace>/...``.
+    ``remote_steering``: ``joy_teleop`` (twist_teleop) turns the wireless remote's sticks, which the bridge
+    publishes as ``wireless_remote``, into ``cmd_vel`` while L1 is held.
     """
     if not policy_file:
         raise ValueError("the real robot needs policy_file (an exported student policy)")
@@ -178,8 +180,10 @@ def real_graph(robot_description: str, config_dir: Path, policy_file: str, refer
     namespace = namespace.strip("/")
     bridge = NodeSpec("g1_bridge", "unitree_bridge", "unitree_bridge", namespace=namespace,
                       parameters=(str(config_dir / "unitree_bridge.yaml"), dict(bridge_parameters or {})))
+    steering = [NodeSpec("twist_teleop", "joy_teleop", "joy_teleop", namespace=namespace,
+                         parameters=({"joy_topic": "wireless_remote"},))] if remote_steering else []
     return [bridge] + _loop_nodes(robot_description, config_dir, False, rviz, reference, cmg_model, motion_file,
-                                  policy_file, namespace, motion_fps=motion_fps)
+                                  policy_file, namespace, motion_fps=motion_fps) + steering
 
 
 def override_parameters(graph: list[NodeSpec], overrides: dict[str, dict[str, Any]]) -> list[NodeSpec]:

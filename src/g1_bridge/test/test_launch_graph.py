@@ -126,7 +126,11 @@ def test_real_graph():
     nodes = {(n.namespace, n.name): n for n in graph}
     assert set(nodes) == {("", "unitree_bridge"), ("", "robot_state_publisher"),
                           ("reference", "robot_state_publisher"), ("", "cmg_reference"), ("", "twist_policy"),
-                          ("", "rviz2")}
+                          ("", "rviz2"), ("", "joy_teleop")}
+    steering = nodes[("", "joy_teleop")]  # the remote's sticks, as the bridge publishes them, to cmd_vel
+    assert steering.package == "twist_teleop" and steering.parameters == ({"joy_topic": "wireless_remote"},)
+    assert "joy_teleop" not in [n.name for n in real_graph("<robot/>", CONFIG, "p.onnx", cmg_model="c.onnx",
+                                                           remote_steering=False)]
     bridge = nodes[("", "unitree_bridge")]
     assert (bridge.package, bridge.executable) == ("g1_bridge", "unitree_bridge")
     assert bridge.parameters == (str(CONFIG / "unitree_bridge.yaml"), {"network_interface": "enp3s0"})
@@ -154,6 +158,6 @@ def test_real_graph_in_a_namespace():
     """namespace puts every node of the real graph under it (the ghost's state publisher in <ns>/reference)."""
     graph = real_graph("<robot/>", CONFIG, policy_file="/m/policy.onnx", cmg_model="/m/cmg.onnx", namespace="/g1")
     assert sorted((n.namespace, n.name) for n in graph) == [
-        ("g1", "cmg_reference"), ("g1", "robot_state_publisher"), ("g1", "rviz2"), ("g1", "twist_policy"),
-        ("g1", "unitree_bridge"), ("g1/reference", "robot_state_publisher")]
+        ("g1", "cmg_reference"), ("g1", "joy_teleop"), ("g1", "robot_state_publisher"), ("g1", "rviz2"),
+        ("g1", "twist_policy"), ("g1", "unitree_bridge"), ("g1/reference", "robot_state_publisher")]
     assert "-r __ns:=/g1/reference" in " ".join(node_command(graph[2], "rsp", Path("/tmp")))

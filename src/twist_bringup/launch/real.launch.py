@@ -3,6 +3,7 @@
     ros2 launch twist_bringup real.launch.py network_interface:=eth0 [policy_file:=models/student/policy.onnx]
         [reference:=cmg|mocap|teleop|none] [cmg_model:=models/cmg/cmg.onnx] [motion_file:=FILE [motion_fps:=60]]
         [rviz:=true] [dds_domain:=0] [release_motion_service:=true] [namespace:=g1] [ros_domain_id:=23]
+        [remote_steering:=true]
 
 namespace puts every node (and so its topics and services) under /<namespace>; ros_domain_id is the ROS 2 domain
 of the graph (default: $ROS_DOMAIN_ID, else 0), not the robot's Unitree DDS domain (dds_domain). To keep the graph
@@ -37,7 +38,7 @@ def graph(arg: Callable[[str], str]):
                       bridge_parameters={"network_interface": arg("network_interface"),
                                          "dds_domain": int(arg("dds_domain")),
                                          "release_motion_service": arg("release_motion_service").lower() == "true"},
-                      namespace=arg("namespace"))
+                      namespace=arg("namespace"), remote_steering=arg("remote_steering").lower() == "true")
 
 
 def _nodes(context):
@@ -72,6 +73,8 @@ def generate_launch_description():
                               description="frame rate of a motion_file without one (G1 CSV: e.g. 60), else 0"),
         DeclareLaunchArgument("rviz", default_value="true", description="start rviz2 with config/g1.rviz"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of every node (e.g. g1)"),
+        DeclareLaunchArgument("remote_steering", default_value="true",
+                              description="the wireless remote's sticks steer cmd_vel while L1 is held (joy_teleop)"),
         DeclareLaunchArgument("ros_domain_id", default_value=EnvironmentVariable("ROS_DOMAIN_ID", default_value="0"),
                               description="ROS 2 domain of the graph (not the Unitree dds_domain)"),
         SetEnvironmentVariable("ROS_DOMAIN_ID", LaunchConfiguration("ros_domain_id")),

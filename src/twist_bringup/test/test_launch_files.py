@@ -26,7 +26,7 @@ SIM = {"clock_mode": "lockstep", "auto_start": "true", "rviz": "false", "referen
        "policy_file": "models/student/policy.onnx"}
 REAL = {"network_interface": "lo", "dds_domain": "1", "release_motion_service": "false",
         "policy_file": "models/student/policy.onnx", "reference": "cmg", "cmg_model": "models/cmg/cmg.onnx",
-        "motion_file": "", "motion_fps": "0", "rviz": "true", "namespace": "g1"}
+        "motion_file": "", "motion_fps": "0", "rviz": "true", "namespace": "g1", "remote_steering": "true"}
 
 
 def load_launch_file(name: str):

@@ -12,14 +12,18 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import rclpy
 from nav_msgs.msg import Odometry
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from twist_msgs.msg import RobotState
 
 from g1_bridge.graph_runner import GraphRunner, executable_path
 from g1_bridge.launch_graph import config_dir, sim_graph
 from test_keyboard import Terminal
 from twist_core import rotations
+from twist_core.odometry import LegOdometry
 from twist_teleop.ctl import find_bridges, format_status, namespaced
 
 CTL = executable_path("twist_teleop", "twist-ctl")
@@ -82,13 +86,16 @@ def test_help_and_nothing_to_talk_to():
 
 
 class Odom:
-    """Records the bridge's /odom: (sim time, x, y, yaw)."""
+    """Records the bridge's /odom (the simulation's truth): (sim time, x, y, yaw), and its robot_state."""
 
     def __init__(self) -> None:
         """Subscribe."""
         self.node = rclpy.create_node("twist_ctl_test")
         self.samples: list[tuple[float, float, float, float]] = []
+        self.states: list[RobotState] = []
         self.node.create_subscription(Odometry, "/odom", self._on_odom, 50)
+        self.node.create_subscription(RobotState, "/robot_state", self.states.append,
+                                      QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE))
 
     def _on_odom(self, msg: Odometry) -> None:
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
@@ -134,7 +141,24 @@ def graph(tmp_path):
         runner.stop()
 
 
-def test_twist_ctl_and_the_keyboard_drive_the_simulated_robot(graph):
+def _check_leg_odometry(spec, states, t0, t1, truth):
+    """Leg odometry (what the real bridge publishes) from the robot_state of the walk [t0, t1] (joints and IMU, as
+    the robot measures them) moves as the simulation's pelvis did (``truth``: x, y), within 15 %."""
+    odometry = LegOdometry(spec)
+    track = {}
+    for msg in sorted(states, key=lambda m: m.sequence):
+        stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+        q = msg.imu_orientation
+        track[stamp] = odometry.update(stamp, np.array(msg.position), [q.w, q.x, q.y, q.z]).position[:2]
+    start = track[min(track, key=lambda s: abs(s - t0))]
+    end = track[min(track, key=lambda s: abs(s - t1))]
+    error = np.linalg.norm((end - start) - truth)
+    print(f"leg odometry over the walk: {np.linalg.norm(end - start):.2f} m (truth {np.linalg.norm(truth):.2f} m, "
+          f"off by {error:.2f} m)")
+    assert error < 0.15 * np.linalg.norm(truth)
+
+
+def test_twist_ctl_and_the_keyboard_drive_the_simulated_robot(graph, spec):
     """start -> HOLD, go -> POLICY, `cmd 0.5 0 0 --duration 4` walks forward, the keyboard's a-key turns it left,
     damp -> DAMPING; a refused request (go while damped) exits 1 with the bridge's reason."""
     runner, odom = graph
@@ -161,6 +185,7 @@ def test_twist_ctl_and_the_keyboard_drive_the_simulated_robot(graph):
     print(f"\ntwist-ctl cmd 0.5 0 0 for 4 s: {forward:.2f} m forward in {t1 - t0:.1f} s of simulated time, "
           f"heading change {yaw1 - yaw0:+.2f} rad")
     assert forward > 0.8 and abs(yaw1 - yaw0) < 0.5
+    _check_leg_odometry(spec, odom.states, t0, t1, np.array([x1 - x0, y1 - y0]))
 
     before = len(odom.samples)
     terminal = Terminal()
