@@ -15,10 +15,11 @@ to standing). Runs:
 One row per run:
 
 - latency p50/p99 (stream runs): per sample, from its arrival (its send time here) to the first JointCommand
-  received after the first MotionReference that plays it (stamped at least the playout delay after the sample
-  arrived), minus the playout delay: the node's tick phase, reference transport, the policy's wait for the next
-  state and its inference, command transport (the node's ticks and the bridge's states run at the same rate at
-  a phase that differs from graph to graph: ``--repeat`` samples several);
+  after the first MotionReference that plays it (stamped at least the playout delay after the sample arrived),
+  minus the playout delay: the node's tick phase, reference transport, the policy's wait for the next state and
+  its inference, command transport. "lat": with this process's receive times (its own receive delays included: an
+  upper bound); "st.": with the senders' stamps (the command's stamp from the policy; a reference counts for the
+  first command stamped STAMP_MARGIN after it);
 - non-finite: references with a NaN/Inf; max step: the largest joint change between consecutive references as a
   fraction of the per-joint speed limit (``joint_speed_scale`` x the velocity limit of config/g1.yaml x 1/rate);
 - fell (a TILT/HEIGHT fault of the bridge or the pelvis below 0.5 m) and the joint tracking error (RMS over the
@@ -45,8 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POLICY = "models/student/policy.onnx"
 DEFAULT_CMG = "models/cmg/cmg.onnx"
 RUNS = ("file", "clean", "degraded")
-HEADER = (f"{'run':<9} {'samples':>11} {'lat p50':>8} {'lat p99':>8} {'non-finite':>10} {'max step':>8} "
-          f"{'fell':>5} {'joint err':>9}")
+STAMP_MARGIN = 0.002  # s: a command stamped sooner after a reference is not taken to have used it
+HEADER = (f"{'run':<9} {'samples':>11} {'lat p50':>8} {'lat p99':>8} {'st. p50':>8} {'st. p99':>8} {'non-finite':>10} "
+          f"{'max step':>8} {'fell':>5} {'joint err':>9}")
 
 
 def _interrupt(*_) -> None:
@@ -104,21 +106,30 @@ def stream(monitor, motion, args, degraded: bool) -> list[tuple[float, float]]:
     return sent
 
 
-def latencies(monitor, sent: list[tuple[float, float]], delay: float) -> np.ndarray:
-    """Per sample: first JointCommand after the first reference that plays it, from arrival, minus the delay."""
+def latencies(monitor, sent: list[tuple[float, float]], delay: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample, from its arrival to the first JointCommand after the first reference that plays it, less the delay.
+
+    Two measures: with this process's receive times (a reference counts for the first command received after it;
+    this process's own receive delays included) and with the senders' stamps (send time here, the policy's stamp
+    of the command; a reference counts for the first command stamped ``STAMP_MARGIN`` after it).
+    """
     refs = monitor.stamped
     ref_stamps = np.array([stamp for _, stamp, _, _ in refs])
     ref_walls = np.array([wall for wall, _, _, _ in refs])
     command_walls = np.array([wall for wall, _ in monitor.commands])
-    out = []
+    command_stamps = np.array([msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec for _, msg in monitor.commands])
+    received, stamped = [], []
     for wall, mono in sent:
         i = np.searchsorted(ref_stamps, wall + delay)
         if i >= len(refs):
             continue
         j = np.searchsorted(command_walls, ref_walls[i])
         if j < len(command_walls):
-            out.append(command_walls[j] - mono - delay)
-    return np.array(out)
+            received.append(command_walls[j] - mono - delay)
+        k = np.searchsorted(command_stamps, ref_stamps[i] + STAMP_MARGIN)
+        if k < len(command_stamps):
+            stamped.append(command_stamps[k] - wall - delay)
+    return np.array(received), np.array(stamped)
 
 
 def reference_checks(monitor, spec, scale: float, rate: float) -> tuple[int, float]:
@@ -159,10 +170,12 @@ def run(monitor, spec, graph, motion, args, kind: str, log_dir: Path) -> dict:
     fell, how = monitor.fell()
     clip = [s for s in monitor.states if s.reference_source == playing]
     joints = monitor.tracking_error(clip)
-    lat = latencies(monitor, sent, args.playout_delay) if sent else np.array([])
+    lat, lat_stamped = latencies(monitor, sent, args.playout_delay) if sent else (np.array([]), np.array([]))
     non_finite, max_step = reference_checks(monitor, spec, args.joint_speed_scale, 50.0)
     p50, p99 = percentiles(lat * 1e3)
+    s50, s99 = percentiles(lat_stamped * 1e3)
     row.update({"samples": len(sent), "captured": motion.num_frames, "latency_p50_ms": p50, "latency_p99_ms": p99,
+                "stamped_p50_ms": s50, "stamped_p99_ms": s99,
                 "non_finite": non_finite, "max_step": max_step, "fell": fell, "fall": how,
                 "joint_error": float(np.mean(joints)) if joints.size else float("nan"),
                 "references": len(monitor.stamped)})
@@ -173,6 +186,7 @@ def format_row(row: dict) -> str:
     """One table line."""
     samples = f"{row['samples']}/{row['captured']}" if row["run"] != "file" else "-"
     return (f"{row['run']:<9} {samples:>11} {row['latency_p50_ms']:>8.1f} {row['latency_p99_ms']:>8.1f} "
+            f"{row['stamped_p50_ms']:>8.1f} {row['stamped_p99_ms']:>8.1f} "
             f"{row['non_finite']:>10d} {row['max_step']:>8.2f} {str(row['fell']):>5} {row['joint_error']:>9.3f}"
             + (f"  {row['fall']}" if row["fall"] else "") + (f"  ERROR {row['error']}" if row.get("error") else ""))
 

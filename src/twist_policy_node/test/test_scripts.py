@@ -11,7 +11,7 @@ import pytest
 from twist_core.testing.lint import flake8, pydocstyle
 
 SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
-OURS = [SCRIPTS / name for name in ("demo.py", "bench_closed_loop.py")]
+OURS = [SCRIPTS / name for name in ("demo.py", "bench_closed_loop.py", "teleop_keyboard.py", "bench_teleop.py")]
 
 
 def _run(*args, timeout=120):
@@ -33,6 +33,15 @@ def test_missing_models_are_named_with_how_to_get_them(script, tmp_path):
     assert f"missing policy file {tmp_path / 'policy.onnx'}" in out.stderr and "TOY=1" in out.stderr
     assert f"missing cmg file {tmp_path / 'cmg.onnx'}" in out.stderr and "cmg-export" in out.stderr
     assert _run(SCRIPTS / script, "--help").returncode == 0
+
+
+def test_bench_teleop_names_a_missing_model_or_clip(tmp_path):
+    """bench_teleop: a missing policy or an unreadable clip exits 1 naming it; --help works."""
+    out = _run(SCRIPTS / "bench_teleop.py", "--motion", tmp_path / "clip.npz", "--policy", tmp_path / "policy.onnx")
+    assert out.returncode == 1 and f"no such file {tmp_path / 'policy.onnx'}" in out.stderr
+    out = _run(SCRIPTS / "bench_teleop.py", "--motion", tmp_path / "clip.npz")
+    assert out.returncode == 1 and "no such file" in out.stderr and "clip.npz" in out.stderr
+    assert _run(SCRIPTS / "bench_teleop.py", "--help").returncode == 0
 
 
 def test_reference_loss_at_1_m_s_ends_in_a_controlled_stop(tmp_path):
