@@ -52,8 +52,11 @@ def _seconds(stamp) -> float:
 
 
 def missed_ticks(arrivals: np.ndarray, period: float) -> tuple[int, float]:
-    """Control ticks without a new command: for arrival times (s, ascending) of commands expected every ``period``
-    s, the ticks skipped in gaps longer than 1.5 periods (a gap of 3 periods missed 2), and the longest gap [s]."""
+    """Control ticks without a new command, and the longest gap [s] between commands.
+
+    ``arrivals``: receive times (s, ascending) of commands expected every ``period`` s; a gap longer than 1.5
+    periods misses ``round(gap / period) - 1`` ticks (a gap of 3 periods missed 2).
+    """
     if len(arrivals) < 2:
         return 0, float("nan")
     gaps = np.diff(arrivals)
@@ -281,8 +284,7 @@ class LoopMonitor(Node):
 
     # -- metrics --------------------------------------------------------------------------------------
     def achieved_velocity(self, end: float | None = None, window: float = 1.0) -> np.ndarray:
-        """(vx, vy, yaw rate) over the ``window`` seconds before ``end`` (default: the latest odom); see
-        :func:`body_velocity`."""
+        """(vx, vy, yaw rate) over the ``window`` seconds before ``end`` (default: the latest odom): body_velocity."""
         return body_velocity(np.array(self.odom), end, window)
 
     def tracking_error(self, samples: list[StateSample] | None = None) -> np.ndarray:
