@@ -1,5 +1,5 @@
 # The workspace's entry points. See README.md.
-.PHONY: help setup build test demo clean
+.PHONY: help setup build test demo sim clean
 
 help:
 	@echo "make setup   create .venv (pinned ROS 2 Kilted wheels, MuJoCo, ONNX Runtime, torch) and colcon build"
@@ -7,6 +7,8 @@ help:
 	@echo "make test    colcon test, gated on colcon test-result; ends with 'N passed, N failed'"
 	@echo "make demo    the closed loop in simulation: scripted cmd_vel, live table, plots (POLICY=, CMG=, TOY=1, ARGS=)"
 	@echo "             MOTION=clip.csv [MOTION_FPS=60]: play a motion clip instead of the walk"
+	@echo "make sim     the simulated G1 in real time for interactive use (twist-ctl, teleop-keyboard): the MuJoCo"
+	@echo "             viewer when DISPLAY is set, else a recording to RECORD (runs/sim.mp4); POLICY=, CMG=, ARGS="
 	@echo "make clean   remove build/, install/ and log/ (keeps .venv)"
 
 setup:
@@ -23,6 +25,12 @@ CMG ?= models/cmg/cmg.onnx
 demo:
 	@bash -c 'source scripts/env.sh && python scripts/demo.py --policy "$(POLICY)" --cmg "$(CMG)" $(if $(TOY),--toy) \
 		$(if $(MOTION),--motion "$(MOTION)") $(if $(MOTION_FPS),--motion-fps $(MOTION_FPS)) $(ARGS)'
+
+RECORD ?= runs/sim.mp4
+sim:
+	@mkdir -p "$(dir $(RECORD))" && bash -c 'source scripts/env.sh && echo "sim: steer it from another shell: source scripts/env.sh; twist-ctl start; twist-ctl go; teleop-keyboard" \
+		&& python -m g1_bridge.graph_runner --reference cmg --cmg-model "$(CMG)" --policy-file "$(POLICY)" \
+		$(if $(DISPLAY),--viewer,--no-rviz --record "$(RECORD)") $(ARGS)'
 
 clean:
 	rm -rf build install log

@@ -16,11 +16,8 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def physics_rate(rate: float, seconds: float) -> tuple[float, float]:
@@ -48,11 +45,12 @@ def publish_jitter(seconds: float) -> dict[str, np.ndarray]:
     import rclpy
     from twist_msgs.msg import RobotState
 
+    from g1_bridge.launch_graph import config_dir
     from g1_bridge.mujoco_bridge import CONTROL_QOS
 
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     bridge = subprocess.Popen([sys.executable, "-m", "g1_bridge.mujoco_bridge", "--ros-args", "--params-file",
-                               str(ROOT / "config" / "mujoco_bridge.yaml"), "-p", "auto_start:=true",
+                               str(config_dir() / "mujoco_bridge.yaml"), "-p", "auto_start:=true",
                                "--log-level", "warn"])
     rclpy.init()
     node = rclpy.create_node("bench_bridge")

@@ -7,8 +7,9 @@ in lockstep unless ``--clock-mode realtime``): start, go, ``--settle`` seconds s
 
 - fell: a TILT/HEIGHT fault of the bridge or the pelvis below 0.5 m (with the simulated seconds after go at
   which the bridge damped); the run of that command ends there;
-- velocity error: |commanded - achieved| of (vx, vy) and of the yaw rate, achieved = the pelvis displacement
-  (the bridge's /odom) over the command's last ``--seconds - --ramp-up`` seconds in the heading frame;
+- velocity error: |commanded - achieved| of (vx, vy) and of the yaw rate, achieved = the pelvis' mean velocity in
+  its heading frame (each /odom step turned into the heading of its moment, so a curved walk counts along the
+  body) over the command's last ``--seconds - --ramp-up`` seconds; commands may be negative (``-0.5,0,0``);
 - joint tracking error: RMS over the 23 policy joints of reference - measured, mean over the command;
 - key-body error: mean distance of the reference's key bodies from the measured ones (relative to the pelvis,
   heading frame), mean over the command;
@@ -17,6 +18,8 @@ in lockstep unless ``--clock-mode realtime``): start, go, ``--settle`` seconds s
 - loop latency state -> command p50/p99: receive time of the JointCommand answering RobotState k minus that of
   RobotState k (both in this process); policy inference p50/p99 from the policy node's /diagnostics;
 - state rate and real-time factor (wall-clock receive times, from go to the end of the run);
+- missed ticks: control ticks (50 Hz) after the settle with no new JointCommand, from the wall-clock gaps between
+  commands (meaningful in real time; in lockstep the simulation waits for the policy), and the longest gap;
 - reference loss (``--kill-reference S``): SIGKILL of ``cmg_reference`` S simulated seconds after the command started
   plus a random fraction of a second (seeded by ``--seed``: the gait phase at the loss differs by seed); the policy's
   controlled stop must bring the robot to a stand. The row says whether it fell and its speed over the run's last
@@ -41,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -53,6 +57,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from demo import DEFAULT_CMG, DEFAULT_POLICY, missing_models, write_toy_models  # noqa: E402
+
+
+#: A command triple; one starting with "-" (backwards) would be taken for an option by argparse.
+COMMAND = re.compile(r"^-[0-9.]+(e-?[0-9]+)?,")
 
 
 def parse_command(text: str) -> tuple[float, float, float]:
@@ -116,13 +124,16 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> tuple[dict, np.
         loop = percentiles(monitor.latency_ms(since_stamp=end_settle))
         diag = monitor.diagnostics
         wall = [s.wall for s in run]
+        settled_wall = next((s.wall for s in segment), np.inf)
+        missed, longest_gap = monitor.missed_ticks(settled_wall, args.control_period)
         row.update({
             "fell": fell, "fall": how, "damped_after_go": damped, "achieved": achieved.tolist(),
             "velocity_error": float(np.hypot(command[0] - achieved[0], command[1] - achieved[1])),
             "yaw_rate_error": float(abs(command[2] - achieved[2])),
             "joint_error": float(np.mean(errors)) if errors.size else float("nan"),
             "keybody_error": float(np.mean(keys)) if keys.size else float("nan"), "pushes": pushes,
-            "loop_p50_ms": loop[0], "loop_p99_ms": loop[1],
+            "loop_p50_ms": loop[0], "loop_p99_ms": loop[1], "missed_ticks": missed,
+            "longest_command_gap_ms": longest_gap * 1e3,
             "inference_p50_ms": float(diag.get("inference_p50_ms", "nan")),
             "inference_p99_ms": float(diag.get("inference_p99_ms", "nan")),
             "state_hz": (len(wall) - 1) / (wall[-1] - wall[0]) if len(wall) > 1 else float("nan"),
@@ -187,6 +198,8 @@ def format_row(row: dict) -> str:
             f"{row['keybody_error']:7.4f} | "
             f"{row['loop_p50_ms']:5.2f} / {row['loop_p99_ms']:6.2f} | {row['inference_p50_ms']:5.3f} / "
             f"{row['inference_p99_ms']:5.3f} | {row['state_hz']:5.1f} {row['rtf']:5.2f}"
+            + (f" | missed {row['missed_ticks']} ticks (gap {row['longest_command_gap_ms']:.0f} ms)"
+               if row.get("missed_ticks") else "")
             + (f" | reference killed at {row['killed_at']:.2f} s, final speed {row['final_speed']:.3f} m/s"
                if "killed_at" in row else "") + (f" | {row['error']}" if row.get("error") else ""))
 
@@ -247,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", default="", help="also write the models/README.md table to this file")
     parser.add_argument("--trace", type=Path, help="also write per-command pelvis traces and paths.png here")
     parser.add_argument("--wall-limit", type=float, default=900.0, help="wall seconds allowed per command")
-    args = parser.parse_args(argv)
+    # " -0.5,0,0" is no option to argparse and still a number to float(): backwards commands as written
+    args = parser.parse_args([" " + a if COMMAND.match(a) else a for a in (sys.argv[1:] if argv is None else argv)])
     policy, cmg = Path(args.policy).expanduser().resolve(), Path(args.cmg).expanduser().resolve()
     if not args.toy and missing_models(policy, cmg):
         for line in missing_models(policy, cmg):
@@ -256,8 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
 
     from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.launch_graph import (collect_overrides, override_parameters, parse_override, sim_environment,
-                                        sim_graph)
+    from g1_bridge.launch_graph import (collect_overrides, config_dir, override_parameters, parse_override,
+                                        sim_environment, sim_graph)
     from twist_core.robot import load_robot_spec
 
     spec = load_robot_spec()
@@ -269,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         args.param = [parse_override(p) for p in args.param]
     except ValueError as error:
         parser.error(str(error))
-    graph = [n for n in sim_graph("", ROOT / "config", clock_mode=args.clock_mode, rviz=False, reference="cmg",
+    graph = [n for n in sim_graph("", config_dir(), clock_mode=args.clock_mode, rviz=False, reference="cmg",
                                   cmg_model=str(cmg), policy_file=str(policy),
                                   bridge_parameters={"release_gantry_on_go": args.gantry == "off"})
              if n.package != "robot_state_publisher"]
@@ -277,6 +291,13 @@ def main(argv: list[str] | None = None) -> int:
         graph = override_parameters(graph, overrides)
     except ValueError as error:
         parser.error(str(error))
+    from twist_core.policy_runtime import PolicyModelError, PolicyRuntime
+
+    try:
+        args.control_period = 1.0 / PolicyRuntime(policy, spec).control_rate
+    except PolicyModelError as error:
+        print(f"bench_closed_loop: {error}", file=sys.stderr)
+        return 1
     print(f"policy {policy}{' (toy)' if args.toy else ''}; CMG {cmg}; gantry after go {args.gantry}; "
           f"{args.seconds:g} s per command after {args.settle:g} s standing; {args.clock_mode}"
           + (f"; pushes of {args.push_velocity:g} m/s every {args.push_interval:g} s" if args.push_velocity > 0

@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     from rclpy.signals import SignalHandlerOptions
 
     from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.launch_graph import collect_overrides, override_parameters, sim_environment, sim_graph
+    from g1_bridge.launch_graph import collect_overrides, config_dir, override_parameters, sim_environment, sim_graph
     from twist_core.robot import load_robot_spec
 
     try:
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     try:
         for index, (clip, total) in enumerate(zip(clips, seconds)):
-            graph = [n for n in sim_graph("", ROOT / "config", clock_mode="lockstep", rviz=False, reference="mocap",
+            graph = [n for n in sim_graph("", config_dir(), clock_mode="lockstep", rviz=False, reference="mocap",
                                           motion_file=str(clip.resolve()), motion_fps=args.fps,
                                           policy_file=str(policy))
                      if n.package != "robot_state_publisher"]

@@ -42,7 +42,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POLICY = "models/student/policy.onnx"
 DEFAULT_CMG = "models/cmg/cmg.onnx"
 RUNS = ("file", "clean", "degraded")
@@ -222,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
     from rclpy.signals import SignalHandlerOptions
 
-    from g1_bridge.launch_graph import override_parameters, sim_environment, sim_graph
+    from g1_bridge.launch_graph import config_dir, override_parameters, sim_environment, sim_graph
     from twist_core.motion import MotionError
     from twist_core.motion_formats import read_motion
     from twist_core.robot import load_robot_spec
@@ -248,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for index, kind in enumerate(args.runs * args.repeat):
             reference = "mocap" if kind == "file" else "teleop"
-            graph = [n for n in sim_graph("", ROOT / "config", clock_mode="realtime", rviz=False, reference=reference,
+            graph = [n for n in sim_graph("", config_dir(), clock_mode="realtime", rviz=False, reference=reference,
                                           cmg_model=str(cmg), motion_file=str(Path(args.motion).resolve()),
                                           motion_fps=args.fps or 0.0, policy_file=str(policy))
                      if n.package != "robot_state_publisher"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """make demo: the closed loop in simulation, headless, with a scripted command sequence and a live table.
 
-Starts the graph of `launch/sim.launch.py` without ros2 launch (g1_bridge.graph_runner: every node its own
+Starts the graph of `twist_bringup/launch/sim.launch.py` without ros2 launch (g1_bridge.graph_runner: every node its own
 process): the MuJoCo bridge in lockstep, cmg_reference (cmd_vel -> CMG reference) and the student policy. Then
 start (ramp to the default pose, HOLD) and go (POLICY) through the bridge's services, and the sequence on
 /cmd_vel: stand, walk 0.5 m/s, turn, stop. Every second of simulated time a row: commanded, reference and
@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "config"
 DEFAULT_POLICY = "models/student/policy.onnx"
 DEFAULT_CMG = "models/cmg/cmg.onnx"
 
@@ -140,7 +139,7 @@ def run_sequence(monitor, runner, table_period: float, wall_limit: float, log, s
         monitor.spin_for(0.005)
         t = monitor.sim_time() - start
         phase, command = command_at(t, sequence)
-        if t - last_cmd >= 0.1:  # 10 Hz of simulated time (cmg_reference's cmd_timeout is 0.5 s)
+        if t - last_cmd >= 0.1:  # 10 Hz of simulated time (cmg_reference holds a command for its cmd_timeout, 1.5 s)
             monitor.send_velocity(*command)
             last_cmd = t
         if t >= next_row:
@@ -287,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from g1_bridge.closed_loop import LoopMonitor, mode_name, percentiles
     from g1_bridge.graph_runner import GraphRunner
-    from g1_bridge.launch_graph import sim_environment, sim_graph
+    from g1_bridge.launch_graph import config_dir, sim_environment, sim_graph
     from twist_core.robot import load_robot_spec
     from twist_core.safety import Mode
 
@@ -300,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     gantry = args.gantry == "on" or (args.gantry == "auto" and args.toy)
     reference = {"reference": "mocap", "motion_file": str(Path(args.motion).resolve()),
                  "motion_fps": args.motion_fps} if args.motion else {"reference": "cmg", "cmg_model": str(cmg)}
-    graph = [n for n in sim_graph("", CONFIG, clock_mode="lockstep", rviz=False, policy_file=str(policy),
+    graph = [n for n in sim_graph("", config_dir(), clock_mode="lockstep", rviz=False, policy_file=str(policy),
                                   bridge_parameters={"release_gantry_on_go": not gantry}, **reference)
              if n.package != "robot_state_publisher"]  # headless: nothing to show the TF to
     log = lambda text: print(text, flush=True)  # noqa: E731

@@ -25,7 +25,9 @@ from twist_core.robot import RobotSpec
 #: The CMG's parameters: name -> (default, description).
 CMG_PARAMETERS: dict[str, tuple[Any, str]] = {
     "model_file": ("", "exported CMG (.onnx) to run (required)"),
-    "cmd_timeout": (0.5, "seconds after which the last cmd_vel is stale and the command decays to zero"),
+    "cmd_timeout": (1.5, "seconds the last cmd_vel is held; older, it is stale and the command decays to zero "
+                         "(1.5: a 1 Hz publisher such as `ros2 topic pub` holds; keyboard teleops that publish on "
+                         "key press only stop 1.5 s after the last press)"),
     "max_linear_accel": (1.0, "acceleration limit on the commanded (vx, vy) [m/s^2]"),
     "max_yaw_accel": (2.0, "acceleration limit on the commanded yaw rate [rad/s^2]"),
     "threads": (1, "ONNX Runtime intra-op threads"),

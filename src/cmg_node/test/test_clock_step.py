@@ -26,7 +26,8 @@ def test_a_clock_step_back_does_not_keep_a_stale_command_alive(spec, tmp_path):
     clock = ClockStep(tmp_path / "clock")
     model = write_toy_cmg(tmp_path / "toy.onnx", spec)
     node = subprocess.Popen([sys.executable, "-m", "cmg_node.cmg_reference", "--ros-args", "-p",
-                             f"model_file:={model}", "-p", "align_to_robot:=false", "-r", f"__ns:=/{NAMESPACE}"],
+                             f"model_file:={model}", "-p", "align_to_robot:=false", "-p", "cmd_timeout:=0.5",
+                             "-r", f"__ns:=/{NAMESPACE}"],
                             env=clock.env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     rclpy.init()

@@ -156,7 +156,7 @@ def test_cmd_vel_reaches_the_reference_within_100_ms_at_50_hz_and_decays_when_st
     and the first frame with vx > 0 must be its first tick (vx = max_linear_accel * 0.02 s = 0.02 m/s). The
     standing hold is off, so every frame is the model's (its deadband would zero that first 0.02 m/s).
     """
-    node = run_node(toy, "align_to_robot:=false", "standing_hold:=false")
+    node = run_node(toy, "align_to_robot:=false", "standing_hold:=false", "cmd_timeout:=0.5")
     client = Client()
     try:
         client.connected(5)
@@ -261,6 +261,39 @@ def test_stands_still_after_the_command_stops(ros, spec, tmp_path):
     distance = [np.abs(np.asarray(m.current.joint_positions) - spec.default_pose).max()
                 for m in messages[stopped:stopped + 41]]
     assert distance[0] > 0.05 and np.all(np.diff(distance) <= 1e-9)  # still away when it stopped, then settles
+
+
+def test_a_1_hz_publisher_is_held_between_messages(ros, spec, toy):
+    """cmd_vel at 1 Hz (the rate of `ros2 topic pub`): with the default cmd_timeout (1.5 s) the command holds
+    between messages, no frame of the walk slows down; when the messages stop it holds for cmd_timeout, then
+    decays to zero."""
+    node = run_node(toy, "align_to_robot:=false", "standing_hold:=false")
+    client = Client()
+    forward, published = twist(vx=0.4), []
+
+    def publish():
+        client.cmd.publish(forward)
+        published.append(time.time())  # the node stamps frames with its system clock
+
+    try:
+        client.connected()
+        client.spin_until(lambda: client.first(lambda m: velocity(m)[0] > 0) is not None, 10.0,
+                          "the forward command to show", every=1.0, action=publish)
+        client.spin_for(4.2, every=1.0, action=publish)
+        mark = len(client.messages)
+        client.spin_for(3.0)  # no more messages
+    finally:
+        client.destroy()
+        stop(node)
+    walking = client.first(lambda m: velocity(m)[0] == pytest.approx(0.4))  # ramped up at 1 m/s^2 in 0.4 s
+    steady = client.messages[walking:mark]
+    assert len(steady) > 150 and all(velocity(m)[0] == pytest.approx(0.4) for m in steady)
+    decay = client.messages[client.first(lambda m: velocity(m)[0] < 0.4 - 1e-9, mark)]
+    held = stamp(decay) - published[-1]
+    print(f"\n1 Hz cmd_vel: {len(published)} messages, {len(steady)} frames at 0.4 m/s; held {held:.2f} s after "
+          "the last one")
+    assert 1.5 - 0.005 < held < 1.5 + 0.3
+    assert velocity(client.messages[-1])[0] == 0.0
 
 
 def test_nan_is_rejected_and_out_of_range_is_clamped(ros, spec, toy):

@@ -25,6 +25,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Imu, JointState
 from std_srvs.srv import Trigger
 from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
@@ -46,6 +47,11 @@ SAFETY_PARAMETERS = {
     "damping_kd": (8.0, "joint damping in DAMPING [N*m*s/rad]"),
     "hold_kp_scale": (4.0, "RAMP/HOLD stiffness = config kp times this"),
     "hold_kd_scale": (4.0, "RAMP/HOLD damping = config kd times this"),
+}
+#: Frames of ``odom`` and the floating-base transform, the same in both bridges.
+FRAME_PARAMETERS = {
+    "odom_frame": ("odom", "frame of /odom and the floating-base transform"),
+    "base_frame": ("pelvis", "the robot's root link"),
 }
 
 
@@ -91,6 +97,10 @@ class BridgeNode(Node):
         self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)
         self.imu_pub = self.create_publisher(Imu, "imu", 10)
         self.status_pub = self.create_publisher(BridgeStatus, "bridge_status", STATUS_QOS)
+        self.odom_pub = self.create_publisher(Odometry, "odom", 10)
+        self.tf_pub = self.create_publisher(messages.TFMessage, "/tf", 10) if messages.TFMessage else None
+        if self.tf_pub is None:
+            self.get_logger().info("tf2_msgs is not installed: /tf is not published")
         self.create_subscription(JointCommand, "joint_command", self._on_command, CONTROL_QOS)
         self.create_service(Trigger, "~/start", self._on_start)
         self.create_service(Trigger, "~/go", self._on_go)
@@ -174,6 +184,13 @@ class BridgeNode(Node):
         self.joint_state_pub.publish(messages.joint_state_message(msg))
         self.imu_pub.publish(messages.imu_message(msg))
         return msg
+
+    def publish_odometry(self, stamp, pose, twist) -> None:
+        """Publish ``odom`` (nav_msgs/Odometry) and the transform odom_frame -> base_frame on /tf (with tf2_msgs)."""
+        frames = (self.params["odom_frame"], self.params["base_frame"])
+        self.odom_pub.publish(messages.odometry_message(stamp, pose, twist, *frames))
+        if self.tf_pub is not None:
+            self.tf_pub.publish(messages.TFMessage(transforms=[messages.base_transform(stamp, pose, *frames)]))
 
     def publish_status(self) -> None:
         """Publish BridgeStatus (also on every mode change)."""

@@ -51,6 +51,37 @@ def _seconds(stamp) -> float:
     return stamp.sec + 1e-9 * stamp.nanosec
 
 
+def missed_ticks(arrivals: np.ndarray, period: float) -> tuple[int, float]:
+    """Control ticks without a new command: for arrival times (s, ascending) of commands expected every ``period``
+    s, the ticks skipped in gaps longer than 1.5 periods (a gap of 3 periods missed 2), and the longest gap [s]."""
+    if len(arrivals) < 2:
+        return 0, float("nan")
+    gaps = np.diff(arrivals)
+    late = gaps[gaps > 1.5 * period]
+    return int(np.sum(np.round(late / period) - 1)), float(gaps.max())
+
+
+def body_velocity(odom: np.ndarray, end: float | None = None, window: float = 1.0) -> np.ndarray:
+    """Mean (vx, vy, yaw rate) in the heading frame over the ``window`` seconds (stamps) before ``end``.
+
+    ``odom`` rows are (stamp, x, y, heading); ``end`` defaults to the last stamp. Each step between two samples is
+    turned into the heading at its middle, so a curved path counts its length along the body (walking 0.5 m/s
+    while turning scores 0.5 m/s, not the chord of the arc). NaN where the window holds under half its length.
+    """
+    if len(odom) < 2:
+        return np.full(3, np.nan)
+    end = odom[-1, 0] if end is None else end
+    inside = odom[(odom[:, 0] <= end + 1e-9) & (odom[:, 0] >= end - window - 1e-9)]
+    if len(inside) < 2 or inside[-1, 0] - inside[0, 0] < 0.5 * window:
+        return np.full(3, np.nan)
+    span = inside[-1, 0] - inside[0, 0]
+    yaw = np.unwrap(inside[:, 3])
+    heading = 0.5 * (yaw[1:] + yaw[:-1])
+    dx, dy = np.diff(inside[:, 1]), np.diff(inside[:, 2])
+    c, s = np.cos(heading), np.sin(heading)
+    return np.array([np.sum(c * dx + s * dy), np.sum(-s * dx + c * dy), yaw[-1] - yaw[0]]) / span
+
+
 @dataclasses.dataclass
 class StateSample:
     """What the monitor keeps of one RobotState."""
@@ -250,20 +281,9 @@ class LoopMonitor(Node):
 
     # -- metrics --------------------------------------------------------------------------------------
     def achieved_velocity(self, end: float | None = None, window: float = 1.0) -> np.ndarray:
-        """(vx, vy, yaw rate) over the ``window`` seconds (stamps) before ``end`` (default: the latest odom)."""
-        if len(self.odom) < 2:
-            return np.full(3, np.nan)
-        odom = np.array(self.odom)
-        end = odom[-1, 0] if end is None else end
-        inside = odom[(odom[:, 0] <= end + 1e-9) & (odom[:, 0] >= end - window - 1e-9)]
-        if len(inside) < 2 or inside[-1, 0] - inside[0, 0] < 0.5 * window:
-            return np.full(3, np.nan)
-        span = inside[-1, 0] - inside[0, 0]
-        yaw = np.unwrap(inside[:, 3])
-        heading = 0.5 * (yaw[0] + yaw[-1])
-        dx, dy = inside[-1, 1] - inside[0, 1], inside[-1, 2] - inside[0, 2]
-        c, s = np.cos(heading), np.sin(heading)
-        return np.array([c * dx + s * dy, -s * dx + c * dy, yaw[-1] - yaw[0]]) / span
+        """(vx, vy, yaw rate) over the ``window`` seconds before ``end`` (default: the latest odom); see
+        :func:`body_velocity`."""
+        return body_velocity(np.array(self.odom), end, window)
 
     def tracking_error(self, samples: list[StateSample] | None = None) -> np.ndarray:
         """RMS joint tracking error [rad] over the policy joints, per state that had a reference."""
@@ -293,6 +313,10 @@ class LoopMonitor(Node):
     def latency_ms(self, since_stamp: float = -np.inf) -> np.ndarray:
         """State -> command latencies [ms] of the states stamped after ``since_stamp``."""
         return np.array([dt * 1e3 for stamp, dt in self.latencies if stamp >= since_stamp])
+
+    def missed_ticks(self, since_wall: float, period: float) -> tuple[int, float]:
+        """:func:`missed_ticks` of the JointCommands received since the monotonic time ``since_wall``."""
+        return missed_ticks(np.array([w for w, _ in self.commands if w >= since_wall]), period)
 
     def fell(self) -> tuple[bool, str]:
         """Whether the robot has fallen: a TILT/HEIGHT fault or the pelvis below FALL_HEIGHT; and how."""

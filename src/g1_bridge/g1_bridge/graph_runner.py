@@ -10,10 +10,13 @@ Processes start in their own session, so a Ctrl-C in the terminal reaches only t
 robot first and then stop the nodes in reverse order (SIGINT, then SIGTERM, then SIGKILL). The command line runs
 the simulation isolated (``launch_graph.sim_environment``: localhost discovery, domain 42 unless set).
 
-Command line (the simulation graph, like ``ros2 launch launch/sim.launch.py``)::
+Command line (the simulation graph, like ``ros2 launch twist_bringup sim.launch.py``)::
 
     python -m g1_bridge.graph_runner --clock-mode lockstep --reference cmg --cmg-model models/cmg/cmg.onnx \\
-        --policy-file models/student/policy.onnx [--no-rviz] [--auto-start] [--log-dir DIR] [--dry-run]
+        --policy-file models/student/policy.onnx [--no-rviz] [--auto-start] [--viewer | --record FILE.mp4]
+        [--log-dir DIR] [--dry-run]
+
+``make sim`` runs it in real time with the shipped models: the MuJoCo viewer when a display exists, else an mp4.
 """
 
 from __future__ import annotations
@@ -30,9 +33,7 @@ from typing import IO, Sequence
 
 import yaml
 
-from g1_bridge.launch_graph import REFERENCE_SOURCES, NodeSpec, sim_environment, sim_graph
-
-CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
+from g1_bridge.launch_graph import REFERENCE_SOURCES, NodeSpec, config_dir, sim_environment, sim_graph
 
 
 def executable_path(package: str, executable: str) -> Path | None:
@@ -156,8 +157,8 @@ class GraphRunner:
         self.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the simulation graph until Ctrl-C (see the module docstring)."""
+def cli_parser() -> argparse.ArgumentParser:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m g1_bridge.graph_runner", description=__doc__.split("\n")[0])
     parser.add_argument("--clock-mode", default="realtime", choices=["realtime", "lockstep"])
     parser.add_argument("--auto-start", action="store_true", help="ramp to the default pose at once")
@@ -169,9 +170,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--motion-fps", type=float, default=0.0,
                         help="frame rate of a motion file without one (G1 CSV: e.g. 60)")
     parser.add_argument("--policy-file", default="", help="exported student policy (adds the policy node)")
+    parser.add_argument("--viewer", action="store_true", help="open the MuJoCo viewer window (needs a display)")
+    parser.add_argument("--record", default="", metavar="FILE.mp4",
+                        help="record the simulation to an mp4 (offscreen rendering; no display needed)")
     parser.add_argument("--log-dir", default="", help="one log file per node here (default: this terminal)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands and exit")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def cli_graph(args: argparse.Namespace) -> list[NodeSpec]:
+    """The simulation graph the command line asks for (paths made absolute); ValueError for a bad combination."""
     absolute = lambda p: str(Path(p).expanduser().resolve()) if p else ""  # noqa: E731
     description = ""
     if executable_path("robot_state_publisher", "robot_state_publisher") is not None:
@@ -179,13 +187,24 @@ def main(argv: list[str] | None = None) -> int:
         from twist_core.robot import load_robot_spec
 
         description = build_urdf(load_robot_spec())
+    return sim_graph(description, config_dir(), clock_mode=args.clock_mode, auto_start=args.auto_start,
+                     rviz=not args.no_rviz, reference=args.reference, cmg_model=absolute(args.cmg_model),
+                     motion_file=absolute(args.motion_file), policy_file=absolute(args.policy_file),
+                     motion_fps=args.motion_fps,
+                     bridge_parameters={"viewer": args.viewer, "record_video": absolute(args.record)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the simulation graph until Ctrl-C (see the module docstring)."""
+    parser = cli_parser()
+    args = parser.parse_args(argv)
     try:
-        graph = sim_graph(description, CONFIG_DIR, clock_mode=args.clock_mode, auto_start=args.auto_start,
-                          rviz=not args.no_rviz, reference=args.reference, cmg_model=absolute(args.cmg_model),
-                          motion_file=absolute(args.motion_file), policy_file=absolute(args.policy_file),
-                          motion_fps=args.motion_fps)
+        graph = cli_graph(args)
     except ValueError as exc:
         parser.error(str(exc))
+    except FileNotFoundError as exc:
+        print(f"graph_runner: {exc}", file=sys.stderr)
+        return 1
     runner = GraphRunner(graph, log_dir=args.log_dir or None, required=("g1_bridge",),
                          env=sim_environment(os.environ))
     runner.plan()

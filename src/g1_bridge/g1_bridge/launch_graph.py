@@ -1,7 +1,7 @@
 """The node graphs as plain data, for the launch files and for starting them without `ros2 launch`.
 
-`launch/sim.launch.py` and `launch/real.launch.py` build their nodes from here; so does `g1_bridge.graph_runner`,
-which starts them as plain processes (`make demo`, the end-to-end tests).
+The launch files of ``twist_bringup`` (``sim.launch.py``, ``real.launch.py``) build their nodes from here; so does
+`g1_bridge.graph_runner`, which starts them as plain processes (`make sim`, `make demo`, the end-to-end tests).
 
 Each :class:`NodeSpec` maps one-to-one onto a ``launch_ros.actions.Node``. The simulation (:func:`sim_graph`):
 
@@ -29,6 +29,9 @@ seconds later).
 The real robot (:func:`real_graph`) is the same graph with ``unitree_bridge`` (parameters from
 ``config/unitree_bridge.yaml`` plus overrides) in place of ``mujoco_bridge``, on wall-clock time, optionally in a
 namespace.
+
+Configuration (:func:`config_dir`): the nodes' parameter files and the rviz config are those installed to the
+share directory of the bringup package ``twist_bringup`` (with its launch files), found through the ament index.
 
 DDS isolation: a simulation or demo must never reach another machine's graph (a laptop's ``make demo`` publishing
 ``/cmd_vel`` into a robot's). :func:`sim_environment` gives its processes discovery on localhost only and a domain
@@ -58,6 +61,23 @@ REFERENCE_SOURCES = ("none", "cmg", "mocap", "teleop")
 LOCKSTEP_REFERENCE_WAIT = 0.4  # s (wall) the policy waits for each tick's reference in lockstep
 LOCKSTEP_COMMAND_WAIT = 0.5  # s (wall) the bridge waits for each tick's command in lockstep, with a policy
 SIM_DOMAIN_ID = 42  # the simulation's own ROS 2 domain, unless ROS_DOMAIN_ID is set
+BRINGUP_PACKAGE = "twist_bringup"  # launch files and configuration, in its share directory
+
+
+def config_dir() -> Path:
+    """The graph's configuration: ``config/`` in the share directory of ``twist_bringup`` (the ament index).
+
+    ``twist_bringup`` depends on this package (its launch files use these graphs), so the dependency is not declared
+    back; a workspace without it built raises FileNotFoundError saying so.
+    """
+    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+    try:
+        share = Path(get_package_share_directory(BRINGUP_PACKAGE))
+    except (PackageNotFoundError, ValueError):
+        raise FileNotFoundError(f"package {BRINGUP_PACKAGE} (launch files and configuration) is not installed: "
+                                "build the workspace (make build) and source install/setup.bash") from None
+    return share / "config"
 
 
 def sim_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -144,13 +164,15 @@ def sim_graph(robot_description: str, config_dir: Path, clock_mode: str = "realt
 def real_graph(robot_description: str, config_dir: Path, policy_file: str, reference: str = "cmg",
                cmg_model: str = "", motion_file: str = "", rviz: bool = True,
                bridge_parameters: dict[str, Any] | None = None, namespace: str = "",
-               motion_fps: float = 0.0) -> list[NodeSpec]:
+               motion_fps: float = 0.0, remote_steering: bool = True) -> list[NodeSpec]:
     """The nodes on the real G1: ``unitree_bridge``, reference publisher, policy, state publishers, rviz2.
 
     Wall-clock time everywhere. The bridge reads ``config/unitree_bridge.yaml``; ``bridge_parameters`` override
     it (at least ``network_interface`` on most machines; ``dds_domain`` 1 and ``release_motion_service`` false
     against ``unitree_sim``). ``namespace``: every node in it (the ghost's state publisher in
     ``<namespace>/reference``), so that the robot's topics and services are ``/<namespace>/...``.
+    ``remote_steering``: ``joy_teleop`` (twist_teleop) turns the wireless remote's sticks, which the bridge
+    publishes as ``wireless_remote``, into ``cmd_vel`` while L1 is held.
     """
     if not policy_file:
         raise ValueError("the real robot needs policy_file (an exported student policy)")
@@ -158,8 +180,10 @@ def real_graph(robot_description: str, config_dir: Path, policy_file: str, refer
     namespace = namespace.strip("/")
     bridge = NodeSpec("g1_bridge", "unitree_bridge", "unitree_bridge", namespace=namespace,
                       parameters=(str(config_dir / "unitree_bridge.yaml"), dict(bridge_parameters or {})))
+    steering = [NodeSpec("twist_teleop", "joy_teleop", "joy_teleop", namespace=namespace,
+                         parameters=({"joy_topic": "wireless_remote"},))] if remote_steering else []
     return [bridge] + _loop_nodes(robot_description, config_dir, False, rviz, reference, cmg_model, motion_file,
-                                  policy_file, namespace, motion_fps=motion_fps)
+                                  policy_file, namespace, motion_fps=motion_fps) + steering
 
 
 def override_parameters(graph: list[NodeSpec], overrides: dict[str, dict[str, Any]]) -> list[NodeSpec]:

@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Sequence
 
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Quaternion, TransformStamped, Vector3
+from geometry_msgs.msg import Point, Pose, Quaternion, TransformStamped, Twist, Vector3
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Imu, JointState
 from twist_msgs.msg import JointCommand, RobotState
 
 from twist_core.robot import RobotSpec
 from twist_core.safety import CommandError, JointTargets, validate_command
+
+try:  # tf2_msgs is part of every ROS 2 install but not of the PyPI wheels
+    from tf2_msgs.msg import TFMessage
+except ImportError:  # pragma: no cover - depends on the installation
+    TFMessage = None
 
 
 def stamp_from_seconds(seconds: float) -> Time:
@@ -76,24 +81,30 @@ def imu_message(state_msg: RobotState) -> Imu:
                linear_acceleration=state_msg.imu_linear_acceleration)
 
 
-def odometry_message(state_msg: RobotState, odom_frame: str, base_frame: str) -> Odometry:
-    """nav_msgs/Odometry of the pelvis (simulation ground truth; twist in the pelvis frame)."""
+def odometry_message(stamp: Time, pose: Pose, twist: Twist, odom_frame: str, base_frame: str) -> Odometry:
+    """nav_msgs/Odometry of the pelvis: ``pose`` in ``odom_frame``, ``twist`` in the pelvis frame ``base_frame``."""
     msg = Odometry()
-    msg.header.stamp = state_msg.header.stamp
+    msg.header.stamp = stamp
     msg.header.frame_id = odom_frame
     msg.child_frame_id = base_frame
-    msg.pose.pose = state_msg.base_pose
-    msg.twist.twist = state_msg.base_twist
+    msg.pose.pose = pose
+    msg.twist.twist = twist
     return msg
 
 
-def base_transform(state_msg: RobotState, odom_frame: str, base_frame: str) -> TransformStamped:
+def base_transform(stamp: Time, pose: Pose, odom_frame: str, base_frame: str) -> TransformStamped:
     """The floating-base transform odom -> pelvis for /tf."""
     tf = TransformStamped()
-    tf.header.stamp = state_msg.header.stamp
+    tf.header.stamp = stamp
     tf.header.frame_id = odom_frame
     tf.child_frame_id = base_frame
-    p = state_msg.base_pose.position
-    tf.transform.translation = Vector3(x=p.x, y=p.y, z=p.z)
-    tf.transform.rotation = state_msg.base_pose.orientation
+    tf.transform.translation = Vector3(x=pose.position.x, y=pose.position.y, z=pose.position.z)
+    tf.transform.rotation = pose.orientation
     return tf
+
+
+def estimate_pose_twist(estimate, gyro: Sequence[float]) -> tuple[Pose, Twist]:
+    """The pose and twist of a ``twist_core.odometry.OdometryEstimate``; the angular velocity is the gyro's."""
+    pose = Pose(position=Point(**dict(zip("xyz", map(float, estimate.position)))),
+                orientation=quaternion_wxyz(estimate.orientation_wxyz))
+    return pose, Twist(linear=vector3(estimate.linear_velocity_body), angular=vector3(gyro))

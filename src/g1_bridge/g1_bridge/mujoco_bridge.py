@@ -31,22 +31,18 @@ import numpy as np
 import rclpy
 from rosgraph_msgs.msg import Clock
 from geometry_msgs.msg import Vector3
-from nav_msgs.msg import Odometry
 from std_srvs.srv import SetBool
 from twist_msgs.msg import BridgeStatus, JointCommand
 from twist_msgs.srv import Reset
 
 from g1_bridge import messages
-from g1_bridge.bridge_node import CONTROL_QOS, SAFETY_PARAMETERS, STATUS_QOS, BridgeNode, usage as bridge_usage
+from g1_bridge.bridge_node import (CONTROL_QOS, FRAME_PARAMETERS, SAFETY_PARAMETERS, STATUS_QOS, BridgeNode,
+                                   usage as bridge_usage)
 from g1_bridge.bridge_node import run_bridge
 from twist_core import video
 from twist_core.sim import G1Sim, GantryConfig
 from twist_core.safety import Mode, limit_torque
 
-try:  # tf2_msgs is part of every ROS 2 install but not of the PyPI wheels
-    from tf2_msgs.msg import TFMessage
-except ImportError:  # pragma: no cover - depends on the installation
-    TFMessage = None
 
 __all__ = ["CONTROL_QOS", "STATUS_QOS", "PARAMETERS", "MujocoBridge", "main"]
 CLOCK_MODES = {"realtime": BridgeStatus.CLOCK_MODE_REALTIME, "lockstep": BridgeStatus.CLOCK_MODE_LOCKSTEP}
@@ -71,8 +67,7 @@ PARAMETERS = {
     "seed": (0, "seed of the sensor noise"),
     "record_video": ("", "mp4 file to record (offscreen rendering, 30 fps of sim time); empty: no video"),
     "viewer": (False, "open the MuJoCo viewer window (needs a display)"),
-    "odom_frame": ("odom", "frame of /odom and the floating-base transform"),
-    "base_frame": ("pelvis", "the robot's root link"),
+    **FRAME_PARAMETERS,
 }
 
 
@@ -101,15 +96,11 @@ class MujocoBridge(BridgeNode):
         self.real_time_factor = 0.0
         self._reset_pending = False
 
-        self.odom_pub = self.create_publisher(Odometry, "odom", 10)
-        self.tf_pub = self.create_publisher(TFMessage, "/tf", 10) if TFMessage is not None else None
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.lockstep else None
         self.create_service(SetBool, "~/gantry", self._on_gantry)
         self.create_service(Reset, "~/reset", self._on_reset)
         self.create_subscription(Vector3, "~/push", self._on_push, 10)
         self.create_timer(1.0 / p["status_rate"], self.publish_status, clock=self.steady)
-        if TFMessage is None:
-            self.get_logger().info("tf2_msgs is not installed: /tf is not published")
         self.recorder = self.viewer = None
         if p["record_video"]:
             self.recorder, text = video.open_recorder(self.sim.model, p["record_video"],
@@ -135,10 +126,7 @@ class MujocoBridge(BridgeNode):
             self.sim.set_gantry(False)
         stamp = self._stamp(state.time)
         msg = self.publish_state(stamp, state, privileged=True)
-        frames = (self.params["odom_frame"], self.params["base_frame"])
-        self.odom_pub.publish(messages.odometry_message(msg, *frames))
-        if self.tf_pub is not None:
-            self.tf_pub.publish(TFMessage(transforms=[messages.base_transform(msg, *frames)]))
+        self.publish_odometry(stamp, msg.base_pose, msg.base_twist)
         if self.clock_pub is not None:
             self.clock_pub.publish(Clock(clock=stamp))
 

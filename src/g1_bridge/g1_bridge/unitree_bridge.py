@@ -1,8 +1,13 @@
 """ROS 2 node `unitree_bridge`: the real G1 over unitree_sdk2py (Cyclone DDS) behind the bridge safety state machine.
 
 The ROS side is the MuJoCo bridge's (``g1_bridge.bridge_node``): ``joint_command`` in; ``robot_state`` (at
-``control_rate``, not privileged), ``joint_states``, ``imu``, ``bridge_status`` out; ``~/start``, ``~/go``,
-``~/damp`` services; the same modes and faults (``twist_core.safety``).
+``control_rate``, not privileged), ``joint_states``, ``imu``, ``odom`` and the transform odom -> pelvis on ``/tf``
+(with tf2_msgs), ``bridge_status`` out; ``~/start``, ``~/go``, ``~/damp`` services; the same modes and faults
+(``twist_core.safety``). The odometry is estimated (``twist_core.odometry.LegOdometry``: the IMU's orientation,
+the pelvis placed over the stance foot by the legs' kinematics; the twist's angular part is the gyroscope), so
+rviz2 draws the robot where it walks. The wireless remote is published as ``wireless_remote``
+(sensor_msgs/Joy, at ``control_rate`` while the remote is linked; layout ``unitree_protocol.joy_axes_buttons``):
+``twist_teleop``'s ``joy_teleop`` turns its sticks into ``cmd_vel`` while L1 is held.
 
 The robot side (Cyclone DDS, domain ``dds_domain`` on ``network_interface``):
 
@@ -50,12 +55,16 @@ import threading
 import time
 
 import numpy as np
+from sensor_msgs.msg import Joy
 from twist_msgs.msg import BridgeStatus
 
 from g1_bridge import unitree_protocol as up
-from g1_bridge.bridge_node import SAFETY_PARAMETERS, BridgeNode, run_bridge, usage as bridge_usage
+from g1_bridge import messages
+from g1_bridge.bridge_node import (FRAME_PARAMETERS, SAFETY_PARAMETERS, BridgeNode, run_bridge,
+                                   usage as bridge_usage)
 from twist_core import rotations
 from twist_core.model import PelvisHeight
+from twist_core.odometry import LegOdometry
 from twist_core.robot import RobotSpec
 from twist_core.safety import Fault, JointTargets, Mode, damping_targets, limit_torque
 
@@ -77,6 +86,7 @@ PARAMETERS = {
     "shutdown_damping_time": (1.0, "seconds of damping LowCmd sent on exit before the node stops"),
     "lowcmd_watchdog": (0.5, "seconds without a LowCmd sent before the ROS thread damps and the bridge exits 1"),
     "status_rate": (10.0, "bridge_status publications per second"),
+    **FRAME_PARAMETERS,
     **SAFETY_PARAMETERS,
     "min_height": (0.35, "pelvis height bound [m] (estimated from the legs' kinematics and the IMU) before damping"),
 }
@@ -165,6 +175,8 @@ class UnitreeBridge(BridgeNode):
         self.lowstate_received = 0
         self._dropped_since_valid = 0  # LowStates dropped (wrong CRC) since the latest valid one
         self._height = PelvisHeight(self.spec)  # used by the LowCmd thread only
+        self._odometry = LegOdometry(self.spec)  # used by the state timer (ROS thread) only
+        self.joy_pub = self.create_publisher(Joy, "wireless_remote", 10)
         self.pelvis_height = float("nan")  # the latest estimate
         self._remote_seen = False
         self._remote_silent_since: float | None = None
@@ -495,8 +507,20 @@ class UnitreeBridge(BridgeNode):
             snap = self.latest
         if snap is None or time.monotonic() - snap.time > self.params["lowstate_timeout"]:
             return  # nothing fresh from the robot: no RobotState (the policy sees the gap)
-        self.publish_state(self.get_clock().now().to_msg(), snap, privileged=False)
+        stamp = self.get_clock().now().to_msg()
+        self.publish_state(stamp, snap, privileged=False)
         self.sequence += 1
+        try:
+            estimate = self._odometry.update(snap.time, snap.q, snap.imu_quat_wxyz)
+        except ValueError as exc:  # a bad LowState damps through the LowCmd thread; the odometry just waits
+            self.get_logger().warning(f"no odometry: {exc}", throttle_duration_sec=1.0)
+        else:
+            self.publish_odometry(stamp, *messages.estimate_pose_twist(estimate, snap.gyro))
+        if up.remote_linked(snap.remote):
+            axes, buttons = up.joy_axes_buttons(up.parse_remote(snap.remote))
+            joy = Joy(axes=axes, buttons=buttons)
+            joy.header.stamp = stamp
+            self.joy_pub.publish(joy)
 
 
 def usage() -> str:

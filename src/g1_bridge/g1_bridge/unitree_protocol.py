@@ -167,6 +167,20 @@ def parse_remote(data: Sequence[int] | bytes) -> RemoteState:
     return RemoteState(frozenset(b for i, b in enumerate(BUTTONS) if bits >> i & 1), lx, rx, ry, l2, ly)
 
 
+# The remote as sensor_msgs/Joy (the layout joy_node gives an Xbox-style gamepad, so one teleop mapping serves
+# both): axes left stick x (left +), left stick y (up +), L2 (analog), right stick x (left +), right stick y (up +);
+# buttons in JOY_BUTTONS order (A, B, X, Y, L1, R1, select, start first, as a gamepad's A, B, X, Y, LB, RB, back,
+# start). The remote's own x axes are right-positive, hence the sign change.
+JOY_BUTTONS = ("A", "B", "X", "Y", "L1", "R1", "select", "start", "L2", "R2", "F1", "F2", "up", "right", "down",
+               "left")
+
+
+def joy_axes_buttons(state: RemoteState) -> tuple[list[float], list[int]]:
+    """The remote ``state`` as sensor_msgs/Joy axes and buttons (see :data:`JOY_BUTTONS`)."""
+    axes = [-state.lx, state.ly, state.l2, -state.rx, state.ry]
+    return [float(a) for a in axes], [int(b in state.buttons) for b in JOY_BUTTONS]
+
+
 SIM_REMOTE_HEAD = (0x55, 0x51)  # header bytes of a linked remote in unitree_sim
 
 

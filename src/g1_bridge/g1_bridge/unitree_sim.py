@@ -302,10 +302,13 @@ class SimOperator:
         self._thread = threading.Thread(target=self._loop, name="sim_operator", daemon=True)
         self._thread.start()
 
-    def hold(self, buttons: Iterable[str] = ()) -> None:
-        """Report ``buttons`` as held from now on (an empty set releases them)."""
+    def hold(self, buttons: Iterable[str] = (), **sticks: float) -> None:
+        """Report ``buttons`` as held and the sticks at ``sticks`` from now on (an empty set releases the buttons).
+
+        ``sticks``: ``lx``, ``ly``, ``rx``, ``ry``, ``l2`` in [-1, 1]; 0 when not given.
+        """
         with self._lock:
-            self._remote = up.remote_bytes(buttons)
+            self._remote = up.remote_bytes(buttons, **sticks)
 
     def press(self, buttons: Sequence[str], hold: float = 0.2) -> None:
         """Hold ``buttons`` for ``hold`` seconds, then release them."""

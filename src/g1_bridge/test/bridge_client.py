@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import rclpy
@@ -15,10 +14,11 @@ from std_srvs.srv import Trigger
 from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
 from twist_msgs.srv import Reset
 
+from g1_bridge.launch_graph import config_dir
 from g1_bridge.mujoco_bridge import CONTROL_QOS, STATUS_QOS
 
 
-PARAMS_FILE = Path(__file__).resolve().parents[3] / "config" / "mujoco_bridge.yaml"
+PARAMS_FILE = config_dir() / "mujoco_bridge.yaml"
 
 
 def start_bridge(**params) -> subprocess.Popen:

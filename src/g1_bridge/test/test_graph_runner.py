@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from g1_bridge.graph_runner import GraphRunner, executable_path, node_command
-from g1_bridge.launch_graph import NodeSpec, sim_graph
+from g1_bridge.graph_runner import GraphRunner, cli_graph, cli_parser, executable_path, node_command
+from g1_bridge.launch_graph import NodeSpec, config_dir, sim_graph
 
-CONFIG = Path(__file__).resolve().parents[3] / "config"
+CONFIG = config_dir()
 
 
 def test_node_command_is_what_ros2_launch_runs(tmp_path):
@@ -61,3 +61,13 @@ def test_cli_dry_run():
     assert teleop.returncode == 0, teleop.stderr
     assert any(line.startswith("/teleop_reference: ") and "teleop_reference" in line
                for line in teleop.stdout.splitlines())
+
+
+def test_cli_viewer_and_recording_reach_the_bridge(tmp_path):
+    """--viewer opens the bridge's MuJoCo viewer, --record FILE its mp4 (made absolute); neither by default."""
+    plain = cli_graph(cli_parser().parse_args(["--no-rviz"]))[0]
+    assert plain.parameters[1]["viewer"] is False and plain.parameters[1]["record_video"] == ""
+    args = cli_parser().parse_args(["--no-rviz", "--viewer", "--record", "out/sim.mp4"])
+    bridge = cli_graph(args)[0]
+    assert bridge.name == "mujoco_bridge" and bridge.parameters[1]["viewer"] is True
+    assert bridge.parameters[1]["record_video"] == str(Path("out/sim.mp4").resolve())

@@ -1,4 +1,5 @@
-"""The simulation's node graph, parameter file and rviz config, checked without ros2 launch."""
+"""The simulation's node graph, parameter file and rviz config, checked without ros2 launch (the launch files:
+twist_bringup's tests)."""
 
 from pathlib import Path
 
@@ -6,14 +7,12 @@ import pytest
 import yaml
 
 from g1_bridge.graph_runner import node_command
-from g1_bridge.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, SIM_DOMAIN_ID, override_parameters,
-                                    real_graph, sim_environment, sim_graph)
+from g1_bridge.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, SIM_DOMAIN_ID, config_dir,
+                                    override_parameters, real_graph, sim_environment, sim_graph)
 from g1_bridge.mujoco_bridge import PARAMETERS
 from g1_bridge.unitree_bridge import PARAMETERS as UNITREE_PARAMETERS
 
-CONFIG = Path(__file__).resolve().parents[3] / "config"
-LAUNCH = Path(__file__).resolve().parents[3] / "launch" / "sim.launch.py"
-REAL_LAUNCH = LAUNCH.with_name("real.launch.py")
+CONFIG = config_dir()  # the installed configuration (twist_bringup's share directory)
 
 
 @pytest.mark.parametrize("node,parameters", [("mujoco_bridge", PARAMETERS), ("unitree_bridge", UNITREE_PARAMETERS)])
@@ -127,7 +126,11 @@ def test_real_graph():
     nodes = {(n.namespace, n.name): n for n in graph}
     assert set(nodes) == {("", "unitree_bridge"), ("", "robot_state_publisher"),
                           ("reference", "robot_state_publisher"), ("", "cmg_reference"), ("", "twist_policy"),
-                          ("", "rviz2")}
+                          ("", "rviz2"), ("", "joy_teleop")}
+    steering = nodes[("", "joy_teleop")]  # the remote's sticks, as the bridge publishes them, to cmd_vel
+    assert steering.package == "twist_teleop" and steering.parameters == ({"joy_topic": "wireless_remote"},)
+    assert "joy_teleop" not in [n.name for n in real_graph("<robot/>", CONFIG, "p.onnx", cmg_model="c.onnx",
+                                                           remote_steering=False)]
     bridge = nodes[("", "unitree_bridge")]
     assert (bridge.package, bridge.executable) == ("g1_bridge", "unitree_bridge")
     assert bridge.parameters == (str(CONFIG / "unitree_bridge.yaml"), {"network_interface": "enp3s0"})
@@ -143,21 +146,6 @@ def test_real_graph():
     assert "cmg_reference" not in [n.name for n in real_graph("<robot/>", CONFIG, "p.onnx", reference="none")]
 
 
-@pytest.mark.parametrize("path,builder,options", [
-    (LAUNCH, "sim_graph", ("reference", "cmg_model", "motion_file", "motion_fps", "policy_file", "clock_mode",
-                           "rviz")),
-    (REAL_LAUNCH, "real_graph", ("reference", "cmg_model", "motion_file", "motion_fps", "policy_file", "rviz",
-                                 "network_interface", "dds_domain", "release_motion_service")),
-], ids=["sim", "real"])
-def test_launch_files_use_the_graph(path, builder, options):
-    """The launch files build their nodes from the graph data and the generated URDF (they cannot run here)."""
-    text = path.read_text()
-    assert f"{builder}(build_urdf(load_robot_spec())" in text and "launch_nodes(graph)" in text
-    for argument in options:  # every graph option is a launch argument
-        assert f'DeclareLaunchArgument("{argument}"' in text and f'arg("{argument}")' in text
-    compile(text, str(path), "exec")
-
-
 def test_sim_environment_isolates_unless_chosen():
     """The simulation's processes: localhost discovery and domain 42 by default; a chosen domain or range stays."""
     assert sim_environment({"PATH": "/bin"}) == {"PATH": "/bin", "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
@@ -170,6 +158,6 @@ def test_real_graph_in_a_namespace():
     """namespace puts every node of the real graph under it (the ghost's state publisher in <ns>/reference)."""
     graph = real_graph("<robot/>", CONFIG, policy_file="/m/policy.onnx", cmg_model="/m/cmg.onnx", namespace="/g1")
     assert sorted((n.namespace, n.name) for n in graph) == [
-        ("g1", "cmg_reference"), ("g1", "robot_state_publisher"), ("g1", "rviz2"), ("g1", "twist_policy"),
-        ("g1", "unitree_bridge"), ("g1/reference", "robot_state_publisher")]
+        ("g1", "cmg_reference"), ("g1", "joy_teleop"), ("g1", "robot_state_publisher"), ("g1", "rviz2"),
+        ("g1", "twist_policy"), ("g1", "unitree_bridge"), ("g1/reference", "robot_state_publisher")]
     assert "-r __ns:=/g1/reference" in " ".join(node_command(graph[2], "rsp", Path("/tmp")))

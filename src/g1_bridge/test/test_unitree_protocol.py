@@ -142,3 +142,14 @@ def test_lowcmd_clamps_and_never_non_finite(spec):
     bad = hold_targets(spec, spec.default_pose, 1.0, 1.0)
     bad.kd[3] = np.nan
     assert not record_is_finite(lowcmd_record(spec, limit_torque(spec, bad, q, dq)[0], 5))
+
+
+def test_remote_as_joy_has_the_gamepad_layout():
+    """The remote as sensor_msgs/Joy: x axes left-positive (the remote's are right-positive), y up-positive,
+    buttons A, B, X, Y, L1, R1, select, start first (a gamepad's A, B, X, Y, LB, RB, back, start under joy_node)."""
+    state = up.parse_remote(up.remote_bytes(["L1", "A", "left"], lx=0.5, ly=1.0, rx=-0.25, ry=-0.5, l2=0.75))
+    axes, buttons = up.joy_axes_buttons(state)
+    assert axes == [-0.5, 1.0, 0.75, 0.25, -0.5]
+    assert len(buttons) == len(up.BUTTONS) and set(up.JOY_BUTTONS) == set(up.BUTTONS)
+    assert [up.JOY_BUTTONS[i] for i, b in enumerate(buttons) if b] == ["A", "L1", "left"]
+    assert up.JOY_BUTTONS[:8] == ("A", "B", "X", "Y", "L1", "R1", "select", "start")

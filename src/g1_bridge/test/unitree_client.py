@@ -13,13 +13,13 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
 from g1_bridge import unitree_protocol as up
+from g1_bridge.launch_graph import config_dir
 
-CONFIG = Path(__file__).resolve().parents[3] / "config"
+CONFIG = config_dir()
 DOMAIN = int(os.environ.get("UNITREE_TEST_DOMAIN", "1"))  # Cyclone DDS domain of these tests, on lo
 MODE_MACHINE = 5
 

@@ -17,11 +17,11 @@ from twist_msgs.msg import BridgeStatus, JointCommand
 
 from g1_bridge.closed_loop import LoopMonitor
 from g1_bridge.graph_runner import GraphRunner
-from g1_bridge.launch_graph import sim_graph
+from g1_bridge.launch_graph import config_dir, sim_graph
 from twist_core.safety import Mode
 from twist_core.testing.cmg_fixture import write_toy_cmg
 
-CONFIG = __import__("pathlib").Path(__file__).resolve().parents[3] / "config"
+CONFIG = config_dir()  # the installed configuration (twist_bringup)
 STARTUP_S = 60.0
 
 

@@ -155,12 +155,11 @@ def test_non_finite_action_requests_damping(controller, spec, monkeypatch):
 
 def test_params_file_sets_every_parameter_with_its_default():
     """config/twist_policy.yaml names exactly the node's parameters, with the code's defaults."""
-    from pathlib import Path
-
     import yaml
 
+    from g1_bridge.launch_graph import config_dir
     from twist_policy_node.policy_node import PARAMETERS
 
-    path = Path(__file__).resolve().parents[3] / "config" / "twist_policy.yaml"
+    path = config_dir() / "twist_policy.yaml"
     params = yaml.safe_load(path.read_text())["twist_policy"]["ros__parameters"]
     assert params == {name: default for name, (default, _) in PARAMETERS.items()}

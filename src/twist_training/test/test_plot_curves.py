@@ -47,3 +47,23 @@ def test_cli_help_and_missing_logs(tmp_path):
     run = subprocess.run([sys.executable, str(SCRIPT), "--logdir", str(tmp_path), "--out", str(tmp_path / "x.png")],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "no event files" in run.stderr
+
+
+def test_scalars_csv_round_trip_and_bad_files(tmp_path):
+    """--export-csv writes the tags as CSV, --csv plots it back; a file of another kind is a clear error."""
+    _write(tmp_path / "run", {0: 0.3, 1: 0.25, 5: 0.2})
+    csv_path = tmp_path / "m" / "scalars.csv"
+    run = subprocess.run([sys.executable, str(SCRIPT), "--logdir", str(tmp_path / "run"), "--export-csv",
+                          str(csv_path)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    plot_curves = _module()
+    values = plot_curves.read_csv(csv_path)["Tracking/joint_error_rad"]
+    assert sorted(values) == [0, 1, 5] and abs(values[1] - 0.25) < 1e-6
+    run = subprocess.run([sys.executable, str(SCRIPT), "--csv", str(csv_path), "--out", str(tmp_path / "c.png")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0 and (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG", run.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("step,Tracking/joint_error_rad\n3,abc\n")
+    run = subprocess.run([sys.executable, str(SCRIPT), "--csv", str(bad), "--out", str(tmp_path / "d.png")],
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "line 2" in run.stderr and "Traceback" not in run.stderr

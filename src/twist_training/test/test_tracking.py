@@ -413,3 +413,15 @@ def test_reward_terms_are_registered_by_their_weights_names():
     assert sorted(fields) == sorted(TERMS) and all(TERMS[name].__doc__ for name in fields)
     with pytest.raises(KeyError, match="no reward term"):
         weighted_terms(None, {"tracking_everything": 1.0})
+
+
+def test_mixed_precision_only_where_bfloat16_is_native(monkeypatch, capsys):
+    """A recipe's use_mixed_precision runs where bfloat16 is native and is turned off, said, where it is emulated."""
+    config = tracking.merge(tracking.DEFAULTS, {"algorithm": {"use_mixed_precision": True}})
+    monkeypatch.setattr(tracking, "bfloat16_is_fast", lambda device: True)
+    assert tracking.supported_precision(config, "cpu")["algorithm"]["use_mixed_precision"] is True
+    monkeypatch.setattr(tracking, "bfloat16_is_fast", lambda device: False)
+    effective = tracking.supported_precision(config, "cpu")
+    assert effective["algorithm"]["use_mixed_precision"] is False and "no native bfloat16" in capsys.readouterr().out
+    assert config["algorithm"]["use_mixed_precision"] is True  # the recipe itself unchanged
+    assert isinstance(tracking.bfloat16_is_fast("cpu"), bool)

@@ -311,6 +311,25 @@ class TrackingRunner(OnPolicyRunner):
         return state["infos"]
 
 
+def bfloat16_is_fast(device: str) -> bool:
+    """Whether bfloat16 matmuls run natively on ``device`` (a CUDA GPU, or a CPU with AVX512-BF16/AMX)."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def supported_precision(config: dict[str, Any], device: str) -> dict[str, Any]:
+    """``config`` with ``algorithm.use_mixed_precision`` off where bfloat16 is only emulated (here 8x slower updates).
+
+    The run's saved configuration says what ran; the recipe's ``true`` means "where the hardware has it".
+    """
+    if not config["algorithm"].get("use_mixed_precision") or bfloat16_is_fast(device):
+        return config
+    print(f"algorithm.use_mixed_precision: off, {device} has no native bfloat16 (it would be emulated, several "
+          "times slower than float32)")
+    return {**config, "algorithm": {**config["algorithm"], "use_mixed_precision": False}}
+
+
 def _finite_losses(losses: dict[str, float]) -> dict[str, float]:
     """The algorithm's update losses, or NonFiniteTraining before anything of this iteration is saved."""
     checkpoint_io.check_finite(losses, "the policy update")
@@ -335,6 +354,7 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
         raise ConfigError(f"min_std must be > 0, got {min_std}")
     torch.manual_seed(config["seed"])
     torch.set_num_threads(max(1, int(config["sim"]["threads"])))
+    config = supported_precision(config, device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

@@ -1,0 +1,108 @@
+"""Leg odometry: the pelvis pose and velocity from the IMU orientation and the legs' kinematics (no ROS).
+
+The real G1 has no position sensor; what it measures is its joints and the pelvis IMU's orientation. With the
+pelvis oriented by the IMU and the joints from the encoders, forward kinematics of the MuJoCo model (the same
+model as the simulation's) places the feet's collision spheres relative to the pelvis. The lowest sphere is the
+contact point, taken to stay where it is on a flat floor:
+
+* height: the pelvis above the lowest foot sphere (as ``twist_core.model.PelvisHeight``);
+* horizontal position: the contact sphere stays where it was when it became the contact, and the pelvis is placed
+  relative to it; the contact moves to another sphere (the other foot's heel at touch-down, the toe as the heel
+  lifts) once that one is lower by ``switch_margin``, so a double support does not flicker;
+* orientation: the IMU's (its yaw drifts as the IMU's does);
+* velocity: the position's change per update, low-pass filtered with time constant ``velocity_time_constant``.
+
+Foot slip and uneven ground make the estimate drift; it is what rviz2 needs to draw the robot where it walks and
+what a velocity readout needs, not a localization.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from twist_core import rotations
+from twist_core.model import _kinematics_data, foot_spheres
+from twist_core.robot import RobotSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class OdometryEstimate:
+    """One estimate: position [m] and linear velocity [m/s] in the odometry frame, orientation (w, x, y, z)."""
+
+    time: float
+    position: np.ndarray
+    orientation_wxyz: np.ndarray
+    linear_velocity: np.ndarray
+    stance_foot: int  # index into spec.model.feet
+
+    @property
+    def linear_velocity_body(self) -> np.ndarray:
+        """The linear velocity in the pelvis frame (as nav_msgs/Odometry's twist)."""
+        return rotations.rotate_inverse(self.orientation_wxyz, self.linear_velocity)
+
+
+class LegOdometry:
+    """See the module docstring. Holds its own MuJoCo data: one per thread."""
+
+    def __init__(self, spec: RobotSpec, switch_margin: float = 0.005, velocity_time_constant: float = 0.1) -> None:
+        """Load the robot model and find the feet; ``switch_margin`` [m], ``velocity_time_constant`` [s] > 0."""
+        if not switch_margin >= 0 or not velocity_time_constant > 0:
+            raise ValueError(f"switch_margin must be >= 0 and velocity_time_constant > 0, not {switch_margin}, "
+                             f"{velocity_time_constant}")
+        self.model, self.data, self.qadr = _kinematics_data(spec)
+        per_foot = foot_spheres(spec, self.model)
+        self.spheres = np.concatenate(per_foot)
+        self.sphere_foot = np.concatenate([np.full(len(s), i) for i, s in enumerate(per_foot)])
+        self.num_joints = spec.num_joints
+        self.switch_margin = switch_margin
+        self.velocity_time_constant = velocity_time_constant
+        self.reset()
+
+    def reset(self, position_xy: tuple[float, float] = (0.0, 0.0)) -> None:
+        """Start again at ``position_xy`` (the next update's stance foot is anchored there)."""
+        self._start_xy = np.asarray(position_xy, dtype=np.float64)
+        self._stance: int | None = None
+        self._anchor = np.zeros(2)
+        self._last: OdometryEstimate | None = None
+
+    def update(self, time: float, joint_pos: np.ndarray, imu_quat_wxyz: np.ndarray) -> OdometryEstimate:
+        """The estimate for joints ``joint_pos`` (motor order) and IMU orientation ``imu_quat_wxyz`` at ``time`` [s].
+
+        Raises ValueError for a non-finite input, a wrong number of joints or a quaternion far from unit norm
+        (the estimate is left as it was).
+        """
+        import mujoco
+
+        q = np.asarray(joint_pos, dtype=np.float64)
+        quat = np.asarray(imu_quat_wxyz, dtype=np.float64)
+        if q.shape != (self.num_joints,) or quat.shape != (4,):
+            raise ValueError(f"odometry needs {self.num_joints} joints and a (w, x, y, z) quaternion, not shapes "
+                             f"{q.shape} and {quat.shape}")
+        norm = float(np.linalg.norm(quat))
+        if not (np.all(np.isfinite(q)) and np.all(np.isfinite(quat)) and np.isfinite(time) and 0.9 < norm < 1.1):
+            raise ValueError("odometry input is not finite or the quaternion is not of unit norm")
+        quat = quat / norm
+        self.data.qpos[:3] = 0.0
+        self.data.qpos[3:7] = quat
+        self.data.qpos[self.qadr] = q
+        mujoco.mj_kinematics(self.model, self.data)
+        lows = self.data.geom_xpos[self.spheres, 2] - self.model.geom_size[self.spheres, 0]
+        spheres_xy = self.data.geom_xpos[self.spheres, :2]  # relative to the pelvis, world-aligned
+        lowest = int(np.argmin(lows))
+        if self._stance is None:
+            self._stance, self._anchor = lowest, self._start_xy + spheres_xy[lowest]
+        elif lows[lowest] < lows[self._stance] - self.switch_margin:
+            self._stance, self._anchor = lowest, self._last.position[:2] + spheres_xy[lowest]
+        position = np.array([*(self._anchor - spheres_xy[self._stance]), -float(lows[lowest])])
+        velocity = np.zeros(3)
+        if self._last is not None and time > self._last.time:
+            dt = time - self._last.time
+            alpha = dt / (self.velocity_time_constant + dt)
+            velocity = self._last.linear_velocity + alpha * ((position - self._last.position) / dt
+                                                             - self._last.linear_velocity)
+        elif self._last is not None:
+            velocity = self._last.linear_velocity
+        self._last = OdometryEstimate(time, position, quat, velocity, int(self.sphere_foot[self._stance]))
+        return self._last
