@@ -10,7 +10,9 @@ to standing). Runs:
 - ``file``: the same clip played from the file by ``mocap_reference`` (can the tracker follow it at all?);
 - ``clean``: the stream as captured;
 - ``degraded``: ``--drop`` of the samples lost, each late by up to ``--jitter`` s, silent for ``--burst`` s every
-  ``--burst-every`` s.
+  ``--burst-every`` s;
+- ``upper``: the clean stream in ``mode:=upper_body`` (waist and arms from the stream) while ``/cmd_vel`` asks
+  the CMG to walk forward at ``--walk`` m/s (the row ends with the distance walked).
 
 One row per run:
 
@@ -42,10 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POLICY = "models/student/policy.onnx"
 DEFAULT_CMG = "models/cmg/cmg.onnx"
-RUNS = ("file", "clean", "degraded")
+RUNS = ("file", "clean", "degraded", "upper")
 STAMP_MARGIN = 0.002  # s: a command stamped sooner after a reference is not taken to have used it
 HEADER = (f"{'run':<9} {'samples':>11} {'lat p50':>8} {'lat p99':>8} {'st. p50':>8} {'st. p99':>8} {'non-finite':>10} "
           f"{'max step':>8} {'fell':>5} {'joint err':>9}")
@@ -83,9 +84,10 @@ def make_monitor(spec):
     return TeleopMonitor()
 
 
-def stream(monitor, motion, args, degraded: bool) -> list[tuple[float, float]]:
-    """Stream the clip (degraded as the arguments say); the (wall, monotonic) send time of every sample sent."""
+def stream(monitor, motion, args, degraded: bool, walk: float = 0.0) -> list[tuple[float, float]]:
+    """Stream the clip (degraded as told; cmd_vel ``walk`` m/s forward); each sample's (wall, monotonic) send time."""
     import rclpy
+    from geometry_msgs.msg import Twist, Vector3
 
     from cmg_node.teleop_replay import publish, sampler, schedule
 
@@ -103,6 +105,9 @@ def stream(monitor, motion, args, degraded: bool) -> list[tuple[float, float]]:
         publish(monitor.joints_pub, monitor.root_pub, motion.joint_names, player.frame(times[k]),
                 start + times[k] + args.clock_offset, "mocap")
         sent.append((wall, mono))
+        if walk:
+            monitor.cmd_vel_pub.publish(Twist(linear=Vector3(x=walk)))
+    monitor.cmd_vel_pub.publish(Twist())
     return sent
 
 
@@ -161,13 +166,17 @@ def run(monitor, spec, graph, motion, args, kind: str, log_dir: Path) -> dict:
                 monitor.spin_until(lambda: time.monotonic() > end or monitor.mode() != Mode.POLICY,
                                    motion.duration + 10.0 + args.after)
             else:
-                sent = stream(monitor, motion, args, degraded=kind == "degraded")
+                sent = stream(monitor, motion, args, degraded=kind == "degraded",
+                              walk=args.walk if kind == "upper" else 0.0)
                 monitor.spin_for(args.after)
             if runner.exited():
                 row["error"] = f"a node exited: {runner.exited()}"
     except (RuntimeError, TimeoutError) as exc:
         row["error"] = str(exc)
     fell, how = monitor.fell()
+    if kind == "upper" and len(monitor.odom) > 1:
+        row["walked_m"] = float(np.hypot(monitor.odom[-1][1] - monitor.odom[0][1],
+                                         monitor.odom[-1][2] - monitor.odom[0][2]))
     clip = [s for s in monitor.states if s.reference_source == playing]
     joints = monitor.tracking_error(clip)
     lat, lat_stamped = latencies(monitor, sent, args.playout_delay) if sent else (np.array([]), np.array([]))
@@ -188,6 +197,7 @@ def format_row(row: dict) -> str:
     return (f"{row['run']:<9} {samples:>11} {row['latency_p50_ms']:>8.1f} {row['latency_p99_ms']:>8.1f} "
             f"{row['stamped_p50_ms']:>8.1f} {row['stamped_p99_ms']:>8.1f} "
             f"{row['non_finite']:>10d} {row['max_step']:>8.2f} {str(row['fell']):>5} {row['joint_error']:>9.3f}"
+            + (f"  walked {row['walked_m']:.2f} m" if "walked_m" in row else "")
             + (f"  {row['fall']}" if row["fall"] else "") + (f"  ERROR {row['error']}" if row.get("error") else ""))
 
 
@@ -210,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock-offset", type=float, default=-37.5, help="source clock - wall clock [s]")
     parser.add_argument("--playout-delay", type=float, default=0.05, help="teleop_reference playout_delay [s]")
     parser.add_argument("--joint-speed-scale", type=float, default=0.5, help="teleop_reference joint_speed_scale")
+    parser.add_argument("--walk", type=float, default=0.3, help="upper: cmd_vel forward speed [m/s]")
     parser.add_argument("--after", type=float, default=3.0, help="seconds after the stream (or clip) ends")
     parser.add_argument("--seed", type=int, default=0, help="seed of drops and jitter")
     parser.add_argument("--json", default="", help="also write the rows to this JSON file")
@@ -222,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
     from rclpy.signals import SignalHandlerOptions
 
-    from g1_bridge.launch_graph import override_parameters, sim_environment, sim_graph
+    from g1_bridge.launch_graph import config_dir, override_parameters, sim_environment, sim_graph
     from twist_core.motion import MotionError
     from twist_core.motion_formats import read_motion
     from twist_core.robot import load_robot_spec
@@ -248,13 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for index, kind in enumerate(args.runs * args.repeat):
             reference = "mocap" if kind == "file" else "teleop"
-            graph = [n for n in sim_graph("", ROOT / "config", clock_mode="realtime", rviz=False, reference=reference,
+            graph = [n for n in sim_graph("", config_dir(), clock_mode="realtime", rviz=False, reference=reference,
                                           cmg_model=str(cmg), motion_file=str(Path(args.motion).resolve()),
                                           motion_fps=args.fps or 0.0, policy_file=str(policy))
                      if n.package != "robot_state_publisher"]
-            graph = override_parameters(graph, {"teleop_reference": {
-                "playout_delay": args.playout_delay, "joint_speed_scale": args.joint_speed_scale}}
-                if kind != "file" else {})
+            teleop = {"playout_delay": args.playout_delay, "joint_speed_scale": args.joint_speed_scale,
+                      "mode": "upper_body" if kind == "upper" else "whole_body"}
+            graph = override_parameters(graph, {"teleop_reference": teleop} if kind != "file" else {})
             row = run(monitor, spec, graph, motion, args, kind, Path(work.name) / str(index))
             rows.append(row)
             print(format_row(row), flush=True)
