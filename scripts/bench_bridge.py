@@ -46,7 +46,7 @@ def publish_jitter(seconds: float) -> dict[str, np.ndarray]:
     from twist_msgs.msg import RobotState
 
     from g1_bridge.launch_graph import config_dir
-    from g1_bridge.mujoco_bridge import CONTROL_QOS
+    from twist_node_common.qos import CONTROL_QOS
 
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     bridge = subprocess.Popen([sys.executable, "-m", "g1_bridge.mujoco_bridge", "--ros-args", "--params-file",

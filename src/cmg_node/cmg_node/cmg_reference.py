@@ -27,16 +27,18 @@ import time
 
 import numpy as np
 from geometry_msgs.msg import Twist
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from twist_msgs.msg import MotionReference
 
 from cmg_node.cmg_generator import NonFiniteOutput
 from cmg_node.cmg_source import CMG_PARAMETERS, CmgSource
 from cmg_node.command_filter import Verdict, format_range
-from cmg_node.node_common import COMMON_PARAMETERS, ReferenceNode, SetupError, frame_is_finite, run, usage as _usage
+from cmg_node.node_common import COMMON_PARAMETERS, ReferenceNode, frame_is_finite
 from twist_core.cmg_runtime import CmgModelError
+from twist_core.robot import RobotSpecError
+from twist_node_common.entry import run
+from twist_node_common.parameters import SetupError, usage as _usage
+from twist_node_common.qos import CMD_VEL_QOS
 
-CMD_VEL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STATS_PERIOD = 5.0
 
 PARAMETERS = {
@@ -164,7 +166,8 @@ def usage() -> str:
 
 def main(args: list[str] | None = None) -> None:
     """Entry point."""
-    run(CmgReference, "cmg_reference", usage(), (CmgModelError,), "cannot run the model", args)
+    run(CmgReference, "cmg_reference", usage(), (CmgModelError, RobotSpecError), reason="cannot run the model",
+        args=args)
 
 
 if __name__ == "__main__":

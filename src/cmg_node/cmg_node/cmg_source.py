@@ -17,10 +17,10 @@ import numpy as np
 
 from cmg_node.cmg_generator import CmgGenerator
 from cmg_node.command_filter import CommandFilter, HeadingHold, Received
-from cmg_node.node_common import SetupError
 from twist_core.cmg_runtime import CmgRuntime, StandingHold
 from twist_core.playback import ReferenceFrame
 from twist_core.robot import RobotSpec
+from twist_node_common.parameters import SetupError
 
 #: The CMG's parameters: name -> (default, description).
 CMG_PARAMETERS: dict[str, tuple[Any, str]] = {

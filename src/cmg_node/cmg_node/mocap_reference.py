@@ -29,11 +29,13 @@ from twist_msgs.msg import BridgeStatus, MotionReference, RobotState
 from twist_msgs.srv import PlayMotion
 
 from cmg_node.clip_session import ClipSession, RobotPose, StartLimits, robot_pose_from_state
-from cmg_node.node_common import COMMON_PARAMETERS, ReferenceNode, SetupError, frame_is_finite, robot_pose, run
-from cmg_node.node_common import usage as _usage
+from cmg_node.node_common import COMMON_PARAMETERS, ReferenceNode, frame_is_finite, robot_pose
 from twist_core.motion import Motion, MotionError, resample
 from twist_core.motion_formats import QUAT_ORDERS, read_motion
 from twist_core.playback import Phase
+from twist_core.robot import RobotSpecError
+from twist_node_common.entry import run
+from twist_node_common.parameters import SetupError, usage as _usage
 
 START_ON = ("policy", "start", "service")
 
@@ -177,7 +179,8 @@ def usage() -> str:
 
 def main(args: list[str] | None = None) -> None:
     """Entry point."""
-    run(MocapReference, "mocap_reference", usage(), (MotionError,), "cannot play the motion", args)
+    run(MocapReference, "mocap_reference", usage(), (MotionError, RobotSpecError), reason="cannot play the motion",
+        args=args)
 
 
 if __name__ == "__main__":

@@ -8,22 +8,18 @@ installed), the ``robot_state`` subscription for aligning the start to the robot
 ``~/restart`` (std_srvs/Trigger) services, and the timer. Ages and deadlines use :meth:`ReferenceNode.safety_now`
 and the timer :attr:`ReferenceNode.tick_clock`: simulated time with ``use_sim_time``, else the monotonic clock, so a
 step of the system clock neither keeps an old command alive nor stalls the ticks. A subclass supplies the frames
-(:meth:`produce`) and reacts to start, pause and restart. :func:`run` is the shared entry point (``--help``, exit
-code 2 with a one-line reason when the node cannot start).
+(:meth:`produce`) and reacts to start, pause and restart. The entry point, parameter tables, ``--help`` text and QoS
+profiles are every node's (``twist_node_common``).
 """
 
 from __future__ import annotations
 
-import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import rclpy
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool, Trigger
 from twist_msgs.msg import MotionReference, RobotState
@@ -31,17 +27,17 @@ from twist_msgs.msg import MotionReference, RobotState
 from cmg_node import reference_messages as rm
 from twist_core import rotations
 from twist_core.playback import ReferenceFrame
-from twist_core.robot import RobotSpecError, load_robot_spec
+from twist_core.robot import load_robot_spec
+from twist_node_common.parameters import ParameterTable, SetupError, declare_table
+from twist_node_common.qos import CONTROL_QOS
 
 try:  # tf2_msgs is part of every ROS 2 install but not of the PyPI wheels
     from tf2_msgs.msg import TFMessage
 except ImportError:  # pragma: no cover - depends on the installation
     TFMessage = None
 
-CONTROL_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-
 #: Parameters every reference publisher has: name -> (default, description).
-COMMON_PARAMETERS: dict[str, tuple[Any, str]] = {
+COMMON_PARAMETERS: ParameterTable = {
     "future_frames": (0, "number of future frames in each message (privileged/teacher use)"),
     "future_step": (0.1, "seconds between future frames"),
     "align_to_robot": (True, "start at the robot's position and heading (from robot_state)"),
@@ -50,17 +46,6 @@ COMMON_PARAMETERS: dict[str, tuple[Any, str]] = {
     "start_paused": (False, "start paused (resume with ~/pause false)"),
     "frame_id": ("odom", "world frame of the reference (the bridge's odom frame)"),
 }
-
-
-class SetupError(ValueError):
-    """A parameter or input that keeps a reference node from starting; the message says why."""
-
-
-def descriptor(description: str):
-    """rcl_interfaces/ParameterDescriptor with ``description``."""
-    from rcl_interfaces.msg import ParameterDescriptor
-
-    return ParameterDescriptor(description=description)
 
 
 def robot_pose(msg: RobotState) -> tuple[np.ndarray, float]:
@@ -80,13 +65,6 @@ def frame_is_finite(frame: ReferenceFrame) -> bool:
                 "key_body_pos_local"))
 
 
-def usage(doc: str, command: str, parameters: dict[str, tuple[Any, str]]) -> str:
-    """The --help text: the module docstring, a usage line and the parameter table."""
-    lines = [doc, f"Usage: {command}", "", "Parameters:"]
-    lines += [f"  {name:<22} {default!r:<10} {text}" for name, (default, text) in parameters.items()]
-    return "\n".join(lines)
-
-
 class ReferenceNode(Node):
     """Common plumbing of the reference publishers; see the module docstring.
 
@@ -94,12 +72,10 @@ class ReferenceNode(Node):
     :meth:`produce` and may override :meth:`on_start`, :meth:`on_pause` and :meth:`on_restart`.
     """
 
-    def __init__(self, name: str, parameters: dict[str, tuple[Any, str]], overrides: dict[str, Any]) -> None:
+    def __init__(self, name: str, parameters: ParameterTable, overrides: dict[str, Any]) -> None:
         """Declare ``parameters`` (read into ``self.p``), load the robot spec, create publishers and services."""
         super().__init__(name, parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
-        for key, (default, description) in parameters.items():
-            self.declare_parameter(key, default, descriptor(description))
-        self.p: dict[str, Any] = {key: self.get_parameter(key).value for key in parameters}
+        self.p: dict[str, Any] = declare_table(self, parameters)
         if not self.p["rate"] > 0:
             raise SetupError(f"rate must be > 0, got {self.p['rate']}")
         if self.p["future_frames"] < 0 or not self.p["future_step"] > 0:
@@ -213,35 +189,3 @@ class ReferenceNode(Node):
         response.success = True
         self.get_logger().info(response.message)
         return response
-
-
-def run(node_factory: Callable[[], Node], name: str, doc_usage: str, fatal: tuple[type[Exception], ...],
-        reason: str, args: list[str] | None = None) -> None:
-    """Entry point of a reference node: ``--help`` prints ``doc_usage``; a ``fatal`` error exits with code 2.
-
-    The error is printed to stderr as one line: ``<name>: <reason>: <message>``. An exception raised after a signal
-    has shut the context down counts as the signal (exit 0).
-    """
-    argv = sys.argv if args is None else args
-    if "--help" in argv or "-h" in argv:
-        print(doc_usage)
-        return
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = node_factory()
-        rclpy.spin(node)
-    except (SetupError, RobotSpecError, *fatal) as exc:
-        print(f"{name}: {reason}: {' '.join(str(exc).split())}", file=sys.stderr)
-        sys.exit(2)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:
-        if node is None or rclpy.ok():
-            raise
-        # SIGINT/SIGTERM shut the context down while the executor took a message or built its wait set (an
-        # RCLError or a pybind11 conversion error, intermittently): the signal's doing, a clean stop
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()

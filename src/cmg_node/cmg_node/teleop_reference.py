@@ -41,14 +41,17 @@ from std_msgs.msg import Header
 from twist_msgs.msg import MotionReference
 
 from cmg_node.cmg_generator import NonFiniteOutput
-from cmg_node.cmg_reference import CMD_VEL_QOS, log_command
+from cmg_node.cmg_reference import log_command
 from cmg_node.cmg_source import CMG_PARAMETERS, CmgSource
-from cmg_node.node_common import COMMON_PARAMETERS, ReferenceNode, SetupError, frame_is_finite, run
-from cmg_node.node_common import usage as _usage
+from cmg_node.node_common import COMMON_PARAMETERS, ReferenceNode, frame_is_finite
 from cmg_node.teleop_mixer import MixerSettings, Mode, TeleopMixer
 from cmg_node.teleop_stream import REASONS, StreamBuffer, StreamSample, StreamSettings, StreamState
 from twist_core.cmg_runtime import CmgModelError
 from twist_core.playback import Phase, standing_frame
+from twist_core.robot import RobotSpecError
+from twist_node_common.entry import run
+from twist_node_common.parameters import SetupError, usage as _usage
+from twist_node_common.qos import CMD_VEL_QOS
 
 STREAM_QOS = QoSProfile(depth=20, reliability=ReliabilityPolicy.BEST_EFFORT)
 MODES = tuple(mode.value for mode in Mode)
@@ -247,7 +250,8 @@ def usage() -> str:
 
 def main(args: list[str] | None = None) -> None:
     """Entry point."""
-    run(TeleopReference, "teleop_reference", usage(), (CmgModelError,), "cannot start teleoperation", args)
+    run(TeleopReference, "teleop_reference", usage(), (CmgModelError, RobotSpecError),
+        reason="cannot start teleoperation", args=args)
 
 
 if __name__ == "__main__":

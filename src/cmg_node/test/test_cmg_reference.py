@@ -19,7 +19,6 @@ from twist_msgs.msg import MotionReference, RobotState
 
 from twist_core import rotations
 from twist_core.testing.cmg_fixture import toy_step, write_toy_cmg
-from twist_core.testing.entry_point import FAILURE, run_with_failing_spin
 
 REFERENCE_QOS = QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE)
 PERIOD = 0.02
@@ -508,12 +507,3 @@ def test_help():
                          text=True, check=True).stdout
     for name in ("model_file", "cmd_timeout", "max_linear_accel", "max_yaw_accel", "future_step", "threads"):
         assert name in out
-
-
-@pytest.mark.parametrize("case, code", [("signal", 0), ("error", 1)])
-def test_run_tells_a_signal_from_an_error(case, code):
-    """An executor error after a signal shut the context down is the signal (exit 0, no traceback); the same error
-    with the context alive is an error (exit 1 with the traceback)."""
-    out = run_with_failing_spin("cmg_node.node_common", case, reason="cannot start")
-    assert out.returncode == code, out.stderr
-    assert (f"RuntimeError: {FAILURE}" in out.stderr) == (case == "error")

@@ -13,18 +13,14 @@ its 500 Hz command thread and its DDS listener).
 
 from __future__ import annotations
 
-import sys
 import threading
-import traceback
 from typing import Any, Callable
 
 import numpy as np
 import rclpy
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Imu, JointState
 from std_srvs.srv import Trigger
@@ -33,9 +29,9 @@ from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
 from g1_bridge import messages
 from twist_core.robot import load_robot_spec
 from twist_core.safety import Mode, SafetyConfig, SafetyStateMachine
-
-CONTROL_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-STATUS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+from twist_node_common.entry import run
+from twist_node_common.parameters import ParameterTable, declare_table
+from twist_node_common.qos import CONTROL_QOS, STATUS_QOS
 
 #: Parameters of the state machine, the same in both bridges: name -> (default, description).
 SAFETY_PARAMETERS = {
@@ -65,7 +61,7 @@ class BridgeNode(Node):
 
     backend = ""
 
-    def __init__(self, name: str, parameters: dict[str, tuple[Any, str]], overrides: dict[str, Any],
+    def __init__(self, name: str, parameters: ParameterTable, overrides: dict[str, Any],
                  min_height_parameter: bool) -> None:
         """Declare ``parameters``, build the state machine and the common ROS interfaces.
 
@@ -73,9 +69,7 @@ class BridgeNode(Node):
         ``min_height`` is a bound.
         """
         super().__init__(name, parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
-        for key, (default, description) in parameters.items():
-            self.declare_parameter(key, default, _descriptor(description))
-        self.params = {key: self.get_parameter(key).value for key in parameters}
+        self.params = declare_table(self, parameters)
         self.spec = load_robot_spec()
         self.lock = threading.RLock()
         self.safety = SafetyStateMachine(self.spec, safety_config(
@@ -236,59 +230,19 @@ class BridgeNode(Node):
             self.get_logger().warning(text)
 
 
-def _descriptor(description: str):
-    from rcl_interfaces.msg import ParameterDescriptor
-
-    return ParameterDescriptor(description=description)
-
-
-def usage(doc: str, executable: str, parameters: dict[str, tuple[Any, str]]) -> str:
-    """The --help text of a bridge: its docstring, how to run it and every parameter with its default."""
-    lines = [doc, f"Usage: ros2 run g1_bridge {executable} [--ros-args -p NAME:=VALUE ...]", "", "Parameters:"]
-    lines += [f"  {name:<24} {default!r:<12} {text}" for name, (default, text) in parameters.items()]
-    return "\n".join(lines)
-
-
-def wants_help(args: list[str] | None) -> bool:
-    """--help or -h on the command line."""
-    argv = sys.argv if args is None else args
-    return "--help" in argv or "-h" in argv
+def command_line(executable: str) -> str:
+    """The usage line of a bridge executable for its --help text."""
+    return f"ros2 run g1_bridge {executable} [--ros-args -p NAME:=VALUE ...]"
 
 
 def run_bridge(name: str, usage: Callable[[], str], factory: Callable[[], BridgeNode],
                args: list[str] | None = None) -> None:
-    """Entry point of a bridge executable: ``--help``, then create the node and run it until shutdown.
+    """Entry point of a bridge executable: ``twist_node_common.entry.run`` serving with :meth:`BridgeNode.run`.
 
-    A start-up error prints ``<name>: cannot start: ...``, a later one ``<name>: failed: ...`` with its traceback;
-    both exit with code 1 (an exception raised after a signal has shut the context down counts as the signal).
-    Whatever ends the run, the node is closed (``close(reason)``: the robot is damped,
-    the simulation's video finished) before ROS shuts down.
+    Every start-up error exits with code 2 and one line ``<name>: cannot start: ...``; a later one exits 1 with
+    ``<name>: failed: ...`` and its traceback (an exception raised after a signal has shut the context down counts
+    as the signal). Whatever ends the run, the node is closed (``close(reason)``: the robot is damped, the
+    simulation's video finished) before ROS shuts down.
     """
-    if wants_help(args):
-        print(usage())
-        return
-    rclpy.init(args=args)
-    node = None
-    reason, code = "exit", 0
-    try:
-        node = factory()
-        node.run()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        reason = "signal"
-    except Exception as exc:  # noqa: BLE001 - report, leave the robot safe, exit non-zero
-        if node is not None and not rclpy.ok():
-            # SIGINT/SIGTERM shut the context down while a callback ran; that callback's failure (e.g. publishing
-            # on the dead context) is the signal's doing, not an error of the bridge
-            reason = "signal"
-        else:
-            reason, code = f"error: {exc}", 1
-            print(f"{name}: {'cannot start' if node is None else 'failed'}: {exc}", file=sys.stderr, flush=True)
-            if node is not None:
-                traceback.print_exc()
-    finally:
-        if node is not None:
-            node.close(reason)
-            node.destroy_node()
-        rclpy.try_shutdown()
-    if code:
-        sys.exit(code)
+    run(factory, name, usage(), (Exception,), args=args, serve=lambda node: node.run(),
+        close=lambda node, ending: node.close(ending))

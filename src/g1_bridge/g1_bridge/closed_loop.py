@@ -36,11 +36,11 @@ from std_srvs.srv import SetBool, Trigger
 from twist_msgs.msg import BridgeStatus, JointCommand, MotionReference, RobotState
 from twist_msgs.srv import Reset
 
-from g1_bridge.mujoco_bridge import STATUS_QOS
 from twist_core import rotations
 from twist_core.model import key_body_positions
 from twist_core.robot import RobotSpec
 from twist_core.safety import Fault, Mode
+from twist_node_common.qos import STATUS_QOS
 
 RECORD_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
 FALL_HEIGHT = 0.5  # m, pelvis height below which the robot has fallen

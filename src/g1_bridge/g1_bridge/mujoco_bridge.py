@@ -36,15 +36,14 @@ from twist_msgs.msg import BridgeStatus, JointCommand
 from twist_msgs.srv import Reset
 
 from g1_bridge import messages
-from g1_bridge.bridge_node import (CONTROL_QOS, FRAME_PARAMETERS, SAFETY_PARAMETERS, STATUS_QOS, BridgeNode,
-                                   usage as bridge_usage)
-from g1_bridge.bridge_node import run_bridge
+from g1_bridge.bridge_node import FRAME_PARAMETERS, SAFETY_PARAMETERS, BridgeNode, command_line, run_bridge
 from twist_core import video
 from twist_core.sim import G1Sim, GantryConfig
 from twist_core.safety import Mode, limit_torque
+from twist_node_common.parameters import usage as usage_text
 
 
-__all__ = ["CONTROL_QOS", "STATUS_QOS", "PARAMETERS", "MujocoBridge", "main"]
+__all__ = ["PARAMETERS", "MujocoBridge", "main"]
 CLOCK_MODES = {"realtime": BridgeStatus.CLOCK_MODE_REALTIME, "lockstep": BridgeStatus.CLOCK_MODE_LOCKSTEP}
 
 PARAMETERS = {
@@ -257,7 +256,7 @@ class MujocoBridge(BridgeNode):
 
 def usage() -> str:
     """The --help text: how to run the node and every parameter with its default."""
-    return bridge_usage(__doc__, "mujoco_bridge", PARAMETERS)
+    return usage_text(__doc__, command_line("mujoco_bridge"), PARAMETERS)
 
 
 def main(args: list[str] | None = None) -> None:

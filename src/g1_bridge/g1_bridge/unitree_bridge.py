@@ -60,13 +60,13 @@ from twist_msgs.msg import BridgeStatus
 
 from g1_bridge import unitree_protocol as up
 from g1_bridge import messages
-from g1_bridge.bridge_node import (FRAME_PARAMETERS, SAFETY_PARAMETERS, BridgeNode, run_bridge,
-                                   usage as bridge_usage)
+from g1_bridge.bridge_node import FRAME_PARAMETERS, SAFETY_PARAMETERS, BridgeNode, command_line, run_bridge
 from twist_core import rotations
 from twist_core.model import PelvisHeight
 from twist_core.odometry import LegOdometry
 from twist_core.robot import RobotSpec
 from twist_core.safety import Fault, JointTargets, Mode, damping_targets, limit_torque
+from twist_node_common.parameters import usage as usage_text
 
 PARAMETERS = {
     # name: (default, description)
@@ -525,7 +525,7 @@ class UnitreeBridge(BridgeNode):
 
 def usage() -> str:
     """The --help text: how to run the node and every parameter with its default."""
-    return bridge_usage(__doc__, "unitree_bridge", PARAMETERS)
+    return usage_text(__doc__, command_line("unitree_bridge"), PARAMETERS)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -15,7 +15,7 @@ from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
 from twist_msgs.srv import Reset
 
 from g1_bridge.launch_graph import config_dir
-from g1_bridge.mujoco_bridge import CONTROL_QOS, STATUS_QOS
+from twist_node_common.qos import CONTROL_QOS, STATUS_QOS
 
 
 PARAMS_FILE = config_dir() / "mujoco_bridge.yaml"

@@ -271,12 +271,12 @@ def test_lowstate_loss_damps_within_the_deadline_and_sigterm_ends_in_damping(rob
 
 
 def test_start_up_refuses_without_the_robot(dds):
-    """No interface, or no LowState: the bridge says why, exits 1 and never sends a LowCmd."""
+    """No interface, or no LowState: the bridge says why, exits 2 and never sends a LowCmd."""
     monitor, _ = dds
     t0 = time.monotonic()
     bad_interface = start_bridge(network_interface="no_such_if0")
     no_robot = start_bridge(lowstate_wait=1.0)
-    assert bad_interface.wait(STARTUP_S) == 1 and no_robot.wait(STARTUP_S) == 1
+    assert bad_interface.wait(STARTUP_S) == 2 and no_robot.wait(STARTUP_S) == 2
     assert "does not exist" in bad_interface.stdout.read()
     assert "no LowState on rt/lowstate within 1.0 s" in no_robot.stdout.read()
     assert monitor.commands(t0) == []
@@ -327,7 +327,7 @@ def test_motion_switcher_is_asked_when_not_skipped(dds):
     try:
         t0 = time.monotonic()
         bridge = start_bridge(release_motion_service=True, motion_service_timeout=1.0)
-        assert bridge.wait(STARTUP_S) == 1
+        assert bridge.wait(STARTUP_S) == 2
         output = bridge.stdout.read()
         assert "motion service did not answer" in output and "release_motion_service:=false" in output
         assert monitor.commands(t0) == []
@@ -429,7 +429,7 @@ def test_lowcmd_thread_death_damps_from_elsewhere_and_exits_non_zero(dds):
 
 def test_start_refuses_another_robot_and_a_motion_service_that_stays(dds):
     """A robot reporting another mode_machine, or a motion service still active after motion_service_timeout of
-    ReleaseMode: exit 1 with the reason, no LowCmd sent. A service that releases: the bridge starts."""
+    ReleaseMode: exit 2 with the reason, no LowCmd sent. A service that releases: the bridge starts."""
     monitor, _ = dds
     for sim_args, params, reason in (
             (("--mode-machine", "4"), {}, "LowState reports mode_machine 4, the configured robot 5"),
@@ -440,7 +440,7 @@ def test_start_refuses_another_robot_and_a_motion_service_that_stays(dds):
         try:
             t0 = time.monotonic()
             bridge = start_bridge(**params)
-            assert bridge.wait(STARTUP_S) == 1
+            assert bridge.wait(STARTUP_S) == 2
             output = bridge.stdout.read()
             assert reason in output, output
             assert monitor.commands(t0) == []

@@ -31,7 +31,7 @@ from twist_msgs.msg import BridgeStatus
 
 pytest.importorskip("unitree_sdk2py", reason="unitree_sdk2py (make setup REAL=1 installs it) is needed")
 
-from g1_bridge.bridge_node import STATUS_QOS  # noqa: E402
+from twist_node_common.qos import STATUS_QOS  # noqa: E402
 from g1_bridge.graph_runner import GraphRunner  # noqa: E402
 from g1_bridge.launch_graph import config_dir, real_graph  # noqa: E402
 from g1_bridge.unitree_sim import TRUTH_TOPIC, SimOperator, close_channels, init_channels  # noqa: E402

@@ -15,7 +15,7 @@ from rosgraph_msgs.msg import Clock
 from twist_msgs.msg import JointCommand, MotionReference, RobotState
 
 from twist_core.safety import Mode
-from twist_policy_node.policy_node import CONTROL_QOS
+from twist_node_common.qos import CONTROL_QOS
 
 SIM_START = 100.0  # s, simulated time of tick 0
 TICK = 0.02

@@ -14,7 +14,7 @@ from twist_msgs.msg import JointCommand, MotionReference, RobotState
 from policy_harness import stamp
 from twist_core.safety import Mode
 from twist_core.testing.clock_step import ClockStep
-from twist_policy_node.policy_node import CONTROL_QOS
+from twist_node_common.qos import CONTROL_QOS
 
 STARTUP_S = 40.0
 NAMESPACE = f"clock_step_{os.getpid()}"  # no other node in the domain shares these topics

@@ -15,7 +15,6 @@ from twist_msgs.msg import JointCommand
 from policy_harness import FakeLoop, positions, start_policy_node, stop
 from twist_core.policy_io import PolicyIO
 from twist_core.safety import Mode
-from twist_core.testing.entry_point import FAILURE, run_with_failing_spin
 from twist_core.testing.policy_fixture import write_toy_policy
 
 STARTUP_S = 40.0
@@ -178,12 +177,3 @@ def test_reference_wait_puts_the_reference_into_the_lockstep(ros, spec, toy_poli
     finally:
         client.destroy_node()
         stop(process)
-
-
-@pytest.mark.parametrize("case, code", [("signal", 0), ("error", 1)])
-def test_run_tells_a_signal_from_an_error(case, code):
-    """An executor error after a signal shut the context down is the signal (exit 0, no traceback); the same error
-    with the context alive is an error (exit 1 with the traceback)."""
-    out = run_with_failing_spin("twist_policy_node.node_util", case)
-    assert out.returncode == code, out.stderr
-    assert (f"RuntimeError: {FAILURE}" in out.stderr) == (case == "error")

@@ -51,7 +51,6 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from twist_msgs.msg import BridgeStatus, JointCommand, MotionReference, RobotState
 
 from twist_core.cmg_runtime import CmgRuntime
@@ -60,14 +59,14 @@ from twist_core.policy_io import OBSERVATION_SIZE
 from twist_core.policy_runtime import PolicyModelError, PolicyRuntime
 from twist_core.robot import RobotSpecError, load_robot_spec
 from twist_core.safety import Mode
+from twist_node_common.entry import run
+from twist_node_common.parameters import SetupError, declare_table, usage as _usage
+from twist_node_common.qos import CONTROL_QOS, STATUS_QOS
 from twist_policy_node.controlled_stop import ControlledStop
 from twist_policy_node.controller import Decision, PolicyController
 from twist_policy_node.inputs import InputError, RobotInput, reference_input, robot_input, stamp_seconds
-from twist_policy_node.node_util import SetupError, declare_table, run, usage as _usage
 from twist_policy_node.reference_keeper import ReferenceKeeper
 
-CONTROL_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-STATUS_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 FUTURE_TOLERANCE = 1.0  # s a state stamp may be ahead of the node clock (sim time before the first /clock)
 LATENCY_WINDOW = 500  # ticks (10 s at 50 Hz) behind the latency percentiles
 LIVE_REFERENCE = ("fresh", "blending")  # keeper states that track the live reference (MODE_POLICY)
@@ -375,7 +374,7 @@ def usage() -> str:
 
 def main(args: list[str] | None = None) -> None:
     """Entry point (python -m twist_policy_node.policy_node, or the console script twist_policy)."""
-    run(PolicyNode, "twist_policy", usage(), (PolicyModelError, RobotSpecError), args)
+    run(PolicyNode, "twist_policy", usage(), (PolicyModelError, RobotSpecError), args=args)
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ class Controller:
 
     def statuses(self, bridge: str, watch: bool):
         """Yield the bridge's status lines: the latest one, then (``watch``) one per second until Ctrl-C."""
-        from g1_bridge.bridge_node import STATUS_QOS
+        from twist_node_common.qos import STATUS_QOS
         from twist_msgs.msg import BridgeStatus
 
         latest: list[BridgeStatus] = []
@@ -173,11 +173,10 @@ class Controller:
         """Publish ``velocity`` on cmd_vel (see the module docstring); the number of messages published."""
         from geometry_msgs.msg import Twist
         from rclpy.duration import Duration
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from twist_node_common.qos import CMD_VEL_QOS
 
         topic = namespaced(self.namespace, "cmd_vel")
-        publisher = self.node.create_publisher(Twist, topic, QoSProfile(depth=10,
-                                                                        reliability=ReliabilityPolicy.RELIABLE))
+        publisher = self.node.create_publisher(Twist, topic, CMD_VEL_QOS)
         if not self.spin_until(lambda: publisher.get_subscription_count() > 0, self.timeout):
             raise RuntimeError(f"nothing subscribes to {topic} within {self.timeout:g} s: is a reference publisher "
                                "running (make sim, reference:=cmg)?")

@@ -13,19 +13,18 @@ non-finite axis, counts as released (a throttled warning says why).
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Twist
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Joy
 
+from twist_node_common.entry import run
+from twist_node_common.parameters import SetupError, declare_table, usage as usage_text
+from twist_node_common.qos import CMD_VEL_QOS
 from twist_teleop.sticks import StickMapping
 
 PARAMETERS = {
@@ -41,20 +40,22 @@ PARAMETERS = {
     "rate": (10.0, "cmd_vel publications per second while steering"),
     "joy_timeout": (0.5, "seconds without Joy while steering before a zero command is sent"),
 }
-CMD_VEL_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
 class JoyTeleop(Node):
     """See the module docstring."""
 
     def __init__(self, **overrides) -> None:
-        """Declare the parameters, check the mapping (ValueError), subscribe and start the timer."""
+        """Declare the parameters, check the mapping (SetupError), subscribe and start the timer."""
         super().__init__("joy_teleop", parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])
-        p = {name: self.declare_parameter(name, default).value for name, (default, _) in PARAMETERS.items()}
+        p = declare_table(self, PARAMETERS)
         if not p["rate"] > 0 or not p["joy_timeout"] > 0:
-            raise ValueError(f"rate and joy_timeout must be > 0, not {p['rate']} and {p['joy_timeout']}")
-        self.mapping = StickMapping((p["axis_vx"], p["axis_vy"], p["axis_wz"]),
-                                    (p["max_vx"], p["max_vy"], p["max_wz"]), p["deadband"], p["enable_button"])
+            raise SetupError(f"rate and joy_timeout must be > 0, not {p['rate']} and {p['joy_timeout']}")
+        try:
+            self.mapping = StickMapping((p["axis_vx"], p["axis_vy"], p["axis_wz"]),
+                                        (p["max_vx"], p["max_vy"], p["max_wz"]), p["deadband"], p["enable_button"])
+        except ValueError as exc:
+            raise SetupError(str(exc)) from None
         self.joy_timeout = p["joy_timeout"]
         self.command: np.ndarray | None = None
         self.received = -float("inf")
@@ -90,30 +91,12 @@ class JoyTeleop(Node):
 
 def usage() -> str:
     """The --help text."""
-    lines = [__doc__, "Parameters:"]
-    lines += [f"  {name:<16} {default!r:<8} {text}" for name, (default, text) in PARAMETERS.items()]
-    return "\n".join(lines)
+    return usage_text(__doc__, "ros2 run twist_teleop joy_teleop [--ros-args -p NAME:=VALUE ...]", PARAMETERS)
 
 
 def main(args: list[str] | None = None) -> None:
     """Entry point; a bad parameter exits with code 2 and the reason."""
-    if "--help" in (sys.argv if args is None else args) or "-h" in (sys.argv if args is None else args):
-        print(usage())
-        return
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = JoyTeleop()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:
-        print(f"joy_teleop: cannot start: {exc}", file=sys.stderr)
-        sys.exit(2)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run(JoyTeleop, "joy_teleop", usage(), args=args)
 
 
 if __name__ == "__main__":
