@@ -43,9 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import signal
 import sys
 import tempfile
 import time
@@ -53,10 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from demo import DEFAULT_CMG, DEFAULT_POLICY, missing_models, write_toy_models  # noqa: E402
+from g1_bridge.sim_session import DEFAULT_CMG, DEFAULT_POLICY, missing_models
 
 
 #: A command triple; one starting with "-" (backwards) would be taken for an option by argparse.
@@ -77,82 +72,81 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> tuple[dict, np.
     The trace: (N, 4) of /odom from the command's start (seconds since then, x, y, unwrapped heading); the
     row's ``push_times`` are on the same clock.
     """
-    from g1_bridge.closed_loop import percentiles
-    from g1_bridge.graph_runner import GraphRunner
-    from twist_core.safety import Mode
+    from g1_bridge.closed_loop import graph_session
+    from g1_bridge.sim_session import graph_runner
 
-    monitor.clear()
-    runner = GraphRunner(graph, log_dir=log_dir, required=("g1_bridge", "cmg_node", "twist_policy_node"))
+    runner = graph_runner(graph, log_dir)
     row = {"command": list(command), "push_times": []}
     trace = np.zeros((0, 4))
     try:
-        runner.start()
-        monitor.start_and_go(timeout=120.0, log=lambda _: None)
-        go = monitor.sim_time()
-        end_settle, end = go + args.settle, go + args.settle + args.seconds
-        wall_start = time.monotonic()
-        rng = np.random.default_rng(args.seed)
-        next_push, pushes = end_settle + args.push_interval, 0
-        kill_at = end_settle + args.kill_reference + rng.uniform(0.0, 1.0) if args.kill_reference is not None else None
-        while (monitor.sim_time() < end and monitor.mode() == Mode.POLICY
-               and not set(runner.exited()) - {"/cmg_reference"}):
-            if kill_at is not None and monitor.sim_time() >= kill_at and "killed_at" not in row:
-                runner.kill("/cmg_reference")
-                row["killed_at"] = monitor.sim_time() - end_settle
-            monitor.send_velocity(*(command if monitor.sim_time() >= end_settle else (0.0, 0.0, 0.0)))
-            if args.push_velocity > 0 and monitor.sim_time() >= next_push:
-                angle = rng.uniform(-np.pi, np.pi)
-                monitor.push(args.push_velocity * np.cos(angle), args.push_velocity * np.sin(angle))
-                row["push_times"].append(monitor.sim_time() - end_settle)
-                next_push, pushes = next_push + args.push_interval, pushes + 1
-            monitor.spin_for(0.05)
-            if time.monotonic() - wall_start > args.wall_limit:
-                raise RuntimeError(f"more than {args.wall_limit} s of wall time")
-        monitor.spin_for(0.3)  # the bridge's status with the fault, if any
-        run = [s for s in monitor.states if s.stamp >= go]
-        segment = [s for s in run if s.stamp >= end_settle]
-        odom = np.array([o for o in monitor.odom if end_settle <= o[0] <= end]).reshape(-1, 4)
-        trace = np.column_stack([odom[:, 0] - end_settle, odom[:, 1:3], np.unwrap(odom[:, 3])])
-        fell, how = monitor.fell()
-        damped = next((s.stamp - go for s in run if s.mode == Mode.DAMPING), None)
-        measured_from = end_settle + args.ramp_up
-        reached = min(monitor.sim_time(), end)
-        achieved = (monitor.achieved_velocity(end=reached, window=reached - measured_from)
-                    if reached - measured_from > 0.5 else np.full(3, np.nan))
-        errors = monitor.tracking_error(segment)
-        keys = monitor.keybody_error(segment)
-        loop = percentiles(monitor.latency_ms(since_stamp=end_settle))
-        diag = monitor.diagnostics
-        wall = [s.wall for s in run]
-        settled_wall = next((s.wall for s in segment), np.inf)
-        missed, longest_gap = monitor.missed_ticks(settled_wall, args.control_period)
-        row.update({
-            "fell": fell, "fall": how, "damped_after_go": damped, "achieved": achieved.tolist(),
-            "velocity_error": float(np.hypot(command[0] - achieved[0], command[1] - achieved[1])),
-            "yaw_rate_error": float(abs(command[2] - achieved[2])),
-            "joint_error": float(np.mean(errors)) if errors.size else float("nan"),
-            "keybody_error": float(np.mean(keys)) if keys.size else float("nan"), "pushes": pushes,
-            "loop_p50_ms": loop[0], "loop_p99_ms": loop[1], "missed_ticks": missed,
-            "longest_command_gap_ms": longest_gap * 1e3,
-            "inference_p50_ms": float(diag.get("inference_p50_ms", "nan")),
-            "inference_p99_ms": float(diag.get("inference_p99_ms", "nan")),
-            "state_hz": (len(wall) - 1) / (wall[-1] - wall[0]) if len(wall) > 1 else float("nan"),
-            "rtf": ((run[-1].stamp - run[0].stamp) / (wall[-1] - wall[0])) if len(wall) > 1 else float("nan"),
-        })
-        if "killed_at" in row:
-            row["final_speed"] = float(np.hypot(*monitor.achieved_velocity(end=reached, window=1.0)[:2]))
-        if set(runner.exited()) - ({"/cmg_reference"} if "killed_at" in row else set()):
-            row["error"] = f"a node exited: {runner.exited()}"
+        with graph_session(monitor, runner):
+            trace = drive(monitor, runner, command, args, row)
     except (RuntimeError, TimeoutError) as exc:
         row["error"] = str(exc)
-    finally:
-        try:
-            if runner.processes and "/mujoco_bridge" not in runner.exited():
-                monitor.call("damp", timeout=5.0)
-        except Exception:  # noqa: BLE001 - whatever happens, the nodes are stopped below
-            pass
-        runner.stop()
     return row, trace
+
+
+def drive(monitor, runner, command, args, row: dict) -> np.ndarray:
+    """Settle, then the command for args.seconds on a started graph; fill ``row`` in, return the pelvis trace."""
+    from g1_bridge.closed_loop import percentiles
+    from twist_core.safety import Mode
+
+    go = monitor.sim_time()
+    end_settle, end = go + args.settle, go + args.settle + args.seconds
+    wall_start = time.monotonic()
+    rng = np.random.default_rng(args.seed)
+    next_push, pushes = end_settle + args.push_interval, 0
+    kill_at = end_settle + args.kill_reference + rng.uniform(0.0, 1.0) if args.kill_reference is not None else None
+    while (monitor.sim_time() < end and monitor.mode() == Mode.POLICY
+           and not set(runner.exited()) - {"/cmg_reference"}):
+        if kill_at is not None and monitor.sim_time() >= kill_at and "killed_at" not in row:
+            runner.kill("/cmg_reference")
+            row["killed_at"] = monitor.sim_time() - end_settle
+        monitor.send_velocity(*(command if monitor.sim_time() >= end_settle else (0.0, 0.0, 0.0)))
+        if args.push_velocity > 0 and monitor.sim_time() >= next_push:
+            angle = rng.uniform(-np.pi, np.pi)
+            monitor.push(args.push_velocity * np.cos(angle), args.push_velocity * np.sin(angle))
+            row["push_times"].append(monitor.sim_time() - end_settle)
+            next_push, pushes = next_push + args.push_interval, pushes + 1
+        monitor.spin_for(0.05)
+        if time.monotonic() - wall_start > args.wall_limit:
+            raise RuntimeError(f"more than {args.wall_limit} s of wall time")
+    monitor.spin_for(0.3)  # the bridge's status with the fault, if any
+    run = [s for s in monitor.states if s.stamp >= go]
+    segment = [s for s in run if s.stamp >= end_settle]
+    odom = np.array([o for o in monitor.odom if end_settle <= o[0] <= end]).reshape(-1, 4)
+    trace = np.column_stack([odom[:, 0] - end_settle, odom[:, 1:3], np.unwrap(odom[:, 3])])
+    fell, how = monitor.fell()
+    damped = next((s.stamp - go for s in run if s.mode == Mode.DAMPING), None)
+    measured_from = end_settle + args.ramp_up
+    reached = min(monitor.sim_time(), end)
+    achieved = (monitor.achieved_velocity(end=reached, window=reached - measured_from)
+                if reached - measured_from > 0.5 else np.full(3, np.nan))
+    errors = monitor.tracking_error(segment)
+    keys = monitor.keybody_error(segment)
+    loop = percentiles(monitor.latency_ms(since_stamp=end_settle))
+    diag = monitor.diagnostics
+    wall = [s.wall for s in run]
+    settled_wall = next((s.wall for s in segment), np.inf)
+    missed, longest_gap = monitor.missed_ticks(settled_wall, args.control_period)
+    row.update({
+        "fell": fell, "fall": how, "damped_after_go": damped, "achieved": achieved.tolist(),
+        "velocity_error": float(np.hypot(command[0] - achieved[0], command[1] - achieved[1])),
+        "yaw_rate_error": float(abs(command[2] - achieved[2])),
+        "joint_error": float(np.mean(errors)) if errors.size else float("nan"),
+        "keybody_error": float(np.mean(keys)) if keys.size else float("nan"), "pushes": pushes,
+        "loop_p50_ms": loop[0], "loop_p99_ms": loop[1], "missed_ticks": missed,
+        "longest_command_gap_ms": longest_gap * 1e3,
+        "inference_p50_ms": float(diag.get("inference_p50_ms", "nan")),
+        "inference_p99_ms": float(diag.get("inference_p99_ms", "nan")),
+        "state_hz": (len(wall) - 1) / (wall[-1] - wall[0]) if len(wall) > 1 else float("nan"),
+        "rtf": ((run[-1].stamp - run[0].stamp) / (wall[-1] - wall[0])) if len(wall) > 1 else float("nan"),
+    })
+    if "killed_at" in row:
+        row["final_speed"] = float(np.hypot(*monitor.achieved_velocity(end=reached, window=1.0)[:2]))
+    if set(runner.exited()) - ({"/cmg_reference"} if "killed_at" in row else set()):
+        row["error"] = f"a node exited: {runner.exited()}"
+    return trace
 
 
 def write_trace(out: Path, rows: list[dict], traces: list[np.ndarray]) -> None:
@@ -226,10 +220,6 @@ def markdown_table(rows: list[dict], seconds: float) -> str:
     return "\n".join(lines)
 
 
-def _interrupt(*_) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -267,11 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in missing_models(policy, cmg):
             print(f"bench_closed_loop: {line}", file=sys.stderr)
         return 1
-    import rclpy
-
     from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.launch_graph import (collect_overrides, config_dir, override_parameters, parse_override,
-                                        sim_environment, sim_graph)
+    from g1_bridge.launch_graph import collect_overrides, override_parameters, parse_override
+    from g1_bridge.sim_session import headless_graph, monitor_session, write_toy_models
     from twist_core.robot import load_robot_spec
 
     spec = load_robot_spec()
@@ -283,10 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         args.param = [parse_override(p) for p in args.param]
     except ValueError as error:
         parser.error(str(error))
-    graph = [n for n in sim_graph("", config_dir(), clock_mode=args.clock_mode, rviz=False, reference="cmg",
-                                  cmg_model=str(cmg), policy_file=str(policy),
-                                  bridge_parameters={"release_gantry_on_go": args.gantry == "off"})
-             if n.package != "robot_state_publisher"]
+    graph = headless_graph(clock_mode=args.clock_mode, reference="cmg", cmg_model=str(cmg), policy_file=str(policy),
+                           bridge_parameters={"release_gantry_on_go": args.gantry == "off"})
     try:
         graph = override_parameters(graph, overrides)
     except ValueError as error:
@@ -303,26 +289,16 @@ def main(argv: list[str] | None = None) -> int:
           + (f"; pushes of {args.push_velocity:g} m/s every {args.push_interval:g} s" if args.push_velocity > 0
              else "") + "".join(f"; {node}:{name}={value}" for node, name, value in args.param), flush=True)
     print(HEADER, flush=True)
-    from rclpy.signals import SignalHandlerOptions
-
-    # rclpy's own handlers would shut its context down on Ctrl-C/SIGTERM, before the robot is damped: ours
-    # raise KeyboardInterrupt, and the cleanup damps the bridge, then stops the nodes
-    signal.signal(signal.SIGTERM, _interrupt)
-    os.environ.update(sim_environment(os.environ))  # localhost discovery and a domain of its own, unless set
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    monitor = LoopMonitor(spec, name="bench_monitor")
     rows, traces = [], []
-    try:
-        for index, command in enumerate(args.commands):
-            row, trace = run_command(monitor, graph, command, args, Path(work.name) / f"logs_{index}")
-            rows.append(row)
-            traces.append(trace)
-            print(format_row(row), flush=True)
-    except KeyboardInterrupt:
-        print("interrupted")
-    finally:
-        monitor.destroy_node()
-        rclpy.try_shutdown()
+    with monitor_session(lambda: LoopMonitor(spec, name="bench_monitor")) as monitor:
+        try:
+            for index, command in enumerate(args.commands):
+                row, trace = run_command(monitor, graph, command, args, Path(work.name) / f"logs_{index}")
+                rows.append(row)
+                traces.append(trace)
+                print(format_row(row), flush=True)
+        except KeyboardInterrupt:
+            print("interrupted")
     if args.markdown:
         Path(args.markdown).write_text(markdown_table(rows, args.seconds) + "\n")
     if args.json:

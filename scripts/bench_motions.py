@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import sys
 import tempfile
 import time
@@ -36,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_POLICY = "models/student/policy.onnx"
+from g1_bridge.sim_session import DEFAULT_POLICY
+
 MOTION_SUFFIXES = (".npz", ".pkl", ".csv")
 
 
@@ -59,12 +57,13 @@ def clip_files(inputs: list[str]) -> list[Path]:
 def run_clip(monitor, graph, args, log_dir: Path) -> dict:
     """One fresh graph playing one clip; the row's numbers."""
     from g1_bridge.closed_loop import graph_session
+    from g1_bridge.sim_session import graph_runner
     from twist_core.safety import Mode
     from twist_msgs.msg import MotionReference
 
     row: dict = {}
     try:
-        with graph_session(monitor, graph, log_dir, ("g1_bridge", "cmg_node", "twist_policy_node")) as runner:
+        with graph_session(monitor, graph_runner(graph, log_dir)) as runner:
             go, wall_start = monitor.sim_time(), time.monotonic()
             ended_at = None
             while not runner.exited() and monitor.mode() == Mode.POLICY:
@@ -153,10 +152,6 @@ def markdown_table(rows: list[dict], s: dict) -> str:
     return "\n".join(lines)
 
 
-def _interrupt(*_) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -182,11 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
         print(f"bench_motions: {exc}", file=sys.stderr)
         return 1
-    import rclpy
-    from rclpy.signals import SignalHandlerOptions
-
     from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.launch_graph import collect_overrides, config_dir, override_parameters, sim_environment, sim_graph
+    from g1_bridge.launch_graph import collect_overrides, override_parameters
+    from g1_bridge.sim_session import headless_graph, monitor_session
     from twist_core.robot import load_robot_spec
 
     try:
@@ -197,31 +190,22 @@ def main(argv: list[str] | None = None) -> int:
     work = tempfile.TemporaryDirectory(prefix="twist_bench_motions_")
     print(f"policy {policy}; {len(clips)} clips; lockstep, gantry released at go", flush=True)
     print(HEADER, flush=True)
-    # rclpy's own handlers would shut its context down on Ctrl-C/SIGTERM, before the robot is damped: ours
-    # raise KeyboardInterrupt, and the cleanup damps the bridge, then stops the nodes
-    signal.signal(signal.SIGTERM, _interrupt)
-    os.environ.update(sim_environment(os.environ))  # localhost discovery and a domain of its own, unless set
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    monitor = LoopMonitor(spec, name="bench_motions_monitor")
     rows = []
-    try:
-        for index, (clip, total) in enumerate(zip(clips, seconds)):
-            graph = [n for n in sim_graph("", config_dir(), clock_mode="lockstep", rviz=False, reference="mocap",
-                                          motion_file=str(clip.resolve()), motion_fps=args.fps,
-                                          policy_file=str(policy))
-                     if n.package != "robot_state_publisher"]
-            try:
-                graph = override_parameters(graph, overrides)
-            except ValueError as exc:
-                parser.error(str(exc))
-            row = {"clip": str(clip), "seconds": total, **run_clip(monitor, graph, args, Path(work.name) / str(index))}
-            rows.append(row)
-            print(format_row(row), flush=True)
-    except KeyboardInterrupt:
-        print("interrupted")
-    finally:
-        monitor.destroy_node()
-        rclpy.try_shutdown()
+    with monitor_session(lambda: LoopMonitor(spec, name="bench_motions_monitor")) as monitor:
+        try:
+            for index, (clip, total) in enumerate(zip(clips, seconds)):
+                graph = headless_graph(clock_mode="lockstep", reference="mocap", motion_file=str(clip.resolve()),
+                                       motion_fps=args.fps, policy_file=str(policy))
+                try:
+                    graph = override_parameters(graph, overrides)
+                except ValueError as exc:
+                    parser.error(str(exc))
+                row = {"clip": str(clip), "seconds": total,
+                       **run_clip(monitor, graph, args, Path(work.name) / str(index))}
+                rows.append(row)
+                print(format_row(row), flush=True)
+        except KeyboardInterrupt:
+            print("interrupted")
     totals = summary(rows)
     print(summary_line(totals), flush=True)
     if args.markdown:

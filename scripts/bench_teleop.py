@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import sys
 import tempfile
 import time
@@ -44,16 +42,12 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_POLICY = "models/student/policy.onnx"
-DEFAULT_CMG = "models/cmg/cmg.onnx"
+from g1_bridge.sim_session import DEFAULT_CMG, DEFAULT_POLICY
+
 RUNS = ("file", "clean", "degraded", "upper")
 STAMP_MARGIN = 0.002  # s: a command stamped sooner after a reference is not taken to have used it
 HEADER = (f"{'run':<9} {'samples':>11} {'lat p50':>8} {'lat p99':>8} {'st. p50':>8} {'st. p99':>8} {'non-finite':>10} "
           f"{'max step':>8} {'fell':>5} {'joint err':>9}")
-
-
-def _interrupt(*_) -> None:
-    raise KeyboardInterrupt
 
 
 def make_monitor(spec):
@@ -152,6 +146,7 @@ def reference_checks(monitor, spec, scale: float, rate: float) -> tuple[int, flo
 def run(monitor, spec, graph, motion, args, kind: str, log_dir: Path) -> dict:
     """One graph, one run; the row."""
     from g1_bridge.closed_loop import graph_session, percentiles
+    from g1_bridge.sim_session import graph_runner
     from twist_core.safety import Mode
     from twist_msgs.msg import MotionReference
 
@@ -159,7 +154,7 @@ def run(monitor, spec, graph, motion, args, kind: str, log_dir: Path) -> dict:
     sent: list[tuple[float, float]] = []
     playing = MotionReference.SOURCE_MOCAP if kind == "file" else MotionReference.SOURCE_TELEOP
     try:
-        with graph_session(monitor, graph, log_dir, ("g1_bridge", "cmg_node", "twist_policy_node")) as runner:
+        with graph_session(monitor, graph_runner(graph, log_dir)) as runner:
             monitor.spin_for(1.0)  # standing under the policy
             if kind == "file":
                 end = time.monotonic() + motion.duration + 2.0 + args.after  # blends in and out
@@ -230,10 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             print(f"bench_teleop: no such file {path}", file=sys.stderr)
             return 1
-    import rclpy
-    from rclpy.signals import SignalHandlerOptions
-
-    from g1_bridge.launch_graph import config_dir, override_parameters, sim_environment, sim_graph
+    from g1_bridge.launch_graph import override_parameters
+    from g1_bridge.sim_session import headless_graph, monitor_session
     from twist_core.motion import MotionError
     from twist_core.motion_formats import read_motion
     from twist_core.robot import load_robot_spec
@@ -251,29 +244,22 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.playout_delay} s playout delay",
           flush=True)
     print(HEADER, flush=True)
-    signal.signal(signal.SIGTERM, _interrupt)
-    os.environ.update(sim_environment(os.environ))
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    monitor = make_monitor(spec)
     rows = []
-    try:
-        for index, kind in enumerate(args.runs * args.repeat):
-            reference = "mocap" if kind == "file" else "teleop"
-            graph = [n for n in sim_graph("", config_dir(), clock_mode="realtime", rviz=False, reference=reference,
-                                          cmg_model=str(cmg), motion_file=str(Path(args.motion).resolve()),
-                                          motion_fps=args.fps or 0.0, policy_file=str(policy))
-                     if n.package != "robot_state_publisher"]
-            teleop = {"playout_delay": args.playout_delay, "joint_speed_scale": args.joint_speed_scale,
-                      "mode": "upper_body" if kind == "upper" else "whole_body"}
-            graph = override_parameters(graph, {"teleop_reference": teleop} if kind != "file" else {})
-            row = run(monitor, spec, graph, motion, args, kind, Path(work.name) / str(index))
-            rows.append(row)
-            print(format_row(row), flush=True)
-    except KeyboardInterrupt:
-        print("interrupted")
-    finally:
-        monitor.destroy_node()
-        rclpy.try_shutdown()
+    with monitor_session(lambda: make_monitor(spec)) as monitor:
+        try:
+            for index, kind in enumerate(args.runs * args.repeat):
+                reference = "mocap" if kind == "file" else "teleop"
+                graph = headless_graph(clock_mode="realtime", reference=reference, cmg_model=str(cmg),
+                                       motion_file=str(Path(args.motion).resolve()), motion_fps=args.fps or 0.0,
+                                       policy_file=str(policy))
+                teleop = {"playout_delay": args.playout_delay, "joint_speed_scale": args.joint_speed_scale,
+                          "mode": "upper_body" if kind == "upper" else "whole_body"}
+                graph = override_parameters(graph, {"teleop_reference": teleop} if kind != "file" else {})
+                row = run(monitor, spec, graph, motion, args, kind, Path(work.name) / str(index))
+                rows.append(row)
+                print(format_row(row), flush=True)
+        except KeyboardInterrupt:
+            print("interrupted")
     if args.json:
         Path(args.json).write_text(json.dumps({"policy": str(policy), "motion": args.motion, "rows": rows},
                                               indent=1, default=float))

@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import signal
 import sys
 import tempfile
 import time
@@ -38,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
+from g1_bridge.sim_session import DEFAULT_CMG, DEFAULT_POLICY, missing_models
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_POLICY = "models/student/policy.onnx"
-DEFAULT_CMG = "models/cmg/cmg.onnx"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,28 +52,6 @@ class Phase:
 
 SEQUENCE = (Phase("stand", 3.0, (0.0, 0.0, 0.0)), Phase("walk", 6.0, (0.5, 0.0, 0.0)),
             Phase("turn", 5.0, (0.3, 0.0, 0.5)), Phase("stop", 4.0, (0.0, 0.0, 0.0)))
-
-HOW_TO_GET = {
-    "policy": ("the student policy is exported by tracker training (issue #7; `export-policy`, the ONNX contract of "
-               "twist_core.policy_runtime); see src/twist_training/README.md. Until one exists: make demo TOY=1"),
-    "cmg": ("train and export a CMG (src/twist_training/README.md): walk-dataset --out data/walk --clips 200; "
-            "cmg-prepare --motions data/walk --out data/cmg_data.npz; cmg-train --data data/cmg_data.npz "
-            "--out runs/cmg; cmg-export --checkpoint runs/cmg/best.pt --out models/cmg/cmg.onnx"),
-}
-
-
-def missing_models(policy: Path, cmg: Path) -> list[str]:
-    """One message per model file that does not exist."""
-    return [f"missing {what} file {path}: {HOW_TO_GET[what]}" for what, path in (("policy", policy), ("cmg", cmg))
-            if not path.is_file()]
-
-
-def write_toy_models(directory: Path, spec) -> tuple[Path, Path]:
-    """The toy policy (targets = reference joints) and the toy CMG of the tests, written to ``directory``."""
-    from twist_core.testing.cmg_fixture import write_toy_cmg
-    from twist_core.testing.policy_fixture import write_toy_policy
-
-    return (write_toy_policy(directory / "toy_policy.onnx", spec), write_toy_cmg(directory / "toy_cmg.onnx", spec))
 
 
 def command_at(t: float, sequence=SEQUENCE) -> tuple[Phase | None, tuple[float, float, float]]:
@@ -261,10 +237,6 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def _interrupt(*_) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; see the module docstring."""
     args = parse_args(argv)
@@ -282,13 +254,9 @@ def main(argv: list[str] | None = None) -> int:
             for line in problems:
                 print(f"make demo: {line}", file=sys.stderr)
             return 1
-    import rclpy
-
-    from g1_bridge.closed_loop import LoopMonitor, mode_name, percentiles
-    from g1_bridge.graph_runner import GraphRunner
-    from g1_bridge.launch_graph import config_dir, sim_environment, sim_graph
+    from g1_bridge.closed_loop import LoopMonitor
+    from g1_bridge.sim_session import headless_graph, monitor_session, write_toy_models
     from twist_core.robot import load_robot_spec
-    from twist_core.safety import Mode
 
     spec = load_robot_spec()
     out = Path(args.out or ROOT / "runs" / "demo" / time.strftime("%Y%m%d-%H%M%S")).resolve()
@@ -299,9 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     gantry = args.gantry == "on" or (args.gantry == "auto" and args.toy)
     reference = {"reference": "mocap", "motion_file": str(Path(args.motion).resolve()),
                  "motion_fps": args.motion_fps} if args.motion else {"reference": "cmg", "cmg_model": str(cmg)}
-    graph = [n for n in sim_graph("", config_dir(), clock_mode="lockstep", rviz=False, policy_file=str(policy),
-                                  bridge_parameters={"release_gantry_on_go": not gantry}, **reference)
-             if n.package != "robot_state_publisher"]  # headless: nothing to show the TF to
+    graph = headless_graph(clock_mode="lockstep", policy_file=str(policy),
+                           bridge_parameters={"release_gantry_on_go": not gantry}, **reference)
     log = lambda text: print(text, flush=True)  # noqa: E731
     log(f"demo: policy {policy}{' (toy: targets = reference joints, no learning)' if args.toy else ''}")
     if args.motion:
@@ -311,40 +278,35 @@ def main(argv: list[str] | None = None) -> int:
     held = "ON (it holds the pelvis: the robot cannot fall, nor walk)" if gantry else "off"
     log(f"demo: virtual gantry after go: {held}")
     log(f"demo: output and node logs in {out}")
-    runner = GraphRunner(graph, log_dir=out / "logs", required=("g1_bridge", "cmg_node", "twist_policy_node"))
-    from rclpy.signals import SignalHandlerOptions
+    with monitor_session(lambda: LoopMonitor(spec, name="demo_monitor")) as monitor:
+        status = report(monitor, graph, args, sequence, out, log, policy, cmg, gantry)
+    toy_dir.cleanup()
+    return status
 
-    # rclpy's own handlers would shut its context down on Ctrl-C/SIGTERM, before the robot is damped: ours
-    # raise KeyboardInterrupt, and the cleanup damps the bridge, then stops the nodes
-    signal.signal(signal.SIGTERM, _interrupt)
-    os.environ.update(sim_environment(os.environ))  # localhost discovery and a domain of its own, unless set
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    monitor = LoopMonitor(spec, name="demo_monitor")
+
+def report(monitor, graph, args, sequence, out: Path, log, policy: Path, cmg: Path, gantry: bool) -> int:
+    """Run the graph through the sequence, then print the summary and write the plots and metrics; the exit code."""
+    from g1_bridge.closed_loop import graph_session, mode_name, percentiles
+    from g1_bridge.sim_session import graph_runner
+    from twist_core.safety import Mode
+
     rows: list[dict] = []
     start = 0.0
     status = 0
     failure = ""
+    runner = graph_runner(graph, out / "logs")
     try:
-        runner.start()
-        monitor.start_and_go(timeout=90.0, log=lambda text: log(f"bridge {text}"))
-        start = monitor.sim_time()
-        rows = run_sequence(monitor, runner, args.table_period, args.wall_limit, log, sequence)
-        if monitor.mode() == Mode.DAMPING:  # before the demo's own damping below: a fault, or the policy's request
-            failure = f"the bridge damped: {monitor.status.fault_message if monitor.status else '?'}"
+        with graph_session(monitor, runner, start_timeout=90.0, log=lambda text: log(f"bridge {text}")):
+            start = monitor.sim_time()
+            rows = run_sequence(monitor, runner, args.table_period, args.wall_limit, log, sequence)
+            if monitor.mode() == Mode.DAMPING:  # before the demo's own damping: a fault, or the policy's request
+                failure = f"the bridge damped: {monitor.status.fault_message if monitor.status else '?'}"
     except KeyboardInterrupt:
         log("demo: interrupted")
     except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
         log(f"demo: {exc}")
         status = 2
-    finally:
-        if runner.processes and "/mujoco_bridge" not in runner.exited():
-            try:
-                log(f"bridge damp: {monitor.call('damp', timeout=5.0).message}")
-                monitor.spin_until(lambda: monitor.mode() == Mode.DAMPING, 5.0)
-            except Exception as exc:  # noqa: BLE001 - whatever happens, the nodes are stopped below
-                log(f"demo: could not damp: {exc}")
-        codes = runner.stop()
-        log(f"demo: nodes stopped (exit codes {codes}); final mode {mode_name(monitor.mode())}")
+    log(f"demo: nodes stopped (exit codes {runner.exited()}); final mode {mode_name(monitor.mode())}")
     if monitor.states and start:
         summary = phase_summary(monitor, start, sequence)
         fell, how = monitor.fell()
@@ -376,9 +338,6 @@ def main(argv: list[str] | None = None) -> int:
     if failure and status == 0:
         log(f"demo: FAILED: {failure}")
         status = 3
-    monitor.destroy_node()
-    rclpy.try_shutdown()
-    toy_dir.cleanup()
     return status
 
 

@@ -22,8 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import rclpy
@@ -343,16 +342,15 @@ class LoopMonitor(Node):
 
 
 @contextlib.contextmanager
-def graph_session(monitor: LoopMonitor, graph: Sequence[Any], log_dir: Path, required: Sequence[str],
-                  start_timeout: float = 120.0, log: Callable[[str], None] = lambda _: None) -> Iterator[Any]:
-    """A fresh graph driven from outside: start its nodes, start and go; yield the GraphRunner.
+def graph_session(monitor: LoopMonitor, runner: Any, start_timeout: float = 120.0,
+                  log: Callable[[str], None] = lambda _: None) -> Iterator[Any]:
+    """A fresh graph driven from outside: start the nodes of ``runner`` (a GraphRunner), start and go; yield it.
 
-    Afterwards the bridge is damped (while it runs) and every node stopped, whatever happened in between.
+    Afterwards the bridge is damped (while it runs; up to 5 s for DAMPING) and every node stopped, whatever
+    happened in between (``runner.exited()`` then has every node's exit code). ``log`` gets the bridge's answers
+    to start, go and damp.
     """
-    from g1_bridge.graph_runner import GraphRunner
-
     monitor.clear()
-    runner = GraphRunner(graph, log_dir=log_dir, required=tuple(required))
     try:
         runner.start()
         monitor.start_and_go(timeout=start_timeout, log=log)
@@ -360,9 +358,10 @@ def graph_session(monitor: LoopMonitor, graph: Sequence[Any], log_dir: Path, req
     finally:
         try:
             if runner.processes and "/mujoco_bridge" not in runner.exited():
-                monitor.call("damp", timeout=5.0)
-        except Exception:  # noqa: BLE001 - whatever happens, the nodes are stopped below
-            pass
+                log(f"damp: {monitor.call('damp', timeout=5.0).message}")
+                monitor.spin_until(lambda: monitor.mode() == Mode.DAMPING, 5.0)
+        except Exception as exc:  # noqa: BLE001 - whatever happens, the nodes are stopped below
+            log(f"could not damp: {exc}")
         runner.stop()
 
 

@@ -11,7 +11,7 @@ import pytest
 from twist_core.testing.lint import flake8, pydocstyle
 
 SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
-OURS = [SCRIPTS / name for name in ("demo.py", "bench_closed_loop.py", "bench_teleop.py")]
+OURS = [SCRIPTS / name for name in ("demo.py", "bench_closed_loop.py", "bench_motions.py", "bench_teleop.py")]
 
 
 def _run(*args, timeout=120):
