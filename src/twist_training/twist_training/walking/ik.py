@@ -1,7 +1,7 @@
 """Whole-body inverse kinematics on the G1 MuJoCo model: damped least squares on MuJoCo Jacobians.
 
 Tasks, stacked with weights: whole-body CoM (x, y), pelvis height, pelvis orientation (level, given heading),
-both feet (position and flat orientation with a heading), torso upright, and a posture term pulling joints to
+both feet (position and orientation: heading and sole pitch), torso upright, and a posture term pulling joints to
 a target posture (the default pose with arm swing). Each frame starts from the previous solution; joint
 positions are clamped to their limits after every iteration.
 """
@@ -42,7 +42,7 @@ class IKTargets:
     com_xy: np.ndarray                 # (2,)
     pelvis_height: float
     heading: float                     # pelvis and torso yaw
-    feet: np.ndarray                   # (2, 4): ankle x, y, z, yaw for left and right
+    feet: np.ndarray                   # (2, 5): ankle x, y, z, yaw, sole pitch for left and right
     posture: np.ndarray                # (29,) motor order
 
 
@@ -53,6 +53,11 @@ def _orientation_error(target: np.ndarray, current: np.ndarray) -> np.ndarray:
     rot = np.zeros(9)
     mujoco.mju_quat2Mat(rot, current)
     return rot.reshape(3, 3) @ error
+
+
+def foot_orientation(yaw: float, pitch: float) -> np.ndarray:
+    """Quaternion (wxyz) of a foot with heading ``yaw`` and sole pitch ``pitch`` (toe down > 0)."""
+    return rotations.multiply(rotations.from_yaw(yaw), np.array([np.cos(pitch / 2), 0.0, np.sin(pitch / 2), 0.0]))
 
 
 class WholeBodyIK:
@@ -117,7 +122,7 @@ class WholeBodyIK:
             for foot, goal in zip(self.feet, targets.feet):
                 mujoco.mj_jacBody(m, d, jacp, jacr, foot)
                 rows += [jacp.copy(), jacr.copy()]
-                errors += [goal[:3] - d.xpos[foot], _orientation_error(rotations.from_yaw(goal[3]), d.xquat[foot])]
+                errors += [goal[:3] - d.xpos[foot], _orientation_error(foot_orientation(goal[3], goal[4]), d.xquat[foot])]
                 weights += [w.foot_position] * 3 + [w.foot_orientation] * 3
 
             mujoco.mj_jacBody(m, d, jacp, jacr, self.torso)
