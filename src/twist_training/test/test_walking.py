@@ -121,6 +121,23 @@ def test_rolling_feet_reach_the_ankles(spec, generator, meter):
     assert meter.measure(motion, plan).failures(meter.targets) == []
 
 
+def test_pelvis_turns_with_the_stride(spec, generator, meter):
+    """At 1.75 m/s the pelvis yaws with the stride, the waist counter-rotates it, and the walk meets the targets."""
+    from twist_core.rotations import yaw
+
+    timeline = np.zeros((401, 3))
+    timeline[50:] = [1.75, 0.0, 0.0]
+    motion, plan = generator.generate(timeline)
+    assert meter.measure(motion, plan).failures(meter.targets) == []
+    walking = slice(200, 400)
+    stride = np.array([generator.stride(plan, k) for k in range(200, 400)])
+    pelvis = np.unwrap(yaw(motion.root_quat))[walking] - plan.body[walking, 2]
+    np.testing.assert_allclose(pelvis, generator.config.pelvis_yaw * stride, atol=0.01)
+    assert np.abs(pelvis).max() > 0.1
+    waist = motion.joint_pos[walking, spec.joint_index("waist_yaw_joint")]
+    np.testing.assert_allclose(waist, -pelvis, atol=0.02)  # the torso keeps the heading
+
+
 def test_standing_command_takes_no_step(spec):
     """A zero command keeps both feet on the ground and the ZMP between them."""
     plan = plan_gait(np.zeros((200, 3)), 50.0)

@@ -11,7 +11,7 @@
   window (so the sway of walking cancels), relative to the commanded speed or to 0.2 m/s for slower commands
   (turning in place); a window starts 1 s after the acceleration-limited body has reached the
   new command; standing windows (every axis within the gait's standing threshold) are judged by slip and ZMP
-  only; the heading likewise;
+  only; the heading (of the pelvis, which yaws with the stride) likewise;
 * joint limits and foot penetration (the lowest point of a foot collision sphere below the floor).
 """
 
@@ -261,6 +261,7 @@ class QualityMeter:
         worst = 0.0
         headings = np.unwrap(yaw(motion.root_quat))
         for start, end in self._constant_windows(motion.command, motion.fps):
+            start, end = self._whole_cycles(plan, start, end)  # the pelvis yaws with the stride
             commanded = plan.body[end, 2] - plan.body[start, 2]
             achieved = headings[end] - headings[start]
             worst = max(worst, abs(achieved - commanded) / ((end - start) / motion.fps))
