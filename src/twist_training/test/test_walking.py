@@ -82,6 +82,17 @@ def test_long_steps_roll_the_feet_about_their_edges(spec):
     np.testing.assert_allclose(rolled_ankle(flat, np.zeros((400, 2)), np.zeros((400, 2)), config), flat[..., :3])
 
 
+def test_roll_edges_match_the_model(spec, generator):
+    """The gait's toe and heel edges are where the model's foot collision spheres are."""
+    from twist_core.model import foot_spheres
+
+    config, model = GaitConfig(), generator.ik.model
+    for spheres in foot_spheres(spec, model):
+        x, z = model.geom_pos[spheres, 0], model.geom_pos[spheres, 2]
+        assert x.max() == pytest.approx(config.toe_x) and x.min() == pytest.approx(config.heel_x)
+        np.testing.assert_allclose(z, -config.sole_depth)
+
+
 def test_support_distance_handles_edges():
     """Hull, segment (one foot on one edge) and point supports."""
     square = np.array([[0, 0], [1, 0], [1, 1], [0, 1.0]])
