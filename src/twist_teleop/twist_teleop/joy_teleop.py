@@ -90,7 +90,7 @@ class JoyTeleop(Node):
 
 def usage() -> str:
     """The --help text."""
-    lines = [__doc__, "Parameters:"]
+    lines = [__doc__, "Usage: ros2 run twist_teleop joy_teleop [--ros-args -p NAME:=VALUE ...]", "", "Parameters:"]
     lines += [f"  {name:<16} {default!r:<8} {text}" for name, (default, text) in PARAMETERS.items()]
     return "\n".join(lines)
 
