@@ -1,14 +1,16 @@
 # The workspace's entry points. See README.md.
-.PHONY: help setup build test demo sim clean
+.PHONY: help setup build test demo sim check-setup clean
 
 help:
-	@echo "make setup   create .venv (pinned ROS 2 Kilted wheels, MuJoCo, ONNX Runtime, torch) and colcon build"
+	@echo "make setup   create .venv (pinned ROS 2 Kilted wheels, MuJoCo, ONNX Runtime, torch) and colcon build;"
+	@echo "             PYTHON=python3.12 (3.11 or 3.12), TRAINING=0 (no torch), REAL=1|0|auto (Cyclone DDS extras)"
 	@echo "make build   colcon build (after setup)"
 	@echo "make test    colcon test, gated on colcon test-result; ends with 'N passed, N failed'"
 	@echo "make demo    the closed loop in simulation: scripted cmd_vel, live table, plots (POLICY=, CMG=, TOY=1, ARGS=)"
 	@echo "             MOTION=clip.csv [MOTION_FPS=60]: play a motion clip instead of the walk"
 	@echo "make sim     the simulated G1 in real time for interactive use (twist-ctl, teleop-keyboard): the MuJoCo"
 	@echo "             viewer when DISPLAY is set, else a recording to RECORD (runs/sim.mp4); POLICY=, CMG=, ARGS="
+	@echo "make check-setup  make setup + the message and core tests from a fresh copy, per PYTHONS (python3.12)"
 	@echo "make clean   remove build/, install/ and log/ (keeps .venv)"
 
 setup:
@@ -31,6 +33,10 @@ sim:
 	@mkdir -p "$(dir $(RECORD))" && bash -c 'source scripts/env.sh && echo "sim: steer it from another shell: source scripts/env.sh; twist-ctl start; twist-ctl go; teleop-keyboard" \
 		&& python -m g1_bridge.graph_runner --reference cmg --cmg-model "$(CMG)" --policy-file "$(POLICY)" \
 		$(if $(DISPLAY),--viewer,--no-rviz --record "$(RECORD)") $(ARGS)'
+
+PYTHONS ?= python3.12
+check-setup:
+	bash scripts/check_setup.sh $(PYTHONS)
 
 clean:
 	rm -rf build install log

@@ -2,7 +2,8 @@
 """Repair the CMake export files that the ROS 2 PyPI wheels ship with the wheel builder's paths.
 
 Several ``share/*/cmake/export_*__rosidl_generator_pyExport.cmake`` files in the ``ros-*-msgs``
-wheels name the builder's Python and NumPy include directories (``/opt/python/cp311-cp311/...``).
+wheels name the builder's Python and NumPy include directories (``/opt/python/cp311-cp311/...``, likewise for
+cp310 and cp312).
 CMake rejects an imported target whose include directory does not exist, so building any interface
 package against those wheels fails. This rewrites the paths to this environment's own Python and
 NumPy include directories. It is idempotent: run it after every install of more ``ros-*`` wheels.
@@ -18,9 +19,9 @@ import sys
 import sysconfig
 from pathlib import Path
 
-BUILDER_PREFIX = "/opt/python/cp311-cp311"
-_PYTHON_INCLUDE = re.compile(re.escape(BUILDER_PREFIX) + r"/include/python3\.\d+")
-_NUMPY_INCLUDE = re.compile(re.escape(BUILDER_PREFIX) + r"/lib/python3\.\d+/site-packages/numpy/(?:_core|core)/include")
+BUILDER_PREFIX = r"/opt/python/cp3\d+-cp3\d+"  # the wheel builder's interpreter, per CPython version
+_PYTHON_INCLUDE = re.compile(BUILDER_PREFIX + r"/include/python3\.\d+")
+_NUMPY_INCLUDE = re.compile(BUILDER_PREFIX + r"/lib/python3\.\d+/site-packages/numpy/(?:_core|core)/include")
 
 
 def replacement_paths() -> tuple[str, str]:
@@ -44,7 +45,8 @@ def fix_file(path: Path, python_include: str, numpy_include: str) -> bool:
 def broken_files(prefix: Path) -> list[Path]:
     """Export files under ``prefix/share`` that still name the wheel builder's paths."""
     pattern = "*/cmake/export_*__rosidl_generator_pyExport.cmake"
-    return [p for p in sorted((prefix / "share").glob(pattern)) if BUILDER_PREFIX in p.read_text()]
+    builder = re.compile(BUILDER_PREFIX)
+    return [p for p in sorted((prefix / "share").glob(pattern)) if builder.search(p.read_text())]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     python_include, numpy_include = replacement_paths()
     changed = [p for p in todo if fix_file(p, python_include, numpy_include)]
     left = broken_files(args.prefix)
-    print(f"fix_ros_wheels: {len(changed)} file(s) rewritten, {len(left)} still naming {BUILDER_PREFIX}")
+    print(f"fix_ros_wheels: {len(changed)} file(s) rewritten, {len(left)} still naming the builder's /opt/python")
     return 1 if left else 0
 
 

@@ -105,7 +105,8 @@ def test_a_pickle_runs_no_code(spec, motion, tmp_path):
     assert marker.exists()
     marker.unlink()
     for load in (detect_format, lambda p: read_motion(p, spec), lambda p: read_motion(p, spec, "twist")):
-        with pytest.raises(MotionError, match=r"cannot read as a pickle: refused to load io\.open"):
+        # io.open pickles as io.open up to CPython 3.11 and as _io.open from 3.12 on
+        with pytest.raises(MotionError, match=r"cannot read as a pickle: refused to load _?io\.open"):
             load(evil)
     assert not marker.exists()
     for protocol in (2, 4, 5):  # how numpy arrays pickle differs by protocol: all load

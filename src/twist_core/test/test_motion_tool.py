@@ -1,5 +1,6 @@
 """motion-tool, run as a user runs it (a subprocess), on synthetic files."""
 
+import re
 import subprocess
 import sys
 
@@ -85,5 +86,5 @@ def test_every_command_refuses_a_crafted_pickle(spec, tmp_path):
     for args in (("info", evil), ("validate", evil), ("convert", evil, tmp_path / "o.npz"),
                  ("resample", evil, tmp_path / "r.npz"), ("plot", evil)):
         code, out = tool(*args)
-        assert code == 1 and "refused to load io.open" in out and "Traceback" not in out, (args, out)
+        assert code == 1 and re.search(r"refused to load _?io\.open", out) and "Traceback" not in out, (args, out)
     assert not marker.exists() and not list(tmp_path.glob("[or].npz"))

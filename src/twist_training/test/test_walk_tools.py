@@ -46,6 +46,20 @@ def test_dataset_builder_is_deterministic(spec, tmp_path):
     assert (tmp_path / "a" / "commands.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_single_walks_print_a_quality_table(spec, tmp_path):
+    """--command makes one single walk per command (standing 1 s, then the command) and a table row for each."""
+    code, out = run("twist_training.walking.dataset", "--out", tmp_path, "--seconds", 3, "--workers", 1,
+                    "--command", 0, 0, 1.5, "--command", -0.5, 0, 0)
+    assert code == 0, out
+    assert "| 0, 0, 1.5 |" in out and "| -0.5, 0, 0 |" in out
+    for clip, command in (("clip_0000.npz", [0, 0, 1.5]), ("clip_0001.npz", [-0.5, 0, 0])):
+        motion = load_motion(tmp_path / clip, spec)
+        assert not motion.command[:50].any() and (motion.command[50:] == command).all()
+    assert json.loads((tmp_path / "summary.json").read_text())["clips"] == 2
+    code, out = run("twist_training.walking.dataset", "--out", tmp_path, "--command", "nan", 0, 0)
+    assert code == 2 and "finite" in out
+
+
 @pytest.mark.parametrize("cli", ["twist_training.walking.dataset", "twist_training.walking.physics_check"])
 def test_help(cli):
     """Both tools explain themselves."""

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from twist_training.walking.gait import LEFT, RIGHT, GaitConfig, plan_gait
+from twist_training.walking.gait import LEFT, RIGHT, GaitConfig, plan_gait, rolled_ankle
 from twist_training.walking.generator import WalkGenerator
 from twist_training.walking.lipm import com_from_zmp, preview_gains
-from twist_training.walking.quality import QualityMeter
+from twist_training.walking.quality import QualityMeter, support_distance
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,106 @@ def test_gait_plan_walks_forward(spec):
     single = ~plan.stance[:, LEFT] & plan.stance[:, RIGHT]
     right_centre = plan.feet[single, RIGHT, :2] + np.array([0.035, 0.0])
     np.testing.assert_allclose(plan.zmp[single], right_centre, atol=1e-9)  # ZMP on the stance foot
+
+
+def _edge(plan, config, foot, x):
+    """World (x, y, z) of the foot's edge ``x`` ahead of the ankle (at the spheres' centres) over the plan."""
+    ankle = plan.feet[:, foot]
+    c, s = np.cos(ankle[:, 4]), np.sin(ankle[:, 4])
+    forward = x * c - config.sole_depth * s
+    return np.column_stack([ankle[:, 0] + np.cos(ankle[:, 3]) * forward, ankle[:, 1] + np.sin(ankle[:, 3]) * forward,
+                            ankle[:, 2] - x * s - config.sole_depth * c])
+
+
+def test_long_steps_roll_the_feet_about_their_edges(spec):
+    """At 1.5 m/s a foot lifts off heel-up about its toe and lands toe-up on its heel; at 0.5 m/s it stays flat."""
+    config = GaitConfig()
+    slow = plan_gait(np.tile([0.5, 0.0, 0.0], (300, 1)), 50.0, config)
+    assert np.all(slow.feet[..., 4] == 0.0) and all(s.roll == 0.0 for s in slow.steps)
+    plan = plan_gait(np.tile([1.5, 0.0, 0.0], (400, 1)), 50.0, config)
+    t = np.arange(400) / 50.0
+    rolling = [s for s in plan.steps if s.roll == 1.0 and s.flat < t[-1]]
+    assert len(rolling) >= 6
+    for step in rolling:
+        f = step.foot
+        lift, land = int(np.ceil(step.lift * 50)), int(np.ceil(step.land * 50))
+        assert plan.feet[lift, f, 4] > 0.0 and plan.feet[land - 1, f, 4] < -0.1  # toe down, then toe up
+        toe, heel = _edge(plan, config, f, config.toe_x), _edge(plan, config, f, config.heel_x)
+        rise = (t >= step.heel_off) & (t <= step.lift)
+        down = (t >= step.land) & (t <= step.flat)
+        assert np.ptp(toe[rise], axis=0).max() < 1e-9, "the toe edge moves while the heel rises"
+        assert np.ptp(heel[down], axis=0).max() < 1e-9, "the heel edge moves while the foot rolls flat"
+        np.testing.assert_allclose(np.r_[toe[rise, 2], heel[down, 2]], -config.sole_depth, atol=1e-12)  # on the floor
+    # the edge a rolling foot stands on is where the flat foot had it
+    flat = plan.feet[..., :4].copy()
+    np.testing.assert_allclose(rolled_ankle(flat, np.zeros((400, 2)), np.zeros((400, 2)), config), flat[..., :3])
+
+
+def test_roll_edges_match_the_model(spec, generator):
+    """The gait's toe and heel edges are where the model's foot collision spheres are."""
+    from twist_core.model import foot_spheres
+
+    config, model = GaitConfig(), generator.ik.model
+    for spheres in foot_spheres(spec, model):
+        x, z = model.geom_pos[spheres, 0], model.geom_pos[spheres, 2]
+        assert x.max() == pytest.approx(config.toe_x) and x.min() == pytest.approx(config.heel_x)
+        np.testing.assert_allclose(z, -config.sole_depth)
+
+
+def test_support_distance_handles_edges():
+    """Hull, segment (one foot on one edge) and point supports."""
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1.0]])
+    assert support_distance(square, np.array([0.5, 0.5])) == pytest.approx(-0.5)
+    assert support_distance(square, np.array([1.2, 0.5])) == pytest.approx(0.2)
+    edge = np.array([[0.12, 0.03], [0.12, -0.03]])
+    assert support_distance(edge, np.array([0.12, 0.0])) == pytest.approx(0.0)
+    assert support_distance(edge, np.array([0.10, 0.0])) == pytest.approx(0.02)
+    assert support_distance(edge, np.array([0.12, 0.07])) == pytest.approx(0.04)
+    assert support_distance(edge[:1], np.array([0.12, 0.0])) == pytest.approx(0.03)
+    assert support_distance(np.zeros((0, 2)), np.zeros(2)) == np.inf
+
+
+def test_rolling_feet_reach_the_ankles(spec, generator, meter):
+    """The IK pitches the feet as planned (the ankle pitch follows) and the heel edge carries the landing foot."""
+    import mujoco
+
+    timeline = np.zeros((301, 3))
+    timeline[50:] = [1.5, 0.0, 0.0]
+    motion, plan = generator.generate(timeline)
+    qpos = meter._qpos(motion)
+    pitch = np.empty((len(qpos), 2))
+    model, data = generator.ik.model, generator.ik.data
+    for k, q in enumerate(qpos):
+        data.qpos[:] = q
+        mujoco.mj_kinematics(model, data)
+        for f, body in enumerate(generator.ik.feet):
+            pitch[k, f] = -np.arcsin(np.clip(data.xmat[body].reshape(3, 3)[2, 0], -1, 1))
+    assert np.abs(pitch - plan.feet[..., 4]).max() < 0.02
+    assert plan.feet[..., 4].max() > 0.4 and plan.feet[..., 4].min() < -0.15
+    points, _ = meter._feet(qpos)
+    touching = plan.stance[:, :, None] & (points[..., 2] <= meter.targets.contact_height)
+    # sphere order: heel pair, then toe pair (the G1 model); at 1.5 m/s the rear heel rises within the one frame
+    # of double support before lift-off, so the frames that catch a foot on one edge are the heel landings
+    heel_only = touching[..., :2].all(axis=-1) & ~touching[..., 2:].any(axis=-1)
+    assert heel_only.sum() >= 4, "no stance frame on the heel edge"
+    assert meter.measure(motion, plan).failures(meter.targets) == []
+
+
+def test_pelvis_turns_with_the_stride(spec, generator, meter):
+    """At 1.75 m/s the pelvis yaws with the stride, the waist counter-rotates it, and the walk meets the targets."""
+    from twist_core.rotations import yaw
+
+    timeline = np.zeros((401, 3))
+    timeline[50:] = [1.75, 0.0, 0.0]
+    motion, plan = generator.generate(timeline)
+    assert meter.measure(motion, plan).failures(meter.targets) == []
+    walking = slice(200, 400)
+    stride = np.array([generator.stride(plan, k) for k in range(200, 400)])
+    pelvis = np.unwrap(yaw(motion.root_quat))[walking] - plan.body[walking, 2]
+    np.testing.assert_allclose(pelvis, generator.config.pelvis_yaw * stride, atol=0.01)
+    assert np.abs(pelvis).max() > 0.1
+    waist = motion.joint_pos[walking, spec.joint_index("waist_yaw_joint")]
+    np.testing.assert_allclose(waist, -pelvis, atol=0.02)  # the torso keeps the heading
 
 
 def test_standing_command_takes_no_step(spec):

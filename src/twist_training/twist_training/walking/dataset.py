@@ -1,12 +1,15 @@
 """walk-dataset: build a locomotion dataset with the walking pattern generator.
 
     walk-dataset --out data/walk --clips 200 --seconds 10 --seed 0 --workers 2
+    walk-dataset --out /tmp/walks --seconds 8 --workers 1 --command 1.5 0 0 --command 0 0 1.5   # single walks
 
 Each clip follows a random command timeline: 1 s of standing, then segments of 3-5 s that each hold one command
 (standing, or a velocity inside the command envelope, often along a single axis), so starts, stops and changes
 between commands are all covered. Clips are canonical 50 Hz motion files (`clip_0000.npz`, ...) with the
 per-frame command; `summary.json` holds every clip's quality and the dataset's pass rates, `commands.png` the
-command histograms. The same seed gives the same dataset, whatever the number of workers.
+command histograms. The same seed gives the same dataset, whatever the number of workers. With ``--command``
+(repeatable), each clip is instead one single walk: 1 s of standing, then that command (vx vy yaw-rate) to the
+end; a table of each walk's quality is printed as well.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ class CommandRanges:
     vx_min: float = -0.5
     vx_max: float = 1.5
     vy_max: float = 0.5
-    yaw_rate_max: float = 1.0
+    yaw_rate_max: float = 1.5
     stand_probability: float = 0.15
     single_axis_probability: float = 0.4
     segment: tuple[float, float] = (3.0, 5.0)
@@ -69,6 +72,21 @@ def sample_timeline(rng: np.random.Generator, seconds: float, fps: float, ranges
     return command
 
 
+def single_walk(command: np.ndarray, seconds: float, fps: float) -> np.ndarray:
+    """A (T, 3) command timeline: standing for 1 s, then ``command`` to the end."""
+    timeline = np.zeros((int(round(seconds * fps)) + 1, 3))
+    timeline[int(round(1.0 * fps)):] = command
+    return timeline
+
+
+def clip_timeline(index: int, seed: int, seconds: float, fps: float, ranges: CommandRanges,
+                  walks: list[tuple[float, float, float]] | None) -> np.ndarray:
+    """The command timeline of clip ``index``: the index-th single walk, or a random one for the seed."""
+    if walks:
+        return single_walk(np.asarray(walks[index], dtype=np.float64), seconds, fps)
+    return sample_timeline(np.random.default_rng([seed, index]), seconds, fps, ranges)
+
+
 # -- workers ------------------------------------------------------------------------------------------------
 _WORKER: dict = {}
 
@@ -82,11 +100,10 @@ def _init_worker() -> None:
     _WORKER.update(spec=spec, generator=generator, meter=QualityMeter(spec, gait=generator.config.gait))
 
 
-def _build_clip(job: tuple[int, int, float, CommandRanges, str]) -> dict:
-    index, seed, seconds, ranges, out = job
-    rng = np.random.default_rng([seed, index])
+def _build_clip(job: tuple[int, int, float, CommandRanges, str, list | None]) -> dict:
+    index, seed, seconds, ranges, out, walks = job
     generator, meter = _WORKER["generator"], _WORKER["meter"]
-    command = sample_timeline(rng, seconds, generator.fps, ranges)
+    command = clip_timeline(index, seed, seconds, generator.fps, ranges, walks)
     motion, plan = generator.generate(command, metadata={"seed": seed, "clip": index})
     quality = meter.measure(motion, plan)
     failures = quality.failures(meter.targets)
@@ -117,16 +134,26 @@ def summarize(results: list[dict]) -> dict:
     }
 
 
+def walk_table(results: list[dict], walks: list) -> str:
+    """A Markdown table of single walks' quality, one row per command."""
+    rows = ["| vx, vy, yaw rate | stance slip | ZMP inside | velocity error | heading error | joint limits | "
+            "penetration | meets targets |", "|---|---|---|---|---|---|---|---|"]
+    for r, walk in zip(results, walks):
+        rows.append(f"| {', '.join(f'{v:g}' for v in walk)} | {r['slip'] * 1e3:.2f} mm | {r['zmp_inside']:.1%} | "
+                    f"{r['velocity_error']:.1%} | {r['heading_error']:.3f} rad/s | {r['joint_limit_violations']} | "
+                    f"{r['penetration'] * 1e3:.2f} mm | {'yes' if not r['failures'] else '; '.join(r['failures'])} |")
+    return "\n".join(rows)
+
+
 def plot_commands(results: list[dict], out: Path, fps: float, seconds: float, seed: int,
-                  ranges: CommandRanges) -> Path:
+                  ranges: CommandRanges, walks: list | None = None) -> Path:
     """Histograms of the commanded vx, vy and yaw rate over all frames."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    commands = np.concatenate([sample_timeline(np.random.default_rng([seed, r["clip"]]), seconds, fps, ranges)
-                               for r in results])
+    commands = np.concatenate([clip_timeline(r["clip"], seed, seconds, fps, ranges, walks) for r in results])
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.5), constrained_layout=True)
     for ax, values, label in zip(axes, commands.T, ("vx [m/s]", "vy [m/s]", "yaw rate [rad/s]")):
         ax.hist(values, bins=41)
@@ -148,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each clip")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="processes (one per core)")
+    parser.add_argument("--command", type=float, nargs=3, action="append", metavar=("VX", "VY", "YAW_RATE"),
+                        help="a single walk at this command instead of random timelines (repeatable; "
+                             "overrides --clips)")
     defaults = CommandRanges()
     for name in ("vx_min", "vx_max", "vy_max", "yaw_rate_max", "stand_probability"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name))
@@ -156,8 +186,14 @@ def main(argv: list[str] | None = None) -> int:
 
     ranges = CommandRanges(vx_min=args.vx_min, vx_max=args.vx_max, vy_max=args.vy_max,
                            yaw_rate_max=args.yaw_rate_max, stand_probability=args.stand_probability)
+    if args.command and not np.all(np.isfinite(args.command)):
+        parser.error(f"--command needs finite numbers, got {args.command}")
+    if args.seconds <= 1.0 or not np.isfinite(args.seconds):
+        parser.error(f"--seconds must be a finite number above 1 (the standing start), got {args.seconds}")
+    walks = [tuple(c) for c in args.command] if args.command else None
+    clips = len(walks) if walks else args.clips
     args.out.mkdir(parents=True, exist_ok=True)
-    jobs = [(i, args.seed, args.seconds, ranges, str(args.out)) for i in range(args.clips)]
+    jobs = [(i, args.seed, args.seconds, ranges, str(args.out), walks) for i in range(clips)]
     start = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(args.workers, initializer=_init_worker) as pool:
         results = list(tqdm(pool.imap(_build_clip, jobs), total=len(jobs), desc="clips", unit="clip"))
@@ -166,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     summary.update(seconds_per_clip=args.seconds, seed=args.seed, build_time_s=round(elapsed, 1),
                    ranges=dataclasses.asdict(ranges), clips_detail=results)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
-    plot_commands(results, args.out, 50.0, args.seconds, args.seed, ranges)
+    plot_commands(results, args.out, 50.0, args.seconds, args.seed, ranges, walks)
+    if walks:
+        print(walk_table(results, walks))
     print(f"{summary['passing_clips']}/{summary['clips']} clips meet every quality target; "
           f"slip max {summary['slip_max_m'] * 1e3:.1f} mm, ZMP inside >= {summary['zmp_inside_min']:.1%}, "
           f"velocity error max {summary['velocity_error_max']:.1%} ({summary['velocity_windows']} walking windows "

@@ -7,6 +7,13 @@ double-support phase (the ZMP moves from the old to the new stance foot) followe
 it then carries, its sole centre offset sideways by the hip half-width, so the feet (and with them the ZMP and
 the CoM) advance at the commanded velocity. A command near zero stops stepping after a final step that brings
 the feet side by side; a new command starts stepping again.
+
+Long steps roll the feet: a foot touches down on its heel (toe up) and rolls flat about its heel edge in the first
+part of the next double support, while the ZMP is still over the rear foot; the rear foot's heel rises (it rotates
+about its toe edge) in the rest of the double support, once the ZMP has moved towards the front foot, and goes on
+pitching toe-down after lift-off, then swings to toe-up for the next heel-strike. The feet stretch the legs' reach
+where they are furthest apart; the support polygon of the double support always spans the toe edge of one foot and
+the whole sole or heel edge of the other. Short steps keep the feet flat.
 """
 
 from __future__ import annotations
@@ -35,6 +42,17 @@ class GaitConfig:
     max_acceleration: float = 1.0    # m/s^2: the virtual body speeds up and slows down no faster than this
     max_yaw_acceleration: float = 2.0  # rad/s^2
 
+    toe_x: float = 0.12              # toe edge (front collision spheres' centres) ahead of the ankle
+    heel_x: float = -0.05            # heel edge behind the ankle
+    sole_depth: float = 0.03         # the edges' sphere centres below the ankle (the foot rolls about them)
+    toe_off: float = 0.5             # rad of sole pitch (heel up) at its peak after lift-off for a full roll ...
+    heel_strike: float = 0.2         # ... and (toe up) at touch-down
+    roll_start: float = 0.55         # m of forward foot travel in a step below which the feet stay flat ...
+    roll_full: float = 0.75          # ... and from which on they roll fully (linear in between)
+    roll_split: float = 0.5          # fraction of the double support in which the front foot rolls flat (the rear
+                                     # heel rises in the rest)
+    toe_off_peak: float = 0.3        # the swing foot pitches toe-down until this fraction of the swing
+
     lateral_cadence: float = 3.0     # sideways speed counts this much more for the cadence (ankle roll is short)
     com_height: float = 0.67         # m, for the centripetal offset of the footsteps (the generator measures it)
 
@@ -55,6 +73,10 @@ class GaitConfig:
         """Largest change per second of (vx, vy, yaw rate) the virtual body follows."""
         return np.array([self.max_acceleration, self.max_acceleration, self.max_yaw_acceleration])
 
+    def roll(self, travel: float) -> float:
+        """How much a step rolls its feet (0: flat, 1: full toe-off and heel-strike) for its forward foot travel."""
+        return float(np.clip((travel - self.roll_start) / (self.roll_full - self.roll_start), 0.0, 1.0))
+
     def apex(self, command: np.ndarray) -> float:
         """Swing-foot clearance for a command: lower at higher speed."""
         return self.swing_apex + (self.swing_apex_fast - self.swing_apex) * self.speed_fraction(command)
@@ -71,6 +93,9 @@ class Step:
     from_pose: np.ndarray  # (x, y, yaw) of the ankle before
     to_pose: np.ndarray    # (x, y, yaw) of the ankle after
     apex: float          # swing-foot clearance
+    roll: float = 0.0    # toe-off and heel-strike of this step, as a fraction of the full angles
+    heel_off: float = 0.0  # the swing foot's heel rises (only when roll > 0)
+    flat: float = 0.0    # the landed foot is flat again after its heel-strike (only when roll > 0)
 
 
 @dataclasses.dataclass
@@ -80,7 +105,7 @@ class GaitPlan:
     fps: float
     command: np.ndarray        # (T, 3)
     body: np.ndarray           # (T, 3) virtual body x, y, yaw
-    feet: np.ndarray           # (T, 2, 4) ankle x, y, z-lift, yaw per foot
+    feet: np.ndarray           # (T, 2, 5) ankle x, y, z-lift, yaw, sole pitch (toe down > 0) per foot
     stance: np.ndarray         # (T, 2) bool: foot on the ground
     zmp: np.ndarray            # (T, 2) ZMP reference
     steps: list[Step]
@@ -172,7 +197,9 @@ def plan_steps(command: np.ndarray, fps: float, config: GaitConfig) -> tuple[np.
         target_time = land + ((1.0 + config.double_support) / 2.0 * step_time if moving else 0.0)
         target = _foot_pose(_body_at(body, fps, target_time), next_foot, config)
         target[:2] += _body_at(zmp_shift, fps, target_time) if moving else 0.0
-        steps.append(Step(next_foot, t, lift, land, feet[next_foot].copy(), target, config.apex(pace)))
+        heading = np.array([np.cos(target[2]), np.sin(target[2])])
+        roll = config.roll(float((target[:2] - feet[next_foot][:2]) @ heading))
+        steps.append(Step(next_foot, t, lift, land, feet[next_foot].copy(), target, config.apex(pace), roll))
         feet[next_foot] = target
         next_foot = 1 - next_foot
         t = land
@@ -185,31 +212,83 @@ def _smooth(s: np.ndarray) -> np.ndarray:
     return s ** 3 * (10 - 15 * s + 6 * s * s)
 
 
+def _roll_timing(steps: list[Step], config: GaitConfig) -> None:
+    """Set each step's heel-off time and the time its landed foot is flat again.
+
+    Within a double support, the front foot rolls flat in the first ``roll_split`` and the rear heel rises in the
+    rest; the landed foot rolls flat in the first part of the next step's double support (its own when none follows).
+    """
+    for j, step in enumerate(steps):
+        nxt = steps[j + 1] if j + 1 < len(steps) and steps[j + 1].start == step.land else None
+        roll_time = config.roll_split * ((nxt.lift - nxt.start) if nxt else (step.lift - step.start))
+        step.heel_off = step.start + config.roll_split * (step.lift - step.start)
+        step.flat = step.land + roll_time
+
+
+def _foot_roll(t: np.ndarray, steps: list[Step], config: GaitConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Sole pitch (T, 2) and the pivot's position along the foot (T, 2; x ahead of the ankle) at every frame."""
+    pitch = np.zeros((len(t), 2))
+    pivot = np.zeros((len(t), 2))
+    for step in steps:
+        if step.roll <= 0.0:
+            continue
+        f, toe_off, heel_strike = step.foot, step.roll * config.toe_off, -step.roll * config.heel_strike
+        peak = step.lift + config.toe_off_peak * (step.land - step.lift)
+        rise = (t >= step.heel_off) & (t < peak)
+        pitch[rise, f] = toe_off * _smooth((t[rise] - step.heel_off) / (peak - step.heel_off))
+        pivot[rise, f] = config.toe_x
+        swing = (t >= peak) & (t < step.land)
+        s = _smooth((t[swing] - peak) / (step.land - peak))
+        pitch[swing, f] = toe_off + (heel_strike - toe_off) * s
+        pivot[swing, f] = config.toe_x + (config.heel_x - config.toe_x) * s
+        down = (t >= step.land) & (t < step.flat)
+        pitch[down, f] = heel_strike * (1.0 - _smooth((t[down] - step.land) / (step.flat - step.land)))
+        pivot[down, f] = config.heel_x
+    return pitch, pivot
+
+
+def rolled_ankle(flat: np.ndarray, pitch: np.ndarray, pivot: np.ndarray, config: GaitConfig) -> np.ndarray:
+    """Ankle positions (..., 3) of feet pitched by ``pitch`` about the edge at ``pivot`` (x along the foot).
+
+    ``flat`` (..., 4: x, y, z, yaw) is the ankle of the flat foot whose edge stays where it is.
+    """
+    c, s = np.cos(pitch), np.sin(pitch)
+    depth = -config.sole_depth
+    forward = pivot - (pivot * c + depth * s)   # the edge's offset from the ankle, before minus after the pitch
+    up = depth - (-pivot * s + depth * c)
+    yaw = flat[..., 3]
+    return np.stack([flat[..., 0] + np.cos(yaw) * forward, flat[..., 1] + np.sin(yaw) * forward,
+                     flat[..., 2] + up], axis=-1)
+
+
 def plan_gait(command: np.ndarray, fps: float, config: GaitConfig | None = None) -> GaitPlan:
     """Feet, stance flags and the ZMP reference at every frame."""
     config = config or GaitConfig()
     command = np.asarray(command, dtype=np.float64)
     body, steps = plan_steps(command, fps, config)
+    _roll_timing(steps, config)
     n = len(command)
     t = np.arange(n) / fps
-    feet = np.zeros((n, 2, 4))
+    flat = np.zeros((n, 2, 4))
     stance = np.ones((n, 2), dtype=bool)
     for foot in (LEFT, RIGHT):
-        feet[:, foot, [0, 1, 3]] = _foot_pose(body[0], foot, config)
+        flat[:, foot, [0, 1, 3]] = _foot_pose(body[0], foot, config)
     for step in steps:
         f = step.foot
         after = t >= step.land
-        feet[after, f, 0:2] = step.to_pose[:2]
-        feet[after, f, 3] = step.to_pose[2]
+        flat[after, f, 0:2] = step.to_pose[:2]
+        flat[after, f, 3] = step.to_pose[2]
         swing = (t >= step.lift) & (t < step.land)
         s = (t[swing] - step.lift) / (step.land - step.lift)
         blend = _smooth(s)[:, None]
         yaw_delta = np.angle(np.exp(1j * (step.to_pose[2] - step.from_pose[2])))
-        feet[swing, f, 0:2] = (1 - blend) * step.from_pose[:2] + blend * step.to_pose[:2]
-        feet[swing, f, 3] = step.from_pose[2] + blend[:, 0] * yaw_delta
-        feet[swing, f, 2] = step.apex * np.sin(np.pi * s) ** 2  # zero vertical speed at lift and touch
+        flat[swing, f, 0:2] = (1 - blend) * step.from_pose[:2] + blend * step.to_pose[:2]
+        flat[swing, f, 3] = step.from_pose[2] + blend[:, 0] * yaw_delta
+        flat[swing, f, 2] = step.apex * np.sin(np.pi * s) ** 2  # zero vertical speed at lift and touch
         stance[swing, f] = False
-    zmp = _zmp_reference(t, feet, steps, config)
+    pitch, pivot = _foot_roll(t, steps, config)
+    feet = np.concatenate([rolled_ankle(flat, pitch, pivot, config), flat[..., 3:4], pitch[..., None]], axis=-1)
+    zmp = _zmp_reference(t, flat, steps, config)
     return GaitPlan(fps, command, body, feet, stance, zmp, steps)
 
 
@@ -219,7 +298,10 @@ def foot_centre(pose: np.ndarray, config: GaitConfig) -> np.ndarray:
 
 
 def _zmp_reference(t: np.ndarray, feet: np.ndarray, steps: list[Step], config: GaitConfig) -> np.ndarray:
-    """Between the feet while standing; on the stance foot in single support; a ramp in double support."""
+    """Between the feet while standing; on the stance foot in single support; a ramp in double support.
+
+    ``feet`` are the flat feet (x, y, z-lift, yaw): a rolling foot keeps its edge where the flat foot has it.
+    """
     def centre(k: int, foot: int) -> np.ndarray:
         return foot_centre(feet[k, foot, [0, 1, 3]], config)
 

@@ -2,8 +2,9 @@
 
 Pipeline: :func:`~twist_training.walking.gait.plan_gait` (footsteps, swing feet, ZMP reference) ->
 :func:`~twist_training.walking.lipm.com_from_zmp` (CoM by ZMP preview control, Kajita et al. 2003) ->
-:class:`~twist_training.walking.ik.WholeBodyIK` per frame (CoM, level pelvis at a constant height, feet, upright
-torso, default posture with arm swing) -> :func:`twist_core.motion.build_motion` (velocities, FK key bodies).
+:class:`~twist_training.walking.ik.WholeBodyIK` per frame (CoM, level pelvis at a speed-dependent height turning
+with the stride, rolling feet, upright torso at the heading, default posture with arm swing) ->
+:func:`twist_core.motion.build_motion` (velocities, FK key bodies).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class WalkConfig:
     pelvis_drop: float = 0.02       # walk this much below the standing height (knee reach margin) ...
     pelvis_drop_fast: float = 0.085  # ... and this much at gait.fast_speed (longer steps need a lower hip)
     arm_swing: float = 0.8      # shoulder pitch [rad] per metre of fore-aft foot separation
+    pelvis_yaw: float = 0.3     # pelvis yaw [rad] per metre of it, the front foot's hip forward (the waist
+                                # counter-rotates: the torso keeps the heading)
     preview_horizon: float = 1.6
     tail: float = 1.5               # generate this much beyond the clip (steps and ZMP preview need a future)
     zmp_passes: int = 8             # multibody ZMP corrections of the CoM (0: the LIPM CoM as it is)
@@ -73,7 +76,8 @@ class WalkGenerator:
         for k in range(len(com)):
             feet = plan.feet[k].copy()
             feet[:, 2] += self.ankle_height
-            targets = IKTargets(com[k], heights[k], plan.body[k, 2], feet, self.posture(plan, k))
+            targets = IKTargets(com[k], heights[k], plan.body[k, 2], feet, self.posture(plan, k),
+                                self.config.pelvis_yaw * self.stride(plan, k))
             if k == 0:
                 for _ in range(10):  # converge the first frame from the default pose
                     self.ik.solve(targets)
@@ -93,11 +97,15 @@ class WalkGenerator:
         drop = self.config.pelvis_drop + (self.config.pelvis_drop_fast - self.config.pelvis_drop) * fraction
         return self.stand_height - drop
 
+    @staticmethod
+    def stride(plan: GaitPlan, k: int) -> float:
+        """Fore-aft separation of the feet along the heading at frame ``k`` (right ahead of left > 0)."""
+        yaw = plan.body[k, 2]
+        return float((plan.feet[k, 1, :2] - plan.feet[k, 0, :2]) @ np.array([np.cos(yaw), np.sin(yaw)]))
+
     def posture(self, plan: GaitPlan, k: int) -> np.ndarray:
         """Default pose with arm swing opposite to the legs."""
-        yaw = plan.body[k, 2]
-        forward = np.array([np.cos(yaw), np.sin(yaw)])
-        separation = float((plan.feet[k, 1, :2] - plan.feet[k, 0, :2]) @ forward)  # right ahead of left > 0
+        separation = self.stride(plan, k)
         posture = np.array(self.spec.default_pose)
         left, right = self._shoulders
         posture[left] -= self.config.arm_swing * separation

@@ -1,7 +1,8 @@
 """Whole-body inverse kinematics on the G1 MuJoCo model: damped least squares on MuJoCo Jacobians.
 
-Tasks, stacked with weights: whole-body CoM (x, y), pelvis height, pelvis orientation (level, given heading),
-both feet (position and flat orientation with a heading), torso upright, and a posture term pulling joints to
+Tasks, stacked with weights: whole-body CoM (x, y), pelvis height, pelvis orientation (level, at the heading
+plus the stride's pelvis yaw), both feet (position and orientation: heading and sole pitch), torso upright at the
+heading (the waist counter-rotates the pelvis yaw), and a posture term pulling joints to
 a target posture (the default pose with arm swing). Each frame starts from the previous solution; joint
 positions are clamped to their limits after every iteration.
 """
@@ -41,9 +42,10 @@ class IKTargets:
 
     com_xy: np.ndarray                 # (2,)
     pelvis_height: float
-    heading: float                     # pelvis and torso yaw
-    feet: np.ndarray                   # (2, 4): ankle x, y, z, yaw for left and right
+    heading: float                     # torso yaw (and the pelvis's, plus ``pelvis_yaw``)
+    feet: np.ndarray                   # (2, 5): ankle x, y, z, yaw, sole pitch for left and right
     posture: np.ndarray                # (29,) motor order
+    pelvis_yaw: float = 0.0            # pelvis rotation relative to the heading (the waist counter-rotates)
 
 
 def _orientation_error(target: np.ndarray, current: np.ndarray) -> np.ndarray:
@@ -53,6 +55,11 @@ def _orientation_error(target: np.ndarray, current: np.ndarray) -> np.ndarray:
     rot = np.zeros(9)
     mujoco.mju_quat2Mat(rot, current)
     return rot.reshape(3, 3) @ error
+
+
+def foot_orientation(yaw: float, pitch: float) -> np.ndarray:
+    """Quaternion (wxyz) of a foot with heading ``yaw`` and sole pitch ``pitch`` (toe down > 0)."""
+    return rotations.multiply(rotations.from_yaw(yaw), np.array([np.cos(pitch / 2), 0.0, np.sin(pitch / 2), 0.0]))
 
 
 class WholeBodyIK:
@@ -99,6 +106,7 @@ class WholeBodyIK:
         jacp = np.zeros((3, nv))
         jacr = np.zeros((3, nv))
         level = rotations.from_yaw(targets.heading)
+        pelvis = rotations.from_yaw(targets.heading + targets.pelvis_yaw)
         for _ in range(self.iterations):
             mujoco.mj_kinematics(m, d)
             mujoco.mj_comPos(m, d)
@@ -111,19 +119,20 @@ class WholeBodyIK:
 
             mujoco.mj_jacBody(m, d, jacp, jacr, self.root)
             rows += [jacp[2:3].copy(), jacr.copy()]
-            errors += [[targets.pelvis_height - d.xpos[self.root][2]], _orientation_error(level, d.xquat[self.root])]
+            errors += [[targets.pelvis_height - d.xpos[self.root][2]], _orientation_error(pelvis, d.xquat[self.root])]
             weights += [w.pelvis_height] + [w.pelvis_orientation] * 3
 
             for foot, goal in zip(self.feet, targets.feet):
                 mujoco.mj_jacBody(m, d, jacp, jacr, foot)
                 rows += [jacp.copy(), jacr.copy()]
-                errors += [goal[:3] - d.xpos[foot], _orientation_error(rotations.from_yaw(goal[3]), d.xquat[foot])]
+                orientation = foot_orientation(goal[3], goal[4])
+                errors += [goal[:3] - d.xpos[foot], _orientation_error(orientation, d.xquat[foot])]
                 weights += [w.foot_position] * 3 + [w.foot_orientation] * 3
 
             mujoco.mj_jacBody(m, d, jacp, jacr, self.torso)
-            rows.append(jacr[:2].copy())
-            errors.append(_orientation_error(level, d.xquat[self.torso])[:2])
-            weights += [w.torso_orientation] * 2
+            rows.append(jacr.copy())
+            errors.append(_orientation_error(level, d.xquat[self.torso]))
+            weights += [w.torso_orientation] * 3
 
             posture_rows = np.zeros((self.spec.num_joints, nv))
             posture_rows[np.arange(self.spec.num_joints), self.dadr] = 1.0

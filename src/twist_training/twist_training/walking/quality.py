@@ -1,15 +1,17 @@
 """Quality of a generated walk, measured on the motion itself (not on the plan).
 
-* stance-foot slip: the largest horizontal drift of a foot during any of its planned stance intervals;
+* stance-foot slip: the largest horizontal drift of a touching collision sphere of a foot during any of the foot's
+  planned stance intervals (a sphere touches when its bottom is within ``contact_height`` of the floor; a foot
+  rolling on its toe or heel edge touches with that edge only, and the rolling spheres turn about their centres);
 * ZMP inside the support polygon: the ZMP of the contact wrench that MuJoCo inverse dynamics needs to produce
-  the kinematic motion (free-floating base, gravity), checked against the convex hull of the stance feet's
-  collision spheres;
+  the kinematic motion (free-floating base, gravity), checked against the convex hull of the touching collision
+  spheres of the stance feet (a segment when a single foot stands on one edge);
 * velocity: over every window of constant command, the drift of the whole-body CoM away from the commanded
   (acceleration-limited) body path, in the path's heading frame, per second over whole gait cycles inside the
   window (so the sway of walking cancels), relative to the commanded speed or to 0.2 m/s for slower commands
   (turning in place); a window starts 1 s after the acceleration-limited body has reached the
   new command; standing windows (every axis within the gait's standing threshold) are judged by slip and ZMP
-  only; the heading likewise;
+  only; the heading (of the pelvis, which yaws with the stride) likewise;
 * joint limits and foot penetration (the lowest point of a foot collision sphere below the floor).
 """
 
@@ -50,6 +52,7 @@ class QualityTargets:
     max_velocity_error: float = 0.05   # relative displacement error over constant-command windows
     max_penetration: float = 0.001     # m
     zmp_margin: float = 0.005          # m of tolerance around the support polygon
+    contact_height: float = 0.001      # m: a stance foot's sphere touches the floor when its bottom is this low
 
 
 @dataclasses.dataclass
@@ -80,6 +83,27 @@ class ClipQuality:
         return out
 
 
+def support_distance(support: np.ndarray, point: np.ndarray) -> float:
+    """How far ``point`` lies outside the convex hull of the contact points ``support`` (N, 2); <= 0 inside.
+
+    Collinear contacts (one foot on one edge) make a segment, a single contact a point; none is infinitely far.
+    """
+    if len(support) == 0:
+        return float("inf")
+    centred = support - support.mean(axis=0)
+    if len(support) >= 3 and np.linalg.matrix_rank(centred, tol=1e-6) == 2:
+        hull = ConvexHull(support)
+        # hull.equations: n . x + b <= 0 inside
+        return float(np.max(hull.equations[:, :2] @ point + hull.equations[:, 2]))
+    # a segment (or a point): the distance to it, along its principal direction between its extreme points
+    direction = np.linalg.svd(centred)[2][0] if len(support) > 1 else np.zeros(2)
+    along = centred @ direction
+    a, b = support[np.argmin(along)], support[np.argmax(along)]
+    span = b - a
+    s = float(np.clip((point - a) @ span / (span @ span), 0.0, 1.0)) if span @ span > 0 else 0.0
+    return float(np.linalg.norm(point - (a + s * span)))
+
+
 class QualityMeter:
     """Computes :class:`ClipQuality`; holds the model so that many clips reuse it."""
 
@@ -93,7 +117,6 @@ class QualityMeter:
         self.model = load_model(spec, spec.model.robot_entry)
         self.data = mujoco.MjData(self.model)
         self.root = self.model.body(spec.model.root_body).id
-        self.feet = [self.model.body(name).id for name in spec.model.feet]
         self.spheres = foot_spheres(spec, self.model)
 
     def _qpos(self, motion: Motion) -> np.ndarray:
@@ -102,11 +125,12 @@ class QualityMeter:
     def measure(self, motion: Motion, plan: GaitPlan) -> ClipQuality:
         """All metrics of one clip."""
         qpos = self._qpos(motion)
-        ankles, sphere_points, com = self._feet(qpos)
+        sphere_points, com = self._feet(qpos)
+        touching = plan.stance[:, :, None] & (sphere_points[..., 2] <= self.targets.contact_height)
         velocity_error, velocity_windows = self._velocity_error(com, motion, plan)
         return ClipQuality(
-            slip=self._slip(ankles, plan.stance),
-            zmp_inside=self._zmp_inside(qpos, motion.fps, sphere_points, plan.stance),
+            slip=self._slip(sphere_points, touching, plan.stance),
+            zmp_inside=self._zmp_inside(qpos, motion.fps, sphere_points, touching),
             velocity_error=velocity_error,
             velocity_windows=velocity_windows,
             heading_error=self._heading_error(motion, plan),
@@ -114,10 +138,9 @@ class QualityMeter:
             penetration=float(max(0.0, -sphere_points[..., 2].min())),
         )
 
-    def _feet(self, qpos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Ankle positions (T, 2, 3), sphere bottom points (T, 2, S, 3) and the whole-body CoM (T, 3)."""
+    def _feet(self, qpos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sphere bottom points (T, 2, S, 3) and the whole-body CoM (T, 3)."""
         m, d = self.model, self.data
-        ankles = np.empty((len(qpos), 2, 3))
         points = np.empty((len(qpos), 2, len(self.spheres[0]), 3))
         com = np.empty((len(qpos), 3))
         for k, q in enumerate(qpos):
@@ -125,13 +148,13 @@ class QualityMeter:
             mujoco.mj_kinematics(m, d)
             mujoco.mj_comPos(m, d)
             com[k] = d.subtree_com[self.root]
-            for f, foot in enumerate(self.feet):
-                ankles[k, f] = d.xpos[foot]
+            for f in range(2):
                 points[k, f] = d.geom_xpos[self.spheres[f]] - np.array([0, 0, 1.0]) * m.geom_size[self.spheres[f], :1]
-        return ankles, points, com
+        return points, com
 
     @staticmethod
-    def _slip(ankles: np.ndarray, stance: np.ndarray) -> float:
+    def _slip(points: np.ndarray, touching: np.ndarray, stance: np.ndarray) -> float:
+        """Largest drift of a touching sphere from where it first touched in its foot's stance interval."""
         worst = 0.0
         for f in range(2):
             k = 0
@@ -142,8 +165,11 @@ class QualityMeter:
                 end = k
                 while end < len(stance) and stance[end, f]:
                     end += 1
-                drift = np.linalg.norm(ankles[k:end, f, :2] - ankles[k, f, :2], axis=1).max()
-                worst = max(worst, float(drift))
+                for sphere in range(points.shape[2]):
+                    frames = k + np.flatnonzero(touching[k:end, f, sphere])
+                    if len(frames):
+                        xy = points[frames, f, sphere, :2]
+                        worst = max(worst, float(np.linalg.norm(xy - xy[0], axis=1).max()))
                 k = end
         return worst
 
@@ -164,18 +190,10 @@ class QualityMeter:
         zmp[0], zmp[-1] = zmp[1], zmp[-2]
         return zmp
 
-    def _zmp_inside(self, qpos: np.ndarray, fps: float, points: np.ndarray, stance: np.ndarray) -> float:
+    def _zmp_inside(self, qpos: np.ndarray, fps: float, points: np.ndarray, touching: np.ndarray) -> float:
         zmp = self.zmp(qpos, fps)
-        inside = []
-        for k in range(1, len(qpos) - 1):
-            support = points[k][stance[k]].reshape(-1, 3)[:, :2]
-            if len(support) < 3:
-                inside.append(False)
-                continue
-            hull = ConvexHull(support)
-            # hull.equations: n . x + b <= 0 inside; allow the margin
-            distance = hull.equations[:, :2] @ zmp[k] + hull.equations[:, 2]
-            inside.append(bool(np.all(distance <= self.targets.zmp_margin)))
+        inside = [support_distance(points[k][touching[k]][:, :2], zmp[k]) <= self.targets.zmp_margin
+                  for k in range(1, len(qpos) - 1)]
         return float(np.mean(inside))
 
     def _constant_windows(self, command: np.ndarray, fps: float, settle: float = 1.0, lead: float = 0.5,
@@ -243,6 +261,7 @@ class QualityMeter:
         worst = 0.0
         headings = np.unwrap(yaw(motion.root_quat))
         for start, end in self._constant_windows(motion.command, motion.fps):
+            start, end = self._whole_cycles(plan, start, end)  # the pelvis yaws with the stride
             commanded = plan.body[end, 2] - plan.body[start, 2]
             achieved = headings[end] - headings[start]
             worst = max(worst, abs(achieved - commanded) / ((end - start) / motion.fps))
