@@ -44,6 +44,17 @@ def test_bench_teleop_names_a_missing_model_or_clip(tmp_path):
     assert _run(SCRIPTS / "bench_teleop.py", "--help").returncode == 0
 
 
+def test_bench_motions_names_a_missing_policy_or_clip(tmp_path):
+    """bench_motions: a missing policy or an unreadable clip exits 1 naming it; --help works."""
+    out = _run(SCRIPTS / "bench_motions.py", "--motions", tmp_path / "clip.npz", "--policy", tmp_path / "policy.onnx")
+    assert out.returncode == 1 and f"no policy file {tmp_path / 'policy.onnx'}" in out.stderr
+    policy = tmp_path / "policy.onnx"
+    policy.write_bytes(b"")
+    out = _run(SCRIPTS / "bench_motions.py", "--motions", tmp_path / "clip.npz", "--policy", policy)
+    assert out.returncode == 1 and "clip.npz" in out.stderr, out.stderr
+    assert _run(SCRIPTS / "bench_motions.py", "--help").returncode == 0
+
+
 def test_reference_loss_at_1_m_s_ends_in_a_controlled_stop(tmp_path):
     """The shipped student and CMG walking at 1.0 m/s, cmg_reference SIGKILLed 2 s in: the policy node's controlled
     stop (the CMG decelerating to a stand) brings the robot to rest without a fall (the hold-and-ramp fallback
