@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POLICY = "models/student/policy.onnx"
 DEFAULT_CMG = "models/cmg/cmg.onnx"
 RUNS = ("file", "clean", "degraded", "upper")
@@ -208,8 +209,10 @@ def main(argv: list[str] | None = None) -> int:
                                      epilog="\n\n".join(__doc__.split("\n\n")[1:]))
     parser.add_argument("--motion", required=True, help="the clip (any motion-tool format)")
     parser.add_argument("--fps", type=float, default=None, help="frame rate of a clip without one (CSV)")
-    parser.add_argument("--policy", default=DEFAULT_POLICY, help=f"exported student policy (default {DEFAULT_POLICY})")
-    parser.add_argument("--cmg", default=DEFAULT_CMG, help="exported CMG (the policy's controlled stop)")
+    parser.add_argument("--policy", default=str(ROOT / DEFAULT_POLICY),
+                        help=f"exported student policy (default {DEFAULT_POLICY} of this repository)")
+    parser.add_argument("--cmg", default=str(ROOT / DEFAULT_CMG),
+                        help=f"exported CMG, the policy's controlled stop (default {DEFAULT_CMG} of this repository)")
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
     parser.add_argument("--repeat", type=int, default=1, help="run the list this many times (each graph's ticks "
                                                               "fall at another phase of the bridge's states)")
