@@ -9,7 +9,8 @@ help:
 	@echo "make demo    the closed loop in simulation: scripted cmd_vel, live table, plots (POLICY=, CMG=, TOY=1, ARGS=)"
 	@echo "             MOTION=clip.csv [MOTION_FPS=60]: play a motion clip instead of the walk"
 	@echo "make sim     the simulated G1 in real time for interactive use (twist-ctl, teleop-keyboard): the MuJoCo"
-	@echo "             viewer when DISPLAY is set, else a recording to RECORD (runs/sim.mp4); POLICY=, CMG=, ARGS="
+	@echo "             viewer when DISPLAY is set, else a recording to RECORD (runs/sim.mp4; RECORD= for none);"
+	@echo "             POLICY=, CMG=, ARGS="
 	@echo "make check-setup  make setup + the message and core tests from a fresh copy, per PYTHONS (python3.12)"
 	@echo "make clean   remove build/, install/ and log/ (keeps .venv)"
 
@@ -30,9 +31,9 @@ demo:
 
 RECORD ?= runs/sim.mp4
 sim:
-	@mkdir -p "$(dir $(RECORD))" && bash -c 'source scripts/env.sh && echo "sim: steer it from another shell: source scripts/env.sh; twist-ctl start; twist-ctl go; teleop-keyboard" \
+	@mkdir -p "$(dir $(or $(RECORD),runs/))" && bash -c 'source scripts/env.sh && echo "sim: steer it from another shell: source scripts/env.sh; twist-ctl start; twist-ctl go; teleop-keyboard" \
 		&& python -m g1_bridge.graph_runner --reference cmg --cmg-model "$(CMG)" --policy-file "$(POLICY)" \
-		$(if $(DISPLAY),--viewer,--no-rviz --record "$(RECORD)") $(ARGS)'
+		$(if $(DISPLAY),--viewer,--no-rviz $(if $(RECORD),--record "$(RECORD)")) $(ARGS)'
 
 PYTHONS ?= python3.12
 check-setup:

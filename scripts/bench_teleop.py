@@ -44,6 +44,7 @@ import numpy as np
 
 from g1_bridge.sim_session import DEFAULT_CMG, DEFAULT_POLICY
 
+ROOT = Path(__file__).resolve().parents[1]
 RUNS = ("file", "clean", "degraded", "upper")
 STAMP_MARGIN = 0.002  # s: a command stamped sooner after a reference is not taken to have used it
 HEADER = (f"{'run':<9} {'samples':>11} {'lat p50':>8} {'lat p99':>8} {'st. p50':>8} {'st. p99':>8} {'non-finite':>10} "
@@ -203,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
                                      epilog="\n\n".join(__doc__.split("\n\n")[1:]))
     parser.add_argument("--motion", required=True, help="the clip (any motion-tool format)")
     parser.add_argument("--fps", type=float, default=None, help="frame rate of a clip without one (CSV)")
-    parser.add_argument("--policy", default=DEFAULT_POLICY, help=f"exported student policy (default {DEFAULT_POLICY})")
-    parser.add_argument("--cmg", default=DEFAULT_CMG, help="exported CMG (the policy's controlled stop)")
+    parser.add_argument("--policy", default=str(ROOT / DEFAULT_POLICY),
+                        help=f"exported student policy (default {DEFAULT_POLICY} of this repository)")
+    parser.add_argument("--cmg", default=str(ROOT / DEFAULT_CMG),
+                        help=f"exported CMG, the policy's controlled stop (default {DEFAULT_CMG} of this repository)")
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
     parser.add_argument("--repeat", type=int, default=1, help="run the list this many times (each graph's ticks "
                                                               "fall at another phase of the bridge's states)")

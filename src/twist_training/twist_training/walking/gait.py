@@ -49,8 +49,8 @@ class GaitConfig:
     heel_strike: float = 0.2         # ... and (toe up) at touch-down
     roll_start: float = 0.55         # m of forward foot travel in a step below which the feet stay flat ...
     roll_full: float = 0.75          # ... and from which on they roll fully (linear in between)
-    roll_split: float = 0.5          # fraction of the double support in which the front foot rolls flat (the rear
-                                     # heel rises in the rest)
+    # roll_split: fraction of the double support in which the front foot rolls flat (the rear heel rises in the rest)
+    roll_split: float = 0.5
     toe_off_peak: float = 0.3        # the swing foot pitches toe-down until this fraction of the swing
 
     lateral_cadence: float = 3.0     # sideways speed counts this much more for the cadence (ankle roll is short)

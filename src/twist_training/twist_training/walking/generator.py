@@ -32,8 +32,9 @@ class WalkConfig:
     pelvis_drop: float = 0.02       # walk this much below the standing height (knee reach margin) ...
     pelvis_drop_fast: float = 0.085  # ... and this much at gait.fast_speed (longer steps need a lower hip)
     arm_swing: float = 0.8      # shoulder pitch [rad] per metre of fore-aft foot separation
-    pelvis_yaw: float = 0.3     # pelvis yaw [rad] per metre of it, the front foot's hip forward (the waist
-                                # counter-rotates: the torso keeps the heading)
+    # pelvis_yaw: pelvis yaw [rad] per metre of it, the front foot's hip forward (the waist counter-rotates: the
+    # torso keeps the heading)
+    pelvis_yaw: float = 0.3
     preview_horizon: float = 1.6
     tail: float = 1.5               # generate this much beyond the clip (steps and ZMP preview need a future)
     zmp_passes: int = 8             # multibody ZMP corrections of the CoM (0: the LIPM CoM as it is)
