@@ -13,7 +13,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from twist_msgs.msg import MotionReference
 
 from twist_core.testing.clock_step import ClockStep
-from twist_core.testing.cmg_fixture import write_toy_cmg
+from twist_core.toy_models import write_toy_cmg
 
 STARTUP_S = 40.0
 NAMESPACE = f"clock_step_{os.getpid()}"  # no other node in the domain shares these topics

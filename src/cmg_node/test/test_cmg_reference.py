@@ -1,7 +1,7 @@
 """cmg_reference in its own process with the toy CMG, driven over DDS: cmd_vel to reference latency, 50 Hz,
 stale commands, NaN and out-of-range commands, non-finite model output, bad models, the future window.
 
-Every frame the toy model produces can be predicted (twist_core.testing.cmg_fixture.toy_step), so the tests check
+Every frame the toy model produces can be predicted (twist_core.toy_models.toy_step), so the tests check
 that each published frame is the model applied to the previous one with the published (filtered) command.
 """
 
@@ -18,7 +18,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from twist_msgs.msg import MotionReference, RobotState
 
 from twist_core import rotations
-from twist_core.testing.cmg_fixture import toy_step, write_toy_cmg
+from twist_core.toy_models import toy_step, write_toy_cmg
 
 REFERENCE_QOS = QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE)
 PERIOD = 0.02

@@ -7,7 +7,7 @@ from cmg_node.cmg_generator import CmgGenerator, NonFiniteOutput
 from cmg_node.command_filter import CommandFilter, HeadingHold, RootIntegrator, Verdict
 from twist_core.cmg_runtime import CmgRuntime, StandingHold
 from twist_core.model import standing_height
-from twist_core.testing.cmg_fixture import toy_step, write_toy_cmg
+from twist_core.toy_models import toy_step, write_toy_cmg
 
 RANGE = ([-0.5, -0.4, -1.0], [1.0, 0.4, 1.0])
 DT = 0.02

@@ -23,7 +23,7 @@ from sensor_msgs.msg import JointState
 from twist_msgs.msg import MotionReference, RobotState
 
 from twist_core import rotations
-from twist_core.testing.cmg_fixture import write_toy_cmg
+from twist_core.toy_models import write_toy_cmg
 
 REFERENCE_QOS = QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE)
 SOURCE_AHEAD = 1000.0  # the source's clock runs this far ahead of the wall clock

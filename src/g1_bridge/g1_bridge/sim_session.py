@@ -47,8 +47,7 @@ def missing_models(policy: Path, cmg: Path) -> list[str]:
 
 def write_toy_models(directory: Path, spec) -> tuple[Path, Path]:
     """The toy policy (targets = reference joints) and the toy CMG of the tests, written to ``directory``."""
-    from twist_core.testing.cmg_fixture import write_toy_cmg
-    from twist_core.testing.policy_fixture import write_toy_policy
+    from twist_core.toy_models import write_toy_cmg, write_toy_policy
 
     return (write_toy_policy(directory / "toy_policy.onnx", spec), write_toy_cmg(directory / "toy_cmg.onnx", spec))
 

@@ -19,7 +19,7 @@ from g1_bridge.closed_loop import LoopMonitor
 from g1_bridge.graph_runner import GraphRunner
 from g1_bridge.launch_graph import config_dir, sim_graph
 from twist_core.safety import Mode
-from twist_core.testing.cmg_fixture import write_toy_cmg
+from twist_core.toy_models import write_toy_cmg
 
 CONFIG = config_dir()  # the installed configuration (twist_bringup)
 STARTUP_S = 60.0

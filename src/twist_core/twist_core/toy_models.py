@@ -1,20 +1,26 @@
-"""A toy Conditional Motion Generator as an ONNX file, for tests of the CMG runtime and node (no torch).
+"""Toy models and a synthetic clip, built without torch: ``make demo TOY=1``, the benchmarks and the tests.
 
-:func:`write_toy_cmg` builds, with ``onnx.helper``, a model that satisfies the contract of
-:mod:`twist_core.cmg_runtime` exactly: inputs ``motion`` (batch, 58) and ``command`` (batch, 3) with a symbolic
-batch dimension, output ``next_motion`` (batch, 58), every metadata key as a JSON string. Its dynamics are a
-linear map, so it stays bounded and tests can predict every frame::
+* :func:`write_toy_cmg`: a toy Conditional Motion Generator as an ONNX file built with ``onnx.helper``, satisfying
+  the contract of :mod:`twist_core.cmg_runtime` exactly: inputs ``motion`` (batch, 58) and ``command`` (batch, 3)
+  with a symbolic batch dimension, output ``next_motion`` (batch, 58), every metadata key as a JSON string. Its
+  dynamics are a linear map, so it stays bounded and tests can predict every frame (:func:`toy_step`)::
 
-    pos'  = s + decay * (pos - s) + G @ command
-    vel'  = fps * (pos' - pos)
+      pos'  = s + decay * (pos - s) + G @ command
+      vel'  = fps * (pos' - pos)
 
-with ``s`` the standing joint positions (the default pose) and ``G`` moving a few joints by a visible amount per
-unit command: vx bends both hips (pitch) and knees, vy rolls both hips, yaw_rate turns both hip yaws. Under a
-constant command the joints settle at ``s + G @ command / (1 - decay)`` with zero velocity; the standing frame
-(zero command) is a fixed point.
+  with ``s`` the standing joint positions (the default pose) and ``G`` moving a few joints by a visible amount per
+  unit command: vx bends both hips (pitch) and knees, vy rolls both hips, yaw_rate turns both hip yaws. Under a
+  constant command the joints settle at ``s + G @ command / (1 - decay)`` with zero velocity; the standing frame
+  (zero command) is a fixed point. Options break the model on purpose for error tests (wrong joint order, missing
+  metadata, wrong version, wrong input width) or make it emit NaN for large forward commands (the node's
+  fallback).
+* :func:`write_toy_policy`: a small ONNX policy satisfying the :mod:`twist_core.policy_runtime` contract. Its
+  actions are a linear function of the observation: ``(ref_joint_pos - default) / ACTION_SCALE`` plus ``gain``
+  times the joint-position error, so its joint targets equal the reference joints (a PD "tracker" without
+  learning): enough to drive the closed loop of the nodes.
+* :func:`walking_clip`: a synthetic clip, legs swinging under a command label, the root from the command.
 
-Options break the model on purpose for error tests (wrong joint order, missing metadata, wrong version, wrong
-input width) or make it emit NaN for large forward commands (the node's fallback).
+ONNX (``onnx``) is imported when a model is written.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from twist_core.cmg_runtime import CMG_FORMAT_VERSION, COMMAND_NAMES, INPUT_COMMAND, INPUT_MOTION, OUTPUT_MOTION
+from twist_core.motion import Motion, build_motion, root_from_command
+from twist_core.policy_io import ACTION_SCALE, FRAME_LAYOUT, OBSERVATION_SIZE, PolicyIO
+from twist_core.policy_runtime import INPUT_OBS, OUTPUT_ACTIONS, policy_metadata
 from twist_core.robot import RobotSpec
 
 #: Gain per unit command [rad per frame per (m/s or rad/s)] of the joints each command moves.
@@ -118,7 +127,7 @@ def write_toy_cmg(path: str | Path, spec: RobotSpec, *, decay: float = 0.9, fps:
                 helper.make_tensor_value_info(INPUT_COMMAND, TensorProto.FLOAT, ["batch", 3])],
         outputs=[helper.make_tensor_value_info(OUTPUT_MOTION, TensorProto.FLOAT, ["batch", 2 * n])],
         initializer=initializers)
-    model = helper.make_model(graph, producer_name="twist_core.testing.cmg_fixture",
+    model = helper.make_model(graph, producer_name="twist_core.toy_models",
                               opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     values: dict[str, Any] = {
@@ -142,3 +151,64 @@ def write_toy_cmg(path: str | Path, spec: RobotSpec, *, decay: float = 0.9, fps:
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
     return path
+
+
+def _slice(name: str) -> slice:
+    start = 0
+    for key, size in FRAME_LAYOUT:
+        if key == name:
+            return slice(start, start + size)
+        start += size
+    raise KeyError(name)
+
+
+def write_toy_policy(path: str | Path, spec: RobotSpec, gain: float = 0.0, metadata_overrides: dict[str, Any] | None
+                     = None, drop_metadata: tuple[str, ...] = (), observation_size: int = OBSERVATION_SIZE) -> Path:
+    """Write the toy policy; ``metadata_overrides``/``drop_metadata``/``observation_size`` break it for tests."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    io = PolicyIO(spec)
+    n = io.num_actions
+    weight = np.zeros((observation_size, n), dtype=np.float32)
+    bias = (-io.default_policy / ACTION_SCALE).astype(np.float32)
+    ref = _slice("ref_joint_pos")
+    err = _slice("joint_pos")
+    if observation_size >= ref.stop:
+        weight[ref, :] = np.eye(n) / ACTION_SCALE
+    if observation_size >= err.stop:
+        weight[err, :] -= gain * np.eye(n) / ACTION_SCALE
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", [INPUT_OBS, "W"], ["xw"]), helper.make_node("Add", ["xw", "b"], [OUTPUT_ACTIONS])],
+        "toy_policy",
+        [helper.make_tensor_value_info(INPUT_OBS, TensorProto.FLOAT, ["batch", observation_size])],
+        [helper.make_tensor_value_info(OUTPUT_ACTIONS, TensorProto.FLOAT, ["batch", n])],
+        [numpy_helper.from_array(weight, "W"), numpy_helper.from_array(bias, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    metadata = policy_metadata(spec, 50.0, role="toy", training={"note": "test fixture, not trained"},
+                               git_commit="none")
+    metadata.update({k: json.dumps(v) for k, v in (metadata_overrides or {}).items()})
+    for key in drop_metadata:
+        metadata.pop(key, None)
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(model)
+    path = Path(path)
+    onnx.save(model, str(path))
+    return path
+
+
+def walking_clip(spec: RobotSpec, seconds: float, vx: float, yaw_rate: float = 0.0, fps: float = 50.0,
+                 frequency: float = 1.0) -> Motion:
+    """A synthetic clip: standing 1 s, then legs swinging at ``frequency`` Hz with the command label (vx, 0, yaw)."""
+    n = int(round(seconds * fps)) + 1
+    t = np.arange(n) / fps
+    moving = t >= 1.0
+    phase = np.where(moving, np.sin(2 * np.pi * frequency * (t - 1.0)), 0.0)
+    joint_pos = np.tile(spec.default_pose, (n, 1))
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        joint_pos[:, spec.joint_index(f"{side}_hip_pitch_joint")] += 0.3 * vx * sign * phase
+        joint_pos[:, spec.joint_index(f"{side}_hip_roll_joint")] += 0.05 * sign * phase
+    command = np.where(moving[:, None], [vx, 0.0, yaw_rate], 0.0)
+    root_pos, root_quat = root_from_command(command, fps, 0.75)
+    return build_motion(spec, fps, root_pos, root_quat, joint_pos, command=command)
