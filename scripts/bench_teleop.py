@@ -3,7 +3,7 @@ r"""Benchmark live teleoperation in the MuJoCo simulation: bridge + teleop_refer
 
 Each run is a fresh graph (g1_bridge.graph_runner, every node its own process, the bridge in real time, the
 virtual gantry released at go); after go this process streams ``--motion`` to ``teleop/joint_states`` and
-``teleop/root_pose`` at the clip's own rate, as ``teleop-replay`` does (``cmg_node.teleop_replay``), stamped on a
+``teleop/root_pose`` at the clip's own rate, as ``teleop-replay`` does (``twist_reference.teleop_replay``), stamped on a
 source clock ``--clock-offset`` s off the wall clock, then ``--after`` seconds of silence (the reference blends
 to standing). Runs:
 
@@ -84,7 +84,7 @@ def stream(monitor, motion, args, degraded: bool, walk: float = 0.0) -> list[tup
     import rclpy
     from geometry_msgs.msg import Twist, Vector3
 
-    from cmg_node.teleop_replay import publish, sampler, schedule
+    from twist_reference.teleop_replay import publish, sampler, schedule
 
     rng = np.random.default_rng(args.seed)
     times = np.arange(motion.num_frames) / motion.fps

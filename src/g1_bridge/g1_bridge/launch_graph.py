@@ -13,7 +13,7 @@ Each :class:`NodeSpec` maps one-to-one onto a ``launch_ros.actions.Node``. The s
 * optionally a reference publisher (``reference``): ``cmg_reference`` (cmd_vel -> reference with the CMG
   ``cmg_model``), ``mocap_reference`` (plays ``motion_file``) or ``teleop_reference`` (a live stream on
   ``teleop/joint_states`` and ``teleop/root_pose``; with a ``cmg_model`` its upper-body mode walks with the CMG),
-  all from ``cmg_node``;
+  all from ``twist_reference``;
 * optionally the student policy ``twist_policy`` (``twist_policy_node``, ``policy_file``), parameters from
   ``config/twist_policy.yaml`` plus the file, closing the loop reference -> policy -> bridge; with a ``cmg_model``
   the policy also gets it as ``stop_model``, so a lost reference ends in a controlled stop;
@@ -110,18 +110,18 @@ def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rv
                               "use_sim_time": use_sim_time},)),
     ]
     if reference == "cmg":
-        nodes.append(NodeSpec("cmg_node", "cmg_reference", "cmg_reference",
+        nodes.append(NodeSpec("twist_reference", "cmg_reference", "cmg_reference",
                               parameters=({"model_file": str(cmg_model), "use_sim_time": use_sim_time},)))
     elif reference == "mocap":
         mocap = {"motion_file": str(motion_file), "use_sim_time": use_sim_time}
         if motion_fps > 0:  # a file without a frame rate (G1 CSV)
             mocap["fps"] = float(motion_fps)
-        nodes.append(NodeSpec("cmg_node", "mocap_reference", "mocap_reference", parameters=(mocap,)))
+        nodes.append(NodeSpec("twist_reference", "mocap_reference", "mocap_reference", parameters=(mocap,)))
     elif reference == "teleop":
         teleop = {"use_sim_time": use_sim_time}
         if cmg_model:  # upper_body and cmg_only modes
             teleop["model_file"] = str(cmg_model)
-        nodes.append(NodeSpec("cmg_node", "teleop_reference", "teleop_reference", parameters=(teleop,)))
+        nodes.append(NodeSpec("twist_reference", "teleop_reference", "teleop_reference", parameters=(teleop,)))
     if policy_file:
         policy = {"policy_file": str(policy_file), "use_sim_time": use_sim_time}
         if cmg_model:  # the controlled stop when the reference is lost

@@ -26,7 +26,7 @@ from g1_bridge.launch_graph import NodeSpec, config_dir, sim_environment, sim_gr
 DEFAULT_POLICY = "models/student/policy.onnx"
 DEFAULT_CMG = "models/cmg/cmg.onnx"
 #: The packages whose nodes every closed-loop graph needs installed.
-REQUIRED_PACKAGES = ("g1_bridge", "cmg_node", "twist_policy_node")
+REQUIRED_PACKAGES = ("g1_bridge", "twist_reference", "twist_policy_node")
 
 HOW_TO_GET = {
     "policy": ("the student policy is exported by tracker training (`export-policy`, the ONNX contract of "

@@ -48,27 +48,27 @@ def test_sim_graph_options():
 def test_sim_graph_reference_publishers():
     """No reference publisher by default; cmg runs cmg_reference on cmg_model, mocap plays motion_file, teleop
     follows a stream (with cmg_model for its upper-body mode)."""
-    assert {n.package for n in sim_graph("<robot/>", CONFIG)}.isdisjoint({"cmg_node"})
+    assert {n.package for n in sim_graph("<robot/>", CONFIG)}.isdisjoint({"twist_reference"})
     cmg = [n for n in sim_graph("<robot/>", CONFIG, clock_mode="lockstep", reference="cmg",
-                                cmg_model="/models/cmg.onnx") if n.package == "cmg_node"]
+                                cmg_model="/models/cmg.onnx") if n.package == "twist_reference"]
     assert [(n.executable, n.name, n.namespace) for n in cmg] == [("cmg_reference", "cmg_reference", "")]
     assert cmg[0].parameters == ({"model_file": "/models/cmg.onnx", "use_sim_time": True},)
     mocap = [n for n in sim_graph("<robot/>", CONFIG, reference="mocap", motion_file="walk.npz")
-             if n.package == "cmg_node"]
+             if n.package == "twist_reference"]
     assert [n.executable for n in mocap] == ["mocap_reference"]
     assert mocap[0].parameters == ({"motion_file": "walk.npz", "use_sim_time": False},)
     csv = [n for n in sim_graph("<robot/>", CONFIG, reference="mocap", motion_file="clip.csv", motion_fps=60)
-           if n.package == "cmg_node"]
+           if n.package == "twist_reference"]
     assert csv[0].parameters == ({"motion_file": "clip.csv", "use_sim_time": False, "fps": 60.0},)
     with pytest.raises(ValueError, match="cmg_model"):
         sim_graph("<robot/>", CONFIG, reference="cmg")
     with pytest.raises(ValueError, match="motion_file"):
         sim_graph("<robot/>", CONFIG, reference="mocap")
     teleop = [n for n in sim_graph("<robot/>", CONFIG, reference="teleop", cmg_model="/models/cmg.onnx")
-              if n.package == "cmg_node"]
+              if n.package == "twist_reference"]
     assert [(n.executable, n.name) for n in teleop] == [("teleop_reference", "teleop_reference")]
     assert teleop[0].parameters == ({"use_sim_time": False, "model_file": "/models/cmg.onnx"},)
-    teleop = [n for n in sim_graph("<robot/>", CONFIG, reference="teleop") if n.package == "cmg_node"]
+    teleop = [n for n in sim_graph("<robot/>", CONFIG, reference="teleop") if n.package == "twist_reference"]
     assert teleop[0].parameters == ({"use_sim_time": False},)  # whole-body only without a CMG
     with pytest.raises(ValueError, match="reference must be one of none, cmg, mocap, teleop"):
         sim_graph("<robot/>", CONFIG, reference="puppet")

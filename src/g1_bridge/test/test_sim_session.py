@@ -56,7 +56,7 @@ def test_headless_graph_has_no_rviz_nor_robot_state_publisher(tmp_path):
     graph = headless_graph(clock_mode="lockstep", reference="cmg", cmg_model=str(tmp_path / "cmg.onnx"),
                            policy_file=str(tmp_path / "policy.onnx"))
     packages = {node.package for node in graph}
-    assert packages == {"g1_bridge", "cmg_node", "twist_policy_node"}, packages
+    assert packages == {"g1_bridge", "twist_reference", "twist_policy_node"}, packages
 
 
 def test_monitor_session_isolates_dds_and_turns_sigterm_into_keyboard_interrupt():

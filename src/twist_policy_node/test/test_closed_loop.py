@@ -33,7 +33,7 @@ def loop(spec, toy_policy, tmp_path_factory):
                       policy_file=str(toy_policy),
                       bridge_parameters={"release_gantry_on_go": False, "ramp_time": 0.5})
     runner = GraphRunner([n for n in graph if n.package != "robot_state_publisher"],
-                         log_dir=tmp_path_factory.mktemp("logs"), required=("g1_bridge", "cmg_node",
+                         log_dir=tmp_path_factory.mktemp("logs"), required=("g1_bridge", "twist_reference",
                                                                             "twist_policy_node"))
     rclpy.init()
     monitor = LoopMonitor(spec, name="closed_loop_test")

@@ -129,7 +129,7 @@ def graph(tmp_path):
                       cmg_model=str(MODELS / "cmg" / "cmg.onnx"), policy_file=str(MODELS / "student" / "policy.onnx"),
                       bridge_parameters={"ramp_time": 0.5})
     runner = GraphRunner([n for n in nodes if n.package != "robot_state_publisher"], log_dir=tmp_path / "logs",
-                         required=("g1_bridge", "cmg_node", "twist_policy_node"))
+                         required=("g1_bridge", "twist_reference", "twist_policy_node"))
     rclpy.init()
     odom = Odom()
     runner.start()

@@ -2,7 +2,7 @@
 
 :class:`CmgGenerator` holds the current state of a :class:`twist_core.cmg_runtime.CmgFreeRun` (the joint frame,
 starting at the model's ``standing_frame``, clamped to the limits of ``config/g1.yaml`` after every step, and the
-standing hold at zero command) and the synthesized root (:class:`~cmg_node.command_filter.RootIntegrator`).
+standing hold at zero command) and the synthesized root (:class:`~twist_reference.command_filter.RootIntegrator`).
 Commands go through :meth:`CmgFreeRun.command` first (range and standing deadband), so the root moves exactly as
 the joints are told to. :meth:`~CmgGenerator.frame` turns the state into a
 :class:`twist_core.playback.ReferenceFrame` (root velocities in the root frame = the command; key bodies by
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cmg_node.command_filter import RootIntegrator
+from twist_reference.command_filter import RootIntegrator
 from twist_core import rotations
 from twist_core.cmg_runtime import CmgFreeRun, CmgRuntime, FreeRunState, StandingHold
 from twist_core.model import key_body_positions, standing_height, standing_heights

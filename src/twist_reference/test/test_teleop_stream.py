@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cmg_node.teleop_mixer import MixerSettings, Mode, TeleopMixer
-from cmg_node.teleop_stream import REASONS, ClockOffset, StreamBuffer, StreamSettings, StreamState
+from twist_reference.teleop_mixer import MixerSettings, Mode, TeleopMixer
+from twist_reference.teleop_stream import REASONS, ClockOffset, StreamBuffer, StreamSettings, StreamState
 from twist_core import rotations
 from twist_core.playback import standing_frame
 

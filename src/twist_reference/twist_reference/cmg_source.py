@@ -3,7 +3,7 @@
 :class:`CmgSource` is built from the node's parameters (:data:`CMG_PARAMETERS`): the exported model
 (:class:`~twist_core.cmg_runtime.CmgRuntime`, checked against ``config/g1.yaml``; its fps must equal the node's
 rate), the command filter (timeout, range, acceleration limits), the standing hold, the heading hold and the
-generator (:class:`~cmg_node.cmg_generator.CmgGenerator`). Every tick :meth:`CmgSource.reference` filters the
+generator (:class:`~twist_reference.cmg_generator.CmgGenerator`). Every tick :meth:`CmgSource.reference` filters the
 latest command, adds the heading correction, steps the model (not on the first tick after a start: that frame is
 the standing frame itself) and returns the frame with its future window.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from cmg_node.cmg_generator import CmgGenerator
-from cmg_node.command_filter import CommandFilter, HeadingHold, Received
+from twist_reference.cmg_generator import CmgGenerator
+from twist_reference.command_filter import CommandFilter, HeadingHold, Received
 from twist_core.cmg_runtime import CmgRuntime, StandingHold
 from twist_core.playback import ReferenceFrame
 from twist_core.robot import RobotSpec

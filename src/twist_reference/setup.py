@@ -1,4 +1,4 @@
-"""cmg_node.
+"""twist_reference.
 
 Reference publishers: the Conditional Motion Generator node (cmd_vel -> 29-DOF reference at 50 Hz, ONNX
 Runtime), the mocap reference node (plays a motion file) and the teleoperation reference node (a live stream of
@@ -7,7 +7,7 @@ retargeted poses).
 
 from setuptools import find_packages, setup
 
-PACKAGE = "cmg_node"
+PACKAGE = "twist_reference"
 
 setup(
     name=PACKAGE,
@@ -20,10 +20,10 @@ setup(
     install_requires=["setuptools"],
     extras_require={"test": ["pytest"]},
     zip_safe=True,
-    entry_points={"console_scripts": ["mocap_reference = cmg_node.mocap_reference:main",
-                                      "cmg_reference = cmg_node.cmg_reference:main",
-                                      "teleop_reference = cmg_node.teleop_reference:main",
-                                      "teleop-replay = cmg_node.teleop_replay:main"]},
+    entry_points={"console_scripts": ["mocap_reference = twist_reference.mocap_reference:main",
+                                      "cmg_reference = twist_reference.cmg_reference:main",
+                                      "teleop_reference = twist_reference.teleop_reference:main",
+                                      "teleop-replay = twist_reference.teleop_replay:main"]},
     maintainer="TWIST-G1 maintainers",
     maintainer_email="maintainers@twist-g1.dev",
     description=" ".join(__doc__.split("\n\n", 1)[-1].split()),

@@ -29,10 +29,10 @@ import numpy as np
 from geometry_msgs.msg import Twist
 from twist_msgs.msg import MotionReference
 
-from cmg_node.cmg_generator import NonFiniteOutput
-from cmg_node.cmg_source import CMG_PARAMETERS, CmgSource
-from cmg_node.command_filter import Verdict, format_range
-from cmg_node.node_common import COMMON_PARAMETERS, ReferenceNode, frame_is_finite
+from twist_reference.cmg_generator import NonFiniteOutput
+from twist_reference.cmg_source import CMG_PARAMETERS, CmgSource
+from twist_reference.command_filter import Verdict, format_range
+from twist_reference.node_common import COMMON_PARAMETERS, ReferenceNode, frame_is_finite
 from twist_core.cmg_runtime import CmgModelError
 from twist_core.robot import RobotSpecError
 from twist_node_common.entry import run
@@ -160,7 +160,7 @@ def _summary(value, limit: int = 300) -> str:
 
 def usage() -> str:
     """The --help text."""
-    return _usage(__doc__, "ros2 run cmg_node cmg_reference --ros-args -p model_file:=MODEL.onnx [-p NAME:=VALUE ...]",
+    return _usage(__doc__, "ros2 run twist_reference cmg_reference --ros-args -p model_file:=MODEL.onnx [-p NAME:=VALUE ...]",
                   PARAMETERS)
 
 

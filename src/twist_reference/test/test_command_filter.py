@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cmg_node.cmg_generator import CmgGenerator, NonFiniteOutput
-from cmg_node.command_filter import CommandFilter, HeadingHold, RootIntegrator, Verdict
+from twist_reference.cmg_generator import CmgGenerator, NonFiniteOutput
+from twist_reference.command_filter import CommandFilter, HeadingHold, RootIntegrator, Verdict
 from twist_core.cmg_runtime import CmgRuntime, StandingHold
 from twist_core.model import standing_height
 from twist_core.toy_models import toy_step, write_toy_cmg

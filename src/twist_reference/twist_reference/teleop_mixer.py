@@ -2,7 +2,7 @@
 
 :class:`TeleopMixer` makes each tick's :class:`~twist_core.playback.ReferenceFrame` from
 
-* the **stream** (a :class:`~cmg_node.teleop_stream.StreamSample`), its root **aligned** to the robot: at the
+* the **stream** (a :class:`~twist_reference.teleop_stream.StreamSample`), its root **aligned** to the robot: at the
   start of every segment, when the root samples appear and when a mode takes the root from the stream again, a
   yaw rotation and planar shift are fixed that put the stream's root at the anchor (the robot's position and
   heading, or where the reference is when the robot's pose is unknown); height, roll and pitch stay the
@@ -28,7 +28,7 @@ import enum
 
 import numpy as np
 
-from cmg_node.teleop_stream import StreamSample
+from twist_reference.teleop_stream import StreamSample
 from twist_core import rotations
 from twist_core.model import KeyBodyKinematics, PelvisHeight
 from twist_core.playback import Phase, ReferenceFrame, smoothstep

@@ -1,7 +1,7 @@
 """ROS 2 node `mocap_reference`: plays motion clips on the robot as twist_msgs/MotionReference at 50 Hz.
 
 The node publishes a standing reference where the robot stands until a clip starts, then the clip
-(``cmg_node.clip_session``): checked against the robot's current pose (refused with the reason if too far; the
+(``twist_reference.clip_session``): checked against the robot's current pose (refused with the reason if too far; the
 robot keeps standing), aligned to the robot's position and heading, blended in from the robot's current joints
 and out to the default pose, then a standing reference where the clip ended. A clip starts
 
@@ -28,8 +28,8 @@ import numpy as np
 from twist_msgs.msg import BridgeStatus, MotionReference, RobotState
 from twist_msgs.srv import PlayMotion
 
-from cmg_node.clip_session import ClipSession, RobotPose, StartLimits, robot_pose_from_state
-from cmg_node.node_common import COMMON_PARAMETERS, ReferenceNode, frame_is_finite, robot_pose
+from twist_reference.clip_session import ClipSession, RobotPose, StartLimits, robot_pose_from_state
+from twist_reference.node_common import COMMON_PARAMETERS, ReferenceNode, frame_is_finite, robot_pose
 from twist_core.motion import Motion, MotionError, resample
 from twist_core.motion_formats import QUAT_ORDERS, read_motion
 from twist_core.playback import Phase
@@ -173,7 +173,7 @@ class MocapReference(ReferenceNode):
 
 def usage() -> str:
     """The --help text."""
-    return _usage(__doc__, "ros2 run cmg_node mocap_reference --ros-args [-p motion_file:=FILE] [-p NAME:=VALUE ...]",
+    return _usage(__doc__, "ros2 run twist_reference mocap_reference --ros-args [-p motion_file:=FILE] [-p NAME:=VALUE ...]",
                   PARAMETERS)
 
 

@@ -5,12 +5,12 @@ Input (relative names, remap them): ``teleop/joint_states`` (sensor_msgs/JointSt
 clock) and, optionally, ``teleop/root_pose`` (geometry_msgs/PoseStamped: the pelvis pose [m] in the source's
 world, z up, z the height above the floor). Any rate from 20 to 120 Hz, jittery; QoS BEST_EFFORT (matches
 reliable and best-effort publishers), KEEP_LAST 20. The clocks need not agree: the offset is estimated from stamps
-and arrivals (``cmg_node.teleop_stream``).
+and arrivals (``twist_reference.teleop_stream``).
 
 Every tick the stream is played ``playout_delay`` behind its newest sample (interpolated; extrapolated for at most
 ``max_extrapolation`` past it, then held), blended to standing after ``hold_timeout`` of silence (over
 ``silence_blend``) and back into the stream when it returns (``engage_blend``), the root aligned to the robot's
-position and heading when the stream (re)engages, then mixed by ``mode`` and limited (``cmg_node.teleop_mixer``):
+position and heading when the stream (re)engages, then mixed by ``mode`` and limited (``twist_reference.teleop_mixer``):
 
 * ``whole_body``: joints and root from the stream;
 * ``upper_body``: waist and arms (``joint_groups.upper_body`` of config/g1.yaml) from the stream, legs and root
@@ -40,12 +40,12 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 from twist_msgs.msg import MotionReference
 
-from cmg_node.cmg_generator import NonFiniteOutput
-from cmg_node.cmg_reference import log_command
-from cmg_node.cmg_source import CMG_PARAMETERS, CmgSource
-from cmg_node.node_common import COMMON_PARAMETERS, ReferenceNode, frame_is_finite
-from cmg_node.teleop_mixer import MixerSettings, Mode, TeleopMixer
-from cmg_node.teleop_stream import REASONS, StreamBuffer, StreamSample, StreamSettings, StreamState
+from twist_reference.cmg_generator import NonFiniteOutput
+from twist_reference.cmg_reference import log_command
+from twist_reference.cmg_source import CMG_PARAMETERS, CmgSource
+from twist_reference.node_common import COMMON_PARAMETERS, ReferenceNode, frame_is_finite
+from twist_reference.teleop_mixer import MixerSettings, Mode, TeleopMixer
+from twist_reference.teleop_stream import REASONS, StreamBuffer, StreamSample, StreamSettings, StreamState
 from twist_core.cmg_runtime import CmgModelError
 from twist_core.playback import Phase, standing_frame
 from twist_core.robot import RobotSpecError
@@ -244,7 +244,7 @@ class TeleopReference(ReferenceNode):
 
 def usage() -> str:
     """The --help text."""
-    return _usage(__doc__, "ros2 run cmg_node teleop_reference --ros-args [-p model_file:=CMG.onnx] "
+    return _usage(__doc__, "ros2 run twist_reference teleop_reference --ros-args [-p model_file:=CMG.onnx] "
                            "[-p mode:=whole_body|upper_body|cmg_only] [-p NAME:=VALUE ...]", PARAMETERS)
 
 

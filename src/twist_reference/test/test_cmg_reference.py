@@ -40,7 +40,7 @@ def toy(spec, tmp_path_factory):
 
 def run_node(model, *params):
     """Start the node as a user would, with -p overrides; output (stdout and stderr) on a pipe."""
-    args = [sys.executable, "-m", "cmg_node.cmg_reference", "--ros-args", "-p", f"model_file:={model}"]
+    args = [sys.executable, "-m", "twist_reference.cmg_reference", "--ros-args", "-p", f"model_file:={model}"]
     for p in params:
         args += ["-p", p]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -503,7 +503,7 @@ def test_pause_and_restart(ros, spec, toy):
 
 def test_help():
     """--help lists the parameters."""
-    out = subprocess.run([sys.executable, "-m", "cmg_node.cmg_reference", "--help"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "twist_reference.cmg_reference", "--help"], capture_output=True,
                          text=True, check=True).stdout
     for name in ("model_file", "cmd_timeout", "max_linear_accel", "max_yaw_accel", "future_step", "threads"):
         assert name in out

@@ -24,7 +24,7 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool, Trigger
 from twist_msgs.msg import MotionReference, RobotState
 
-from cmg_node import reference_messages as rm
+from twist_reference import reference_messages as rm
 from twist_core import rotations
 from twist_core.playback import ReferenceFrame
 from twist_core.robot import load_robot_spec

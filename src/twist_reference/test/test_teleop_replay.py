@@ -10,7 +10,7 @@ import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from twist_msgs.msg import MotionReference
 
-from cmg_node.teleop_replay import sampler, schedule
+from twist_reference.teleop_replay import sampler, schedule
 from twist_core import rotations
 from twist_core.motion import build_motion, save_motion
 
@@ -69,7 +69,7 @@ def ros():
 def test_a_degraded_replay_drives_the_reference(ros, spec, tmp_path):
     """The clip, jittered, thinned, with a silence and a clock offset, reaches the reference finite and bounded."""
     clip = write_clip(spec, tmp_path / "clip.npz")
-    node = subprocess.Popen([sys.executable, "-m", "cmg_node.teleop_reference", "--ros-args", "-p",
+    node = subprocess.Popen([sys.executable, "-m", "twist_reference.teleop_reference", "--ros-args", "-p",
                              "align_to_robot:=false", "-p", "engage_blend:=0.3"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     listener = rclpy.create_node("replay_listener")
@@ -80,7 +80,7 @@ def test_a_degraded_replay_drives_the_reference(ros, spec, tmp_path):
         deadline = time.monotonic() + 60
         while len(received) < 3 and time.monotonic() < deadline:
             rclpy.spin_once(listener, timeout_sec=0.05)
-        replay = subprocess.Popen([sys.executable, "-m", "cmg_node.teleop_replay", str(clip), "--jitter", "0.03",
+        replay = subprocess.Popen([sys.executable, "-m", "twist_reference.teleop_replay", str(clip), "--jitter", "0.03",
                                    "--drop", "0.2", "--burst", "0.3", "--burst-every", "1.0", "--clock-offset",
                                    "-250", "--latency", "0.02", "--seed", "4"],
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -106,9 +106,9 @@ def test_a_degraded_replay_drives_the_reference(ros, spec, tmp_path):
 
 def test_bad_file_and_help(tmp_path):
     """A missing file exits 2 with the reason; --help describes the options."""
-    bad = subprocess.run([sys.executable, "-m", "cmg_node.teleop_replay", str(tmp_path / "none.csv"), "--fps", "30"],
+    bad = subprocess.run([sys.executable, "-m", "twist_reference.teleop_replay", str(tmp_path / "none.csv"), "--fps", "30"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "no such file" in bad.stderr
-    out = subprocess.run([sys.executable, "-m", "cmg_node.teleop_replay", "--help"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "twist_reference.teleop_replay", "--help"], capture_output=True, text=True,
                          check=True).stdout
     assert "--jitter" in out and "--clock-offset" in out

@@ -29,7 +29,7 @@ def write_clip(spec, path, seconds=1.0, fps=30.0):
 
 def run_node(*params):
     """Start the node as a user would, with -p overrides."""
-    args = [sys.executable, "-m", "cmg_node.mocap_reference", "--ros-args"]
+    args = [sys.executable, "-m", "twist_reference.mocap_reference", "--ros-args"]
     for p in params:
         args += ["-p", p]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -130,7 +130,7 @@ def test_invalid_file_fails_at_start_with_the_reason(tmp_path):
 
 def test_help():
     """--help lists the parameters."""
-    out = subprocess.run([sys.executable, "-m", "cmg_node.mocap_reference", "--help"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "twist_reference.mocap_reference", "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "motion_file" in out and "blend_out" in out
 

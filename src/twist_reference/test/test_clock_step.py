@@ -25,7 +25,7 @@ def test_a_clock_step_back_does_not_keep_a_stale_command_alive(spec, tmp_path):
     system-clock timer would stall for 60 s, a system-clock age would keep 0.8 m/s for 59 s)."""
     clock = ClockStep(tmp_path / "clock")
     model = write_toy_cmg(tmp_path / "toy.onnx", spec)
-    node = subprocess.Popen([sys.executable, "-m", "cmg_node.cmg_reference", "--ros-args", "-p",
+    node = subprocess.Popen([sys.executable, "-m", "twist_reference.cmg_reference", "--ros-args", "-p",
                              f"model_file:={model}", "-p", "align_to_robot:=false", "-p", "cmd_timeout:=0.5",
                              "-r", f"__ns:=/{NAMESPACE}"],
                             env=clock.env(),

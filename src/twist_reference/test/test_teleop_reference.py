@@ -58,7 +58,7 @@ def ros():
 
 def run_node(*params):
     """Start the node as a user would, with -p overrides; output on a pipe."""
-    args = [sys.executable, "-m", "cmg_node.teleop_reference", "--ros-args"]
+    args = [sys.executable, "-m", "twist_reference.teleop_reference", "--ros-args"]
     for p in ("align_to_robot:=false", "diagnostics_period:=0.2", f"playout_delay:={DELAY}") + params:
         args += ["-p", p]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -383,6 +383,6 @@ def test_cmg_modes_need_a_model_and_bad_parameters_stop_the_node(operator):
 
 def test_help():
     """--help lists the parameters."""
-    out = subprocess.run([sys.executable, "-m", "cmg_node.teleop_reference", "--help"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "twist_reference.teleop_reference", "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "playout_delay" in out and "teleop/joint_states" in out
