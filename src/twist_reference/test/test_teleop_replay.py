@@ -106,9 +106,9 @@ def test_a_degraded_replay_drives_the_reference(ros, spec, tmp_path):
 
 def test_bad_file_and_help(tmp_path):
     """A missing file exits 2 with the reason; --help describes the options."""
-    bad = subprocess.run([sys.executable, "-m", "twist_reference.teleop_replay", str(tmp_path / "none.csv"), "--fps", "30"],
-                         capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "twist_reference.teleop_replay", str(tmp_path / "none.csv"),
+                          "--fps", "30"], capture_output=True, text=True)
     assert bad.returncode == 2 and "no such file" in bad.stderr
-    out = subprocess.run([sys.executable, "-m", "twist_reference.teleop_replay", "--help"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run([sys.executable, "-m", "twist_reference.teleop_replay", "--help"], capture_output=True,
+                         text=True, check=True).stdout
     assert "--jitter" in out and "--clock-offset" in out

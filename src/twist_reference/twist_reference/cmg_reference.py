@@ -160,8 +160,8 @@ def _summary(value, limit: int = 300) -> str:
 
 def usage() -> str:
     """The --help text."""
-    return _usage(__doc__, "ros2 run twist_reference cmg_reference --ros-args -p model_file:=MODEL.onnx [-p NAME:=VALUE ...]",
-                  PARAMETERS)
+    return _usage(__doc__, "ros2 run twist_reference cmg_reference --ros-args -p model_file:=MODEL.onnx "
+                  "[-p NAME:=VALUE ...]", PARAMETERS)
 
 
 def main(args: list[str] | None = None) -> None:

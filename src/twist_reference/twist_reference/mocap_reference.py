@@ -173,8 +173,8 @@ class MocapReference(ReferenceNode):
 
 def usage() -> str:
     """The --help text."""
-    return _usage(__doc__, "ros2 run twist_reference mocap_reference --ros-args [-p motion_file:=FILE] [-p NAME:=VALUE ...]",
-                  PARAMETERS)
+    return _usage(__doc__, "ros2 run twist_reference mocap_reference --ros-args [-p motion_file:=FILE] "
+                  "[-p NAME:=VALUE ...]", PARAMETERS)
 
 
 def main(args: list[str] | None = None) -> None:

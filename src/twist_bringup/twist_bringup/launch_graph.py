@@ -1,12 +1,12 @@
 """The node graphs as plain data, for the launch files and for starting them without `ros2 launch`.
 
 The launch files of ``twist_bringup`` (``sim.launch.py``, ``real.launch.py``) build their nodes from here; so does
-`g1_bridge.graph_runner`, which starts them as plain processes (`make sim`, `make demo`, the end-to-end tests).
+`twist_bringup.graph_runner`, which starts them as plain processes (`make sim`, `make demo`, the end-to-end tests).
 
 Each :class:`NodeSpec` maps one-to-one onto a ``launch_ros.actions.Node``. The simulation (:func:`sim_graph`):
 
 * ``mujoco_bridge`` (this package), parameters from ``config/mujoco_bridge.yaml`` plus overrides;
-* ``robot_state_publisher`` with the URDF generated from the same MJCF (``g1_bridge.urdf``), turning
+* ``robot_state_publisher`` with the URDF generated from the same MJCF (``twist_bringup.urdf``), turning
   ``/joint_states`` into TF;
 * a second ``robot_state_publisher`` in namespace ``reference`` with frame prefix ``reference/`` for the
   reference "ghost" (fed by ``/reference/joint_states`` from the reference publishers);
@@ -34,15 +34,15 @@ Configuration (:func:`config_dir`): the nodes' parameter files and the rviz conf
 share directory of the bringup package ``twist_bringup`` (with its launch files), found through the ament index.
 
 DDS isolation: a simulation or demo must never reach another machine's graph (a laptop's ``make demo`` publishing
-``/cmd_vel`` into a robot's). :func:`sim_environment` gives its processes discovery on localhost only and a domain
-of their own (:data:`SIM_DOMAIN_ID`) unless the environment already chooses them.
+``/cmd_vel`` into a robot's): :func:`twist_node_common.workspace.sim_environment` gives its processes discovery on
+localhost only and a domain of their own (``SIM_DOMAIN_ID``, 42) unless the environment already chooses them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +60,6 @@ class NodeSpec:
 REFERENCE_SOURCES = ("none", "cmg", "mocap", "teleop")
 LOCKSTEP_REFERENCE_WAIT = 0.4  # s (wall) the policy waits for each tick's reference in lockstep
 LOCKSTEP_COMMAND_WAIT = 0.5  # s (wall) the bridge waits for each tick's command in lockstep, with a policy
-SIM_DOMAIN_ID = 42  # the simulation's own ROS 2 domain, unless ROS_DOMAIN_ID is set
 BRINGUP_PACKAGE = "twist_bringup"  # launch files and configuration, in its share directory
 
 
@@ -78,14 +77,6 @@ def config_dir() -> Path:
         raise FileNotFoundError(f"package {BRINGUP_PACKAGE} (launch files and configuration) is not installed: "
                                 "build the workspace (make build) and source install/setup.bash") from None
     return share / "config"
-
-
-def sim_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` with the simulation's DDS isolation: localhost discovery and domain SIM_DOMAIN_ID, unless set."""
-    isolated = dict(env)
-    isolated.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    isolated.setdefault("ROS_DOMAIN_ID", str(SIM_DOMAIN_ID))
-    return isolated
 
 
 def _check_reference(reference: str, cmg_model: str, motion_file: str) -> None:

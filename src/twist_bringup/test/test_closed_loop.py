@@ -1,5 +1,5 @@
 """End to end: the MuJoCo bridge (lockstep), cmg_reference (toy CMG) and twist_policy (toy policy), each its
-own process over DDS, started from the launch graph by g1_bridge.graph_runner as `make demo` does.
+own process over DDS, started from the launch graph by twist_bringup.graph_runner as `make demo` does.
 
 What holds the robot: in RAMP/HOLD the bridge's hold gains (4x config) stand the G1 on its own; in POLICY the
 virtual gantry stays engaged (``release_gantry_on_go: false``), because the toy policy only copies the
@@ -15,20 +15,20 @@ import pytest
 import rclpy
 from twist_msgs.msg import BridgeStatus, JointCommand
 
-from g1_bridge.closed_loop import LoopMonitor
-from g1_bridge.graph_runner import GraphRunner
-from g1_bridge.launch_graph import config_dir, sim_graph
+from twist_bringup.closed_loop import LoopMonitor
+from twist_bringup.graph_runner import GraphRunner
+from twist_bringup.launch_graph import config_dir, sim_graph
+from twist_bringup.sim_session import write_toy_models
 from twist_core.safety import Mode
-from twist_core.toy_models import write_toy_cmg
 
 CONFIG = config_dir()  # the installed configuration (twist_bringup)
 STARTUP_S = 60.0
 
 
 @pytest.fixture(scope="module")
-def loop(spec, toy_policy, tmp_path_factory):
-    """The closed-loop graph running, and a monitor in this process."""
-    cmg = write_toy_cmg(tmp_path_factory.mktemp("cmg") / "toy_cmg.onnx", spec)
+def loop(spec, tmp_path_factory):
+    """The closed-loop graph running (the toy policy and toy CMG), and a monitor in this process."""
+    toy_policy, cmg = write_toy_models(tmp_path_factory.mktemp("models"), spec)
     graph = sim_graph("", CONFIG, clock_mode="lockstep", rviz=False, reference="cmg", cmg_model=str(cmg),
                       policy_file=str(toy_policy),
                       bridge_parameters={"release_gantry_on_go": False, "ramp_time": 0.5})

@@ -7,7 +7,7 @@ import sys
 
 import onnxruntime
 
-from g1_bridge.sim_session import headless_graph, missing_models, write_toy_models
+from twist_bringup.sim_session import headless_graph, missing_models, write_toy_models
 
 SESSION_SCRIPT = """
 import os
@@ -16,7 +16,7 @@ import time
 
 import rclpy
 
-from g1_bridge.sim_session import monitor_session
+from twist_bringup.sim_session import monitor_session
 
 with monitor_session(lambda: rclpy.create_node("session_test")) as node:
     print("inside:", rclpy.ok(), node.get_name(), os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"],

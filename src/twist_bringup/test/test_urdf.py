@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yourdfpy
 
-from g1_bridge.urdf import build_urdf, quat_to_rpy
+from twist_bringup.urdf import build_urdf, quat_to_rpy
 from twist_core.model import joint_qpos_addresses, load_model
 
 
@@ -86,10 +86,10 @@ def test_quat_to_rpy_round_trip():
 
 
 def test_cli_writes_the_urdf(tmp_path, urdf_text):
-    """`python -m g1_bridge.urdf -o FILE` writes the same URDF; --help works."""
+    """`python -m twist_bringup.urdf -o FILE` writes the same URDF; --help works."""
     out = tmp_path / "g1.urdf"
-    subprocess.run([sys.executable, "-m", "g1_bridge.urdf", "-o", str(out)], check=True)
+    subprocess.run([sys.executable, "-m", "twist_bringup.urdf", "-o", str(out)], check=True)
     assert out.read_text() == urdf_text
-    help_text = subprocess.run([sys.executable, "-m", "g1_bridge.urdf", "--help"], check=True,
+    help_text = subprocess.run([sys.executable, "-m", "twist_bringup.urdf", "--help"], check=True,
                                capture_output=True, text=True).stdout
     assert "robot_state_publisher" in help_text

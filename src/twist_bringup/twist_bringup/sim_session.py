@@ -7,8 +7,8 @@
 - :func:`monitor_session`: the process's ROS side. rclpy's own signal handlers would shut its context down on
   Ctrl-C/SIGTERM before the robot is damped: SIGTERM raises KeyboardInterrupt instead, as Ctrl-C does, so the
   cleanup damps the bridge, then stops the nodes. DDS discovery stays on localhost in a domain of its own unless
-  set (:func:`g1_bridge.launch_graph.sim_environment`). Yields the :class:`~g1_bridge.closed_loop.LoopMonitor`;
-- each graph then runs in :func:`g1_bridge.closed_loop.graph_session` (start the nodes of :func:`graph_runner`,
+  set (:func:`twist_node_common.workspace.sim_environment`). Yields the :class:`~twist_bringup.closed_loop.LoopMonitor`;
+- each graph then runs in :func:`twist_bringup.closed_loop.graph_session` (start the nodes of :func:`graph_runner`,
   start, go; afterwards damp and stop them).
 """
 
@@ -20,8 +20,9 @@ import signal
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
-from g1_bridge.graph_runner import GraphRunner
-from g1_bridge.launch_graph import NodeSpec, config_dir, sim_environment, sim_graph
+from twist_bringup.graph_runner import GraphRunner
+from twist_bringup.launch_graph import NodeSpec, config_dir, sim_graph
+from twist_node_common.workspace import sim_environment
 
 DEFAULT_POLICY = "models/student/policy.onnx"
 DEFAULT_CMG = "models/cmg/cmg.onnx"
@@ -53,7 +54,7 @@ def write_toy_models(directory: Path, spec) -> tuple[Path, Path]:
 
 
 def headless_graph(**kwargs: Any) -> list[NodeSpec]:
-    """:func:`~g1_bridge.launch_graph.sim_graph` (``kwargs``) without rviz2 and robot_state_publisher."""
+    """:func:`~twist_bringup.launch_graph.sim_graph` (``kwargs``) without rviz2 and robot_state_publisher."""
     return [node for node in sim_graph("", config_dir(), rviz=False, **kwargs)
             if node.package != "robot_state_publisher"]
 

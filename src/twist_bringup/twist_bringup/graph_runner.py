@@ -1,6 +1,6 @@
-r"""Start a node graph of `g1_bridge.launch_graph` without `ros2 launch`: each node its own process.
+r"""Start a node graph of `twist_bringup.launch_graph` without `ros2 launch`: each node its own process.
 
-Each :class:`~g1_bridge.launch_graph.NodeSpec` becomes the command ``ros2 launch`` would run: the package's
+Each :class:`~twist_bringup.launch_graph.NodeSpec` becomes the command ``ros2 launch`` would run: the package's
 executable from the ament index (``<prefix>/lib/<package>/<executable>``, where colcon installs console scripts),
 its ``arguments``, then ``--ros-args -r __node:=NAME [-r __ns:=/NS]`` and one ``--params-file`` per parameter
 entry (dicts are written to YAML files, as launch_ros does). Nodes whose package is not installed (rviz2 and
@@ -8,11 +8,11 @@ robot_state_publisher are not in the PyPI wheels) are skipped with a message, or
 
 Processes start in their own session, so a Ctrl-C in the terminal reaches only the runner, which can damp the
 robot first and then stop the nodes in reverse order (SIGINT, then SIGTERM, then SIGKILL). The command line runs
-the simulation isolated (``launch_graph.sim_environment``: localhost discovery, domain 42 unless set).
+the simulation isolated (``twist_node_common.workspace.sim_environment``: localhost discovery, domain 42 unless set).
 
 Command line (the simulation graph, like ``ros2 launch twist_bringup sim.launch.py``)::
 
-    python -m g1_bridge.graph_runner --clock-mode lockstep --reference cmg --cmg-model models/cmg/cmg.onnx \\
+    python -m twist_bringup.graph_runner --clock-mode lockstep --reference cmg --cmg-model models/cmg/cmg.onnx \\
         --policy-file models/student/policy.onnx [--no-rviz] [--auto-start] [--viewer | --record FILE.mp4]
         [--log-dir DIR] [--dry-run]
 
@@ -33,19 +33,8 @@ from typing import IO, Sequence
 
 import yaml
 
-from g1_bridge.launch_graph import REFERENCE_SOURCES, NodeSpec, config_dir, sim_environment, sim_graph
-
-
-def executable_path(package: str, executable: str) -> Path | None:
-    """Where ``ros2 run package executable`` would find the executable, or None when it is not installed."""
-    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
-
-    try:
-        prefix = Path(get_package_prefix(package))
-    except (PackageNotFoundError, ValueError):
-        return None
-    path = prefix / "lib" / package / executable
-    return path if path.is_file() and os.access(path, os.X_OK) else None
+from twist_bringup.launch_graph import REFERENCE_SOURCES, NodeSpec, config_dir, sim_graph
+from twist_node_common.workspace import executable_path, sim_environment
 
 
 def node_label(node: NodeSpec) -> str:
@@ -159,7 +148,7 @@ class GraphRunner:
 
 def cli_parser() -> argparse.ArgumentParser:
     """The command line (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m g1_bridge.graph_runner", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m twist_bringup.graph_runner", description=__doc__.split("\n")[0])
     parser.add_argument("--clock-mode", default="realtime", choices=["realtime", "lockstep"])
     parser.add_argument("--auto-start", action="store_true", help="ramp to the default pose at once")
     parser.add_argument("--no-rviz", action="store_true", help="leave out rviz2")
@@ -183,7 +172,7 @@ def cli_graph(args: argparse.Namespace) -> list[NodeSpec]:
     absolute = lambda p: str(Path(p).expanduser().resolve()) if p else ""  # noqa: E731
     description = ""
     if executable_path("robot_state_publisher", "robot_state_publisher") is not None:
-        from g1_bridge.urdf import build_urdf
+        from twist_bringup.urdf import build_urdf
         from twist_core.robot import load_robot_spec
 
         description = build_urdf(load_robot_spec())

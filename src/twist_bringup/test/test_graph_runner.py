@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from g1_bridge.graph_runner import GraphRunner, cli_graph, cli_parser, executable_path, node_command
-from g1_bridge.launch_graph import NodeSpec, config_dir, sim_graph
+from twist_bringup.graph_runner import GraphRunner, cli_graph, cli_parser, node_command
+from twist_bringup.launch_graph import NodeSpec, config_dir, sim_graph
+from twist_node_common.workspace import executable_path
 
 CONFIG = config_dir()
 
@@ -44,8 +45,8 @@ def test_plan_resolves_installed_nodes_and_skips_the_others(tmp_path):
 
 
 def test_cli_dry_run():
-    """python -m g1_bridge.graph_runner --dry-run prints one line per node and exits 0."""
-    out = subprocess.run([sys.executable, "-m", "g1_bridge.graph_runner", "--dry-run", "--clock-mode", "lockstep",
+    """python -m twist_bringup.graph_runner --dry-run prints one line per node and exits 0."""
+    out = subprocess.run([sys.executable, "-m", "twist_bringup.graph_runner", "--dry-run", "--clock-mode", "lockstep",
                           "--reference", "cmg", "--cmg-model", "cmg.onnx", "--policy-file", "p.onnx"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -53,10 +54,10 @@ def test_cli_dry_run():
     assert any(line.startswith("/mujoco_bridge: ") and "clock_mode" not in line for line in lines)
     assert any(line.startswith("/twist_policy: ") for line in lines)
     assert len([line for line in lines if line.startswith("/")]) == 6  # bridge, 2 state publishers, cmg, policy, rviz
-    bad = subprocess.run([sys.executable, "-m", "g1_bridge.graph_runner", "--reference", "cmg", "--dry-run"],
+    bad = subprocess.run([sys.executable, "-m", "twist_bringup.graph_runner", "--reference", "cmg", "--dry-run"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "cmg_model" in bad.stderr
-    teleop = subprocess.run([sys.executable, "-m", "g1_bridge.graph_runner", "--dry-run", "--reference", "teleop",
+    teleop = subprocess.run([sys.executable, "-m", "twist_bringup.graph_runner", "--dry-run", "--reference", "teleop",
                              "--cmg-model", "cmg.onnx", "--no-rviz"], capture_output=True, text=True, timeout=120)
     assert teleop.returncode == 0, teleop.stderr
     assert any(line.startswith("/teleop_reference: ") and "teleop_reference" in line

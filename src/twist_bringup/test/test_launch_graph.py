@@ -6,16 +6,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from g1_bridge.graph_runner import node_command
-from g1_bridge.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, SIM_DOMAIN_ID, config_dir,
-                                    override_parameters, real_graph, sim_environment, sim_graph)
+from twist_bringup.graph_runner import node_command
 from g1_bridge.mujoco_bridge import PARAMETERS
 from g1_bridge.unitree_bridge import PARAMETERS as UNITREE_PARAMETERS
+from twist_bringup.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, config_dir, override_parameters,
+                                        real_graph, sim_graph)
+from twist_policy_node.policy_node import PARAMETERS as POLICY_PARAMETERS
 
 CONFIG = config_dir()  # the installed configuration (twist_bringup's share directory)
 
 
-@pytest.mark.parametrize("node,parameters", [("mujoco_bridge", PARAMETERS), ("unitree_bridge", UNITREE_PARAMETERS)])
+@pytest.mark.parametrize("node,parameters", [("mujoco_bridge", PARAMETERS), ("unitree_bridge", UNITREE_PARAMETERS),
+                                             ("twist_policy", POLICY_PARAMETERS)])
 def test_params_file_sets_every_parameter_with_its_default(node, parameters):
     """config/<node>.yaml names exactly the node's parameters, with the code's defaults."""
     params = yaml.safe_load((CONFIG / f"{node}.yaml").read_text())[node]["ros__parameters"]
@@ -144,14 +146,6 @@ def test_real_graph():
     with pytest.raises(ValueError, match="cmg_model"):
         real_graph("<robot/>", CONFIG, policy_file="p.onnx")
     assert "cmg_reference" not in [n.name for n in real_graph("<robot/>", CONFIG, "p.onnx", reference="none")]
-
-
-def test_sim_environment_isolates_unless_chosen():
-    """The simulation's processes: localhost discovery and domain 42 by default; a chosen domain or range stays."""
-    assert sim_environment({"PATH": "/bin"}) == {"PATH": "/bin", "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
-                                                 "ROS_DOMAIN_ID": str(SIM_DOMAIN_ID)}
-    chosen = {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET", "ROS_DOMAIN_ID": "7"}
-    assert sim_environment(chosen) == chosen and SIM_DOMAIN_ID != 0
 
 
 def test_real_graph_in_a_namespace():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from g1_bridge.closed_loop import heading_frame
+from twist_bringup.closed_loop import heading_frame
 from twist_core import rotations
 
 
@@ -21,7 +21,7 @@ def test_heading_frame_undoes_roll_and_pitch_but_not_yaw():
 def test_body_velocity_on_a_circle_is_the_walking_speed_not_the_chord():
     """Walking 0.5 m/s while turning 0.3 rad/s for 10 s: 0.5 m/s forward, 0 sideways, 0.3 rad/s (the chord of the
     arc would give 0.5 * sin(1.5) / 1.5 = 0.33 m/s)."""
-    from g1_bridge.closed_loop import body_velocity
+    from twist_bringup.closed_loop import body_velocity
 
     t = np.arange(0.0, 10.0 + 1e-9, 0.02)
     heading = 0.2 + 0.3 * t
@@ -36,7 +36,7 @@ def test_body_velocity_on_a_circle_is_the_walking_speed_not_the_chord():
 
 def test_missed_ticks_count_the_control_periods_without_a_command():
     """Commands every 20 ms with one 60 ms gap (two ticks missed) and one 35 ms gap (one missed): 3, longest 60."""
-    from g1_bridge.closed_loop import missed_ticks
+    from twist_bringup.closed_loop import missed_ticks
 
     missed, longest = missed_ticks(np.array([0.0, 0.02, 0.04, 0.10, 0.135, 0.155, 0.175]), 0.02)
     assert missed == 3 and abs(longest - 0.06) < 1e-9
