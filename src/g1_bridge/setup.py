@@ -22,7 +22,7 @@ setup(
     entry_points={"console_scripts": [
         "mujoco_bridge = g1_bridge.mujoco_bridge:main",
         "unitree_bridge = g1_bridge.unitree_bridge:main",
-        "unitree_sim = g1_bridge.unitree_sim:main",
+        "unitree-sim = g1_bridge.unitree_sim:main",
     ]},
     maintainer="TWIST-G1 maintainers",
     maintainer_email="maintainers@twist-g1.dev",

@@ -24,7 +24,7 @@ setup(
     extras_require={"test": ["pytest"]},
     zip_safe=True,
     entry_points={"console_scripts": [
-        "g1_urdf = twist_bringup.urdf:main",
+        "g1-urdf = twist_bringup.urdf:main",
     ]},
     maintainer="TWIST-G1 maintainers",
     maintainer_email="maintainers@twist-g1.dev",

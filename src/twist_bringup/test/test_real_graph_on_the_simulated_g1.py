@@ -8,8 +8,8 @@ sticks (``SimOperator``), lowers the gantry, and compares the bridge's ``/odom``
 legs' kinematics) with the simulator's ground truth (``rt/sim/truth``). The graph's policy and CMG are left out:
 walking through them in real time next to unitree_sim needs more than this 2-core machine shared with other jobs
 gives (the shipped policy fell in 2 of 3 such runs here, with a training job holding a core); the walk itself is
-tested in lockstep (twist_teleop's test_ctl drives the MuJoCo graph and checks this odometry against the truth
-there), and what steers it is ``cmd_vel``, which this test watches.
+tested in lockstep (test_drive_with_twist_ctl.py drives the MuJoCo graph and checks this odometry against the
+truth there), and what steers it is ``cmd_vel``, which this test watches.
 
 Allowances for a loaded machine: LowState at 250 Hz and ``lowstate_timeout`` 0.5 s, as in g1_bridge's tests.
 """

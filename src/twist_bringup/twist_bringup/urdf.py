@@ -8,7 +8,7 @@ model's own STL files. The floating base is not a URDF joint: the bridge publish
 Velocity limits are not part of the MuJoCo model; the URDF carries ``velocity="0"`` (unknown), which
 robot_state_publisher and rviz2 ignore.
 
-Command line: ``g1_urdf [-o FILE]`` (``--help`` for options).
+Command line: ``g1-urdf [-o FILE]`` (``--help`` for options).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def build_urdf(spec: RobotSpec) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the URDF to a file or stdout."""
-    parser = argparse.ArgumentParser(prog="g1_urdf", description="Generate the G1 URDF from the MuJoCo model "
+    parser = argparse.ArgumentParser(prog="g1-urdf", description="Generate the G1 URDF from the MuJoCo model "
                                      "named in config/g1.yaml (for robot_state_publisher and rviz2).")
     parser.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     args = parser.parse_args(argv)
