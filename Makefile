@@ -32,7 +32,7 @@ demo:
 RECORD ?= runs/sim.mp4
 sim:
 	@mkdir -p "$(dir $(or $(RECORD),runs/))" && bash -c 'source scripts/env.sh && echo "sim: steer it from another shell: source scripts/env.sh; twist-ctl start; twist-ctl go; teleop-keyboard" \
-		&& python -m g1_bridge.graph_runner --reference cmg --cmg-model "$(CMG)" --policy-file "$(POLICY)" \
+		&& python -m twist_bringup.graph_runner --reference cmg --cmg-model "$(CMG)" --policy-file "$(POLICY)" \
 		$(if $(DISPLAY),--viewer,--no-rviz $(if $(RECORD),--record "$(RECORD)")) $(ARGS)'
 
 PYTHONS ?= python3.12

@@ -45,7 +45,7 @@ def publish_jitter(seconds: float) -> dict[str, np.ndarray]:
     import rclpy
     from twist_msgs.msg import RobotState
 
-    from g1_bridge.launch_graph import config_dir
+    from twist_bringup.launch_graph import config_dir
     from twist_node_common.qos import CONTROL_QOS
 
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")

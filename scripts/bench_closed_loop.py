@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 r"""Benchmark the closed loop: bridge + cmg_reference + policy, N seconds per velocity command.
 
-For each command a fresh graph (g1_bridge.graph_runner, every node its own process, as `make demo`; the bridge
+For each command a fresh graph (twist_bringup.graph_runner, every node its own process, as `make demo`; the bridge
 in lockstep unless ``--clock-mode realtime``): start, go, ``--settle`` seconds standing, then the command on
 /cmd_vel for ``--seconds`` of simulated time. One row per command:
 
@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from g1_bridge.sim_session import DEFAULT_CMG, DEFAULT_POLICY, missing_models
+from twist_bringup.sim_session import DEFAULT_CMG, DEFAULT_POLICY, missing_models
 
 
 #: A command triple; one starting with "-" (backwards) would be taken for an option by argparse.
@@ -72,8 +72,8 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> tuple[dict, np.
     The trace: (N, 4) of /odom from the command's start (seconds since then, x, y, unwrapped heading); the
     row's ``push_times`` are on the same clock.
     """
-    from g1_bridge.closed_loop import graph_session
-    from g1_bridge.sim_session import graph_runner
+    from twist_bringup.closed_loop import graph_session
+    from twist_bringup.sim_session import graph_runner
 
     runner = graph_runner(graph, log_dir)
     row = {"command": list(command), "push_times": []}
@@ -88,7 +88,7 @@ def run_command(monitor, graph, command, args, log_dir: Path) -> tuple[dict, np.
 
 def drive(monitor, runner, command, args, row: dict) -> np.ndarray:
     """Settle, then the command for args.seconds on a started graph; fill ``row`` in, return the pelvis trace."""
-    from g1_bridge.closed_loop import percentiles
+    from twist_bringup.closed_loop import percentiles
     from twist_core.safety import Mode
 
     go = monitor.sim_time()
@@ -257,9 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in missing_models(policy, cmg):
             print(f"bench_closed_loop: {line}", file=sys.stderr)
         return 1
-    from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.launch_graph import collect_overrides, override_parameters, parse_override
-    from g1_bridge.sim_session import headless_graph, monitor_session, write_toy_models
+    from twist_bringup.closed_loop import LoopMonitor
+    from twist_bringup.launch_graph import collect_overrides, override_parameters, parse_override
+    from twist_bringup.sim_session import headless_graph, monitor_session, write_toy_models
     from twist_core.robot import load_robot_spec
 
     spec = load_robot_spec()

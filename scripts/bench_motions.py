@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 r"""Benchmark whole-body tracking of motion clips through the ROS 2 nodes: bridge + mocap_reference + policy.
 
-For each clip a fresh graph (g1_bridge.graph_runner, every node its own process; the MuJoCo bridge in lockstep,
+For each clip a fresh graph (twist_bringup.graph_runner, every node its own process; the MuJoCo bridge in lockstep,
 the virtual gantry released at go): start, go; mocap_reference starts the clip when the bridge hands the robot to
 the policy (aligned to the robot, blended in from its joints, out to standing), and the run ends ``--after``
 seconds after the reference has returned to standing, at a fall, or at ``--wall-limit``. One row per clip:
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from g1_bridge.sim_session import DEFAULT_POLICY
+from twist_bringup.sim_session import DEFAULT_POLICY
 
 MOTION_SUFFIXES = (".npz", ".pkl", ".csv")
 
@@ -56,8 +56,8 @@ def clip_files(inputs: list[str]) -> list[Path]:
 
 def run_clip(monitor, graph, args, log_dir: Path) -> dict:
     """One fresh graph playing one clip; the row's numbers."""
-    from g1_bridge.closed_loop import graph_session
-    from g1_bridge.sim_session import graph_runner
+    from twist_bringup.closed_loop import graph_session
+    from twist_bringup.sim_session import graph_runner
     from twist_core.safety import Mode
     from twist_msgs.msg import MotionReference
 
@@ -177,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
         print(f"bench_motions: {exc}", file=sys.stderr)
         return 1
-    from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.launch_graph import collect_overrides, override_parameters
-    from g1_bridge.sim_session import headless_graph, monitor_session
+    from twist_bringup.closed_loop import LoopMonitor
+    from twist_bringup.launch_graph import collect_overrides, override_parameters
+    from twist_bringup.sim_session import headless_graph, monitor_session
     from twist_core.robot import load_robot_spec
 
     try:

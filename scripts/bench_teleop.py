@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 r"""Benchmark live teleoperation in the MuJoCo simulation: bridge + teleop_reference + policy, in real time.
 
-Each run is a fresh graph (g1_bridge.graph_runner, every node its own process, the bridge in real time, the
+Each run is a fresh graph (twist_bringup.graph_runner, every node its own process, the bridge in real time, the
 virtual gantry released at go); after go this process streams ``--motion`` to ``teleop/joint_states`` and
-``teleop/root_pose`` at the clip's own rate, as ``teleop-replay`` does (``cmg_node.teleop_replay``), stamped on a
+``teleop/root_pose`` at the clip's own rate, as ``teleop-replay`` does (``twist_reference.teleop_replay``), stamped on a
 source clock ``--clock-offset`` s off the wall clock, then ``--after`` seconds of silence (the reference blends
 to standing). Runs:
 
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from g1_bridge.sim_session import DEFAULT_CMG, DEFAULT_POLICY
+from twist_bringup.sim_session import DEFAULT_CMG, DEFAULT_POLICY
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ("file", "clean", "degraded", "upper")
@@ -57,7 +57,7 @@ def make_monitor(spec):
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import JointState
 
-    from g1_bridge.closed_loop import LoopMonitor
+    from twist_bringup.closed_loop import LoopMonitor
 
     class TeleopMonitor(LoopMonitor):
         def __init__(self):
@@ -84,7 +84,7 @@ def stream(monitor, motion, args, degraded: bool, walk: float = 0.0) -> list[tup
     import rclpy
     from geometry_msgs.msg import Twist, Vector3
 
-    from cmg_node.teleop_replay import publish, sampler, schedule
+    from twist_reference.teleop_replay import publish, sampler, schedule
 
     rng = np.random.default_rng(args.seed)
     times = np.arange(motion.num_frames) / motion.fps
@@ -146,8 +146,8 @@ def reference_checks(monitor, spec, scale: float, rate: float) -> tuple[int, flo
 
 def run(monitor, spec, graph, motion, args, kind: str, log_dir: Path) -> dict:
     """One graph, one run; the row."""
-    from g1_bridge.closed_loop import graph_session, percentiles
-    from g1_bridge.sim_session import graph_runner
+    from twist_bringup.closed_loop import graph_session, percentiles
+    from twist_bringup.sim_session import graph_runner
     from twist_core.safety import Mode
     from twist_msgs.msg import MotionReference
 
@@ -228,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             print(f"bench_teleop: no such file {path}", file=sys.stderr)
             return 1
-    from g1_bridge.launch_graph import override_parameters
-    from g1_bridge.sim_session import headless_graph, monitor_session
+    from twist_bringup.launch_graph import override_parameters
+    from twist_bringup.sim_session import headless_graph, monitor_session
     from twist_core.motion import MotionError
     from twist_core.motion_formats import read_motion
     from twist_core.robot import load_robot_spec

@@ -38,7 +38,7 @@ import torch
 
 from twist_core.motion import save_motion
 from twist_core.robot import load_robot_spec
-from twist_core.testing.motion_fixture import walking_clip
+from twist_core.toy_models import walking_clip
 from twist_training.tracking import train as tracking
 
 PARTS = ("physics", "task terms", "observations", "resets", "policy", "learning")

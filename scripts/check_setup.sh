@@ -33,7 +33,7 @@ for name in "${pythons[@]}"; do
             && bash -c 'source scripts/env.sh && python -c "
 import sys, mujoco, onnxruntime, rclpy
 from twist_msgs.msg import MotionReference, RobotState
-from g1_bridge.launch_graph import config_dir
+from twist_bringup.launch_graph import config_dir
 print(f\"check-setup: Python {sys.version.split()[0]}, MuJoCo {mujoco.__version__}, ONNX Runtime {onnxruntime.__version__}, config {config_dir()}\")
 " && bash scripts/test.sh --packages-select twist_msgs twist_core'); then
         echo "check-setup: $name: setup and tests passed in $((SECONDS - start)) s"

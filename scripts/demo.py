@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """make demo: the closed loop in simulation, headless, with a scripted command sequence and a live table.
 
-Starts the graph of `twist_bringup/launch/sim.launch.py` without ros2 launch (g1_bridge.graph_runner: every node its own
-process): the MuJoCo bridge in lockstep, cmg_reference (cmd_vel -> CMG reference) and the student policy. Then
+Starts the graph of `twist_bringup/launch/sim.launch.py` without ros2 launch (twist_bringup.graph_runner: every node
+its own process): the MuJoCo bridge in lockstep, cmg_reference (cmd_vel -> CMG reference) and the student policy. Then
 start (ramp to the default pose, HOLD) and go (POLICY) through the bridge's services, and the sequence on
 /cmd_vel: stand, walk 0.5 m/s, turn, stop. Every second of simulated time a row: commanded, reference and
 achieved velocity (from the bridge's /odom over the last second), joint tracking error (reference - measured,
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from g1_bridge.sim_session import DEFAULT_CMG, DEFAULT_POLICY, missing_models
+from twist_bringup.sim_session import DEFAULT_CMG, DEFAULT_POLICY, missing_models
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +71,7 @@ HEADER = (f"{'t[s]':>5} {'phase':<6}| {'cmd vx':>6} {'wz':>5} | {'ref vx':>6} | 
 
 def table_row(monitor, t: float, phase: str, command, since: float) -> tuple[str, dict]:
     """One live-table row for the last second; also returned as numbers."""
-    from g1_bridge.closed_loop import mode_name, percentiles
+    from twist_bringup.closed_loop import mode_name, percentiles
 
     achieved = monitor.achieved_velocity(window=1.0)
     recent = [s for s in monitor.states if s.stamp > monitor.sim_time() - 1.0]
@@ -254,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             for line in problems:
                 print(f"make demo: {line}", file=sys.stderr)
             return 1
-    from g1_bridge.closed_loop import LoopMonitor
-    from g1_bridge.sim_session import headless_graph, monitor_session, write_toy_models
+    from twist_bringup.closed_loop import LoopMonitor
+    from twist_bringup.sim_session import headless_graph, monitor_session, write_toy_models
     from twist_core.robot import load_robot_spec
 
     spec = load_robot_spec()
@@ -286,8 +286,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(monitor, graph, args, sequence, out: Path, log, policy: Path, cmg: Path, gantry: bool) -> int:
     """Run the graph through the sequence, then print the summary and write the plots and metrics; the exit code."""
-    from g1_bridge.closed_loop import graph_session, mode_name, percentiles
-    from g1_bridge.sim_session import graph_runner
+    from twist_bringup.closed_loop import graph_session, mode_name, percentiles
+    from twist_bringup.sim_session import graph_runner
     from twist_core.safety import Mode
 
     rows: list[dict] = []

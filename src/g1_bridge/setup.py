@@ -1,7 +1,7 @@
 """g1_bridge.
 
-The G1 bridge: MuJoCo simulation and the real robot (unitree_sdk2py) behind one safety state machine; robot
-description for rviz2.
+The G1 bridges: MuJoCo simulation and the real robot (unitree_sdk2py) behind one safety state machine; the
+robot's DDS protocol and a simulated G1 that speaks it.
 """
 
 from setuptools import find_packages, setup
@@ -22,8 +22,7 @@ setup(
     entry_points={"console_scripts": [
         "mujoco_bridge = g1_bridge.mujoco_bridge:main",
         "unitree_bridge = g1_bridge.unitree_bridge:main",
-        "unitree_sim = g1_bridge.unitree_sim:main",
-        "g1_urdf = g1_bridge.urdf:main",
+        "unitree-sim = g1_bridge.unitree_sim:main",
     ]},
     maintainer="TWIST-G1 maintainers",
     maintainer_email="maintainers@twist-g1.dev",

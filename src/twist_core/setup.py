@@ -1,4 +1,4 @@
-"""twist_core: robot spec, motion formats, observation layouts and safety primitives (numpy only)."""
+"""twist_core: robot spec, simulation, motions, model runtimes, safety and toy models (no rclpy, no torch)."""
 
 from setuptools import find_packages, setup
 

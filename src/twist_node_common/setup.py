@@ -1,7 +1,8 @@
 """twist_node_common.
 
 What every node of the workspace shares: the entry point (--help, start-up errors with exit code 2, signals), the
-parameter tables with their --help text, and the QoS profiles of the control topics.
+parameter tables with their --help text, the QoS profiles of the control topics, where ros2 run finds an executable
+and the simulation's DDS isolation.
 """
 
 from setuptools import find_packages, setup

@@ -1,7 +1,7 @@
 """g1_bridge.
 
-The G1 bridge: MuJoCo simulation and the real robot (unitree_sdk2py) behind one safety state machine; robot
-description for rviz2.
+The G1 bridges: MuJoCo simulation and the real robot (unitree_sdk2py) behind one safety state machine; the
+robot's DDS protocol (unitree_protocol) and a simulated G1 that speaks it (unitree_sim).
 """
 
 import os

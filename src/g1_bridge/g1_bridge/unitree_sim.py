@@ -346,7 +346,7 @@ class SimOperator:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="unitree_sim", description=__doc__,
+    parser = argparse.ArgumentParser(prog="unitree-sim", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--domain", type=int, default=1, help="DDS domain (default 1, as Unitree's simulator)")
     parser.add_argument("--interface", default="lo", help="network interface (default lo)")

@@ -14,11 +14,11 @@ from std_srvs.srv import Trigger
 from twist_msgs.msg import BridgeStatus, JointCommand, RobotState
 from twist_msgs.srv import Reset
 
-from g1_bridge.launch_graph import config_dir
+from bringup_config import CONFIG
 from twist_node_common.qos import CONTROL_QOS, STATUS_QOS
 
 
-PARAMS_FILE = config_dir() / "mujoco_bridge.yaml"
+PARAMS_FILE = CONFIG / "mujoco_bridge.yaml"
 
 
 def start_bridge(**params) -> subprocess.Popen:

@@ -16,10 +16,9 @@ import time
 
 import numpy as np
 
+from bringup_config import CONFIG
 from g1_bridge import unitree_protocol as up
-from g1_bridge.launch_graph import config_dir
 
-CONFIG = config_dir()
 DOMAIN = int(os.environ.get("UNITREE_TEST_DOMAIN", "1"))  # Cyclone DDS domain of these tests, on lo
 MODE_MACHINE = 5
 

@@ -10,7 +10,7 @@ of the graph (default: $ROS_DOMAIN_ID, else 0), not the robot's Unitree DDS doma
 off other networks, restrict DDS discovery to the robot's interface (README.md, "The real robot": Network).
 
 The same graph as sim.launch.py with the real-robot bridge (g1_bridge's unitree_bridge, parameters from
-config/unitree_bridge.yaml) in place of the MuJoCo bridge, on wall-clock time: g1_bridge.launch_graph.real_graph.
+config/unitree_bridge.yaml) in place of the MuJoCo bridge, on wall-clock time: twist_bringup.launch_graph.real_graph.
 Start, go and damp with the wireless remote (START, A, B/SELECT) or the bridge's services; the runbook is in
 README.md ("The real robot"). Rehearse against the simulated G1 first (unitree_sim; dds_domain:=1
 network_interface:=lo release_motion_service:=false).
@@ -19,8 +19,8 @@ network_interface:=lo release_motion_service:=false).
 from pathlib import Path
 from typing import Callable
 
-from g1_bridge.launch_graph import config_dir, launch_nodes, real_graph
-from g1_bridge.urdf import build_urdf
+from twist_bringup.launch_graph import config_dir, launch_nodes, real_graph
+from twist_bringup.urdf import build_urdf
 from twist_core.robot import load_robot_spec
 
 

@@ -8,18 +8,19 @@ The closed loop: reference:=cmg policy_file:=models/student/policy.onnx, then
     ros2 service call /mujoco_bridge/start std_srvs/srv/Trigger   (ramp to the default pose, HOLD)
     ros2 service call /mujoco_bridge/go std_srvs/srv/Trigger      (POLICY: the policy drives the robot)
     ros2 topic pub /cmd_vel geometry_msgs/msg/Twist "{linear: {x: 0.5}}"
-The node graph is g1_bridge.launch_graph.sim_graph (tested without ros2 launch; `make demo` and
-`python -m g1_bridge.graph_runner` start the same graph without it). Unless the environment chooses them, the
-simulation discovers on localhost only, in domain 42 (g1_bridge.launch_graph.SIM_DOMAIN_ID): call its services with
-ROS_DOMAIN_ID=42 ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, or export your own before launching.
+The node graph is twist_bringup.launch_graph.sim_graph (tested without ros2 launch; `make demo` and
+`python -m twist_bringup.graph_runner` start the same graph without it). Unless the environment chooses them, the
+simulation discovers on localhost only, in domain 42 (twist_node_common.workspace.SIM_DOMAIN_ID): call its services
+with ROS_DOMAIN_ID=42 ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, or export your own before launching.
 """
 
 from pathlib import Path
 from typing import Callable
 
-from g1_bridge.launch_graph import SIM_DOMAIN_ID, config_dir, launch_nodes, sim_graph
-from g1_bridge.urdf import build_urdf
+from twist_bringup.launch_graph import config_dir, launch_nodes, sim_graph
+from twist_bringup.urdf import build_urdf
 from twist_core.robot import load_robot_spec
+from twist_node_common.workspace import SIM_DOMAIN_ID
 
 
 def _absolute(path: str) -> str:
@@ -65,7 +66,7 @@ def generate_launch_description():
         DeclareLaunchArgument("policy_file", default_value="",
                               description="exported student policy (e.g. models/student/policy.onnx); "
                                           "empty: no policy node"),
-        # DDS isolation (g1_bridge.launch_graph.sim_environment): localhost discovery, a domain of its own
+        # DDS isolation (twist_node_common.workspace.sim_environment): localhost discovery, a domain of its own
         SetEnvironmentVariable("ROS_AUTOMATIC_DISCOVERY_RANGE",
                                EnvironmentVariable("ROS_AUTOMATIC_DISCOVERY_RANGE", default_value="LOCALHOST")),
         SetEnvironmentVariable("ROS_DOMAIN_ID", EnvironmentVariable("ROS_DOMAIN_ID", default_value=str(SIM_DOMAIN_ID))),

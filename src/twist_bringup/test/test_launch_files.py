@@ -4,7 +4,7 @@
 module from its path (``importlib``'s SourceFileLoader), then calls ``generate_launch_description()``. The launch
 packages are not on PyPI, so here the test loads the installed file the same way and calls its ``graph`` (what its
 OpaqueFunction turns into launch_ros Nodes) with argument values: the nodes must be the ones that
-``g1_bridge.launch_graph`` gives with the installed configuration (the graph the end-to-end tests run), and every
+``twist_bringup.launch_graph`` gives with the installed configuration (the graph the end-to-end tests run), and every
 argument the graph reads must be declared. With a ROS 2 install (``launch`` importable) the declared arguments are
 also read from ``generate_launch_description()`` itself.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from ament_index_python.packages import get_package_share_directory
 
-from g1_bridge.launch_graph import config_dir, real_graph, sim_graph
-from g1_bridge.urdf import build_urdf
+from twist_bringup.launch_graph import config_dir, real_graph, sim_graph
+from twist_bringup.urdf import build_urdf
 from twist_core.robot import load_robot_spec
 
 SHARE = Path(get_package_share_directory("twist_bringup"))
@@ -68,7 +68,7 @@ def test_configuration_is_installed_to_the_share_directory():
         bridge_parameters={"network_interface": "lo", "dds_domain": 1, "release_motion_service": False})),
 ], ids=["sim", "real"])
 def test_launch_file_builds_the_tested_graph(name, values, expected):
-    """The launch file's nodes are g1_bridge.launch_graph's with the installed configuration; all paths exist."""
+    """The launch file's nodes are twist_bringup.launch_graph's with the installed configuration; all paths exist."""
     module = load_launch_file(name)
     graph, read = _graph(module, values)
     absolute = lambda p: str(Path(p).resolve())  # noqa: E731 - relative to where ros2 launch runs

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from g1_bridge.graph_runner import executable_path
+from twist_node_common.workspace import executable_path
 
 ROOT = Path(__file__).resolve().parents[3]  # the source tree the READMEs describe
 READMES = sorted([ROOT / "README.md", ROOT / "launch" / "README.md", ROOT / "models" / "README.md",

@@ -1,15 +1,15 @@
 """The real robot's graph against the simulated G1: seen (odometry, TF) and steered (the remote's sticks).
 
-The bridge and the remote's steering of ``real.launch.py``'s graph (``g1_bridge.launch_graph.real_graph``:
-unitree_bridge, joy_teleop), each node its own process started by ``g1_bridge.graph_runner``, drive
+The bridge and the remote's steering of ``real.launch.py``'s graph (``twist_bringup.launch_graph.real_graph``:
+unitree_bridge, joy_teleop), each node its own process started by ``twist_bringup.graph_runner``, drive
 ``unitree_sim``, a simulated G1 that speaks the robot's own DDS protocol (Cyclone DDS, domain
 ``UNITREE_TEST_DOMAIN`` on lo). This test is the operator: it presses the simulated remote's buttons and holds its
 sticks (``SimOperator``), lowers the gantry, and compares the bridge's ``/odom`` (leg odometry: the IMU and the
 legs' kinematics) with the simulator's ground truth (``rt/sim/truth``). The graph's policy and CMG are left out:
 walking through them in real time next to unitree_sim needs more than this 2-core machine shared with other jobs
 gives (the shipped policy fell in 2 of 3 such runs here, with a training job holding a core); the walk itself is
-tested in lockstep (twist_teleop's test_ctl drives the MuJoCo graph and checks this odometry against the truth
-there), and what steers it is ``cmd_vel``, which this test watches.
+tested in lockstep (test_drive_with_twist_ctl.py drives the MuJoCo graph and checks this odometry against the
+truth there), and what steers it is ``cmd_vel``, which this test watches.
 
 Allowances for a loaded machine: LowState at 250 Hz and ``lowstate_timeout`` 0.5 s, as in g1_bridge's tests.
 """
@@ -32,8 +32,8 @@ from twist_msgs.msg import BridgeStatus
 pytest.importorskip("unitree_sdk2py", reason="unitree_sdk2py (make setup REAL=1 installs it) is needed")
 
 from twist_node_common.qos import STATUS_QOS  # noqa: E402
-from g1_bridge.graph_runner import GraphRunner  # noqa: E402
-from g1_bridge.launch_graph import config_dir, real_graph  # noqa: E402
+from twist_bringup.graph_runner import GraphRunner  # noqa: E402
+from twist_bringup.launch_graph import config_dir, real_graph  # noqa: E402
 from g1_bridge.unitree_sim import TRUTH_TOPIC, SimOperator, close_channels, init_channels  # noqa: E402
 from g1_bridge.unitree_sim_types import SimTruth_  # noqa: E402
 from twist_core import rotations  # noqa: E402

@@ -1,4 +1,4 @@
-"""CmgRuntime against the toy CMG of twist_core.testing.cmg_fixture: stepping, rollout and every refusal."""
+"""CmgRuntime against the toy CMG of twist_core.toy_models: stepping, rollout and every refusal."""
 
 import json
 
@@ -7,8 +7,8 @@ import pytest
 
 from twist_core.cmg_runtime import (CMG_FORMAT_VERSION, CmgFreeRun, CmgModelError, CmgRuntime, FreeRunState,
                                     StandingHold)
-from twist_core.testing.cmg_fixture import (DEFAULT_COMMAND_MAX, DEFAULT_COMMAND_MIN, standing_frame, toy_step,
-                                            write_toy_cmg)
+from twist_core.toy_models import (DEFAULT_COMMAND_MAX, DEFAULT_COMMAND_MIN, standing_frame, toy_step,
+                                   write_toy_cmg)
 
 
 @pytest.fixture(scope="module")

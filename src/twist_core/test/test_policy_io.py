@@ -9,7 +9,7 @@ from twist_core import rotations
 from twist_core.policy_io import (ACTION_CLIP, ACTION_SCALE, FRAME_SIZE, HISTORY, OBSERVATION_SIZE, History,
                                   PolicyIO, roll_pitch)
 from twist_core.policy_runtime import PolicyModelError, PolicyRuntime
-from twist_core.testing.policy_fixture import write_toy_policy
+from twist_core.toy_models import write_toy_policy
 
 torch = pytest.importorskip("torch", reason="torch comes with the training extras (make setup TRAINING=1)")
 

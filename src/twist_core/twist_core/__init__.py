@@ -1,4 +1,4 @@
-"""twist_core: what every package of the workspace must agree on, in plain numpy.
+"""twist_core: what every package of the workspace must agree on, without rclpy or torch.
 
 The robot spec (joint order, default pose, gains, limits, key bodies, index maps) lives in
 :mod:`twist_core.robot`; the MuJoCo model and its cross-check in :mod:`twist_core.model`.

@@ -19,6 +19,6 @@ def spec():
 @pytest.fixture(scope="session")
 def toy_policy(spec, tmp_path_factory):
     """The toy ONNX policy (joint targets = reference joints) in a temporary file."""
-    from twist_core.testing.policy_fixture import write_toy_policy
+    from twist_core.toy_models import write_toy_policy
 
     return write_toy_policy(tmp_path_factory.mktemp("policy") / "toy_policy.onnx", spec)

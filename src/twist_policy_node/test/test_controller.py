@@ -151,15 +151,3 @@ def test_non_finite_action_requests_damping(controller, spec, monkeypatch):
     monkeypatch.setattr(controller.runtime, "act", lambda obs: np.full(23, np.nan))
     decision = controller.step(robot_input(spec, state_msg(spec)), 1.0)
     assert decision.kind == "damp" and "non-finite" in decision.reason and not controller.active
-
-
-def test_params_file_sets_every_parameter_with_its_default():
-    """config/twist_policy.yaml names exactly the node's parameters, with the code's defaults."""
-    import yaml
-
-    from g1_bridge.launch_graph import config_dir
-    from twist_policy_node.policy_node import PARAMETERS
-
-    path = config_dir() / "twist_policy.yaml"
-    params = yaml.safe_load(path.read_text())["twist_policy"]["ros__parameters"]
-    assert params == {name: default for name, (default, _) in PARAMETERS.items()}

@@ -15,7 +15,7 @@ from twist_msgs.msg import JointCommand
 from policy_harness import FakeLoop, positions, start_policy_node, stop
 from twist_core.policy_io import PolicyIO
 from twist_core.safety import Mode
-from twist_core.testing.policy_fixture import write_toy_policy
+from twist_core.toy_models import write_toy_policy
 
 STARTUP_S = 40.0
 

@@ -103,7 +103,7 @@ def test_bad_timings_are_refused(spec):
 def stopping_keeper(spec, tmp_path):
     """The node's defaults with a controlled stop by the toy CMG (1 m/s^2, 2 rad/s^2)."""
     from twist_core.cmg_runtime import CmgRuntime
-    from twist_core.testing.cmg_fixture import write_toy_cmg
+    from twist_core.toy_models import write_toy_cmg
     from twist_policy_node.controlled_stop import ControlledStop
 
     stop = ControlledStop(CmgRuntime(write_toy_cmg(tmp_path / "cmg.onnx", spec), spec), 1.0, 2.0)
@@ -145,7 +145,7 @@ def test_controlled_stop_walks_on_decelerates_and_stands(stopping_keeper, spec):
 def test_controlled_stop_falls_back_to_standing_when_the_cmg_fails(spec, tmp_path):
     """A CMG that returns NaN during the stop: standing (the default pose), the reason kept for the diagnostics."""
     from twist_core.cmg_runtime import CmgRuntime
-    from twist_core.testing.cmg_fixture import write_toy_cmg
+    from twist_core.toy_models import write_toy_cmg
     from twist_policy_node.controlled_stop import ControlledStop
 
     runtime = CmgRuntime(write_toy_cmg(tmp_path / "nan.onnx", spec, nan_above_vx=0.2), spec)

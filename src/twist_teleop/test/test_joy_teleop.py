@@ -9,7 +9,7 @@ import rclpy
 from geometry_msgs.msg import Twist
 from sensor_msgs.msg import Joy
 
-from g1_bridge.graph_runner import executable_path
+from twist_node_common.workspace import executable_path
 from twist_teleop.sticks import StickMapping
 
 NODE = executable_path("twist_teleop", "joy_teleop")

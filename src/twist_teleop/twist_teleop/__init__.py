@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from g1_bridge.launch_graph import sim_environment
+from twist_node_common.workspace import sim_environment
 
 
 def join_graph_environment() -> dict[str, str]:

@@ -12,8 +12,8 @@ import torch
 from twist_core.cmg_runtime import CmgFreeRun, CmgRuntime, StandingHold
 from twist_core.motion import MotionError, save_motion
 from twist_core.robot import load_robot_spec
-from twist_core.testing.cmg_fixture import write_toy_cmg
-from twist_core.testing.motion_fixture import malicious_pickle, walking_clip
+from twist_core.testing.motion_fixture import malicious_pickle
+from twist_core.toy_models import walking_clip, write_toy_cmg
 from twist_training.cmg import data as cmg_data
 from twist_training.cmg.evaluate import ankle_positions, evaluate, gait_period, grid, leg_odometry
 from twist_training.cmg.export import export

@@ -13,7 +13,7 @@ import yaml
 from twist_core.model import standing_height
 from twist_core.motion import build_motion, load_motion
 from twist_core.motion_formats import write_motion
-from twist_core.testing.motion_fixture import walking_clip
+from twist_core.toy_models import walking_clip
 from twist_training.mocap.quality import ClipMeter, QualityLimits, repair
 from twist_training.tracking.references import MotionLibrary, Sampling
 

@@ -12,8 +12,7 @@ import yaml
 from twist_core.motion import save_motion
 from twist_core.policy_io import History, PolicyIO
 from twist_core.policy_runtime import PolicyRuntime
-from twist_core.testing.cmg_fixture import write_toy_cmg
-from twist_core.testing.motion_fixture import walking_clip
+from twist_core.toy_models import walking_clip, write_toy_cmg
 from twist_training.tracking import evaluate
 from twist_training.tracking import export as policy_export
 from twist_training.tracking import train as tracking

@@ -10,7 +10,8 @@ import torch
 import yaml
 
 from twist_core.motion import save_motion
-from twist_core.testing.motion_fixture import OpenOnLoad, walking_clip
+from twist_core.testing.motion_fixture import OpenOnLoad
+from twist_core.toy_models import walking_clip
 from twist_training import checkpoint_io
 from twist_training.cmg import data as cmg_data
 from twist_training.cmg import export as cmg_export

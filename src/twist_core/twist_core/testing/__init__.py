@@ -1,1 +1,1 @@
-"""Helpers for the workspace's tests (imported by tests only)."""
+"""Helpers for the workspace's tests (imported by tests only; the toy models are twist_core.toy_models)."""
