@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, dic
         config = load_config(ROOT / "config" / "tracking" / "teacher.yaml",
                              merge(overrides, dotted_overrides(args.set)))
     except ConfigError as exc:
-        raise SystemExit(f"--set: {exc}") from None
+        raise SystemExit(f"learning_check: {exc}") from None
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     env = make_env(config, load_robot_spec())

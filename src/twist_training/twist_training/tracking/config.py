@@ -279,8 +279,6 @@ def _convert(value: Any, hint: Any, where: str) -> Any:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
-    if hint is Any:
-        return value
     if origin in (Union, types.UnionType):
         for option in args:
             try:
