@@ -39,7 +39,10 @@ import torch
 from twist_core.motion import save_motion
 from twist_core.robot import load_robot_spec
 from twist_core.toy_models import walking_clip
-from twist_training.tracking import train as tracking
+from twist_training.tracking.config import ConfigError, dotted_overrides, load_config, merge
+from twist_training.tracking.factories import BACKENDS, make_env
+from twist_training.tracking.sim_model import COLLISION_MODELS
+from twist_training.tracking.train import TrackingRunner
 
 PARTS = ("physics", "task terms", "observations", "resets", "policy", "learning")
 
@@ -82,26 +85,27 @@ class Timers:
 
 
 def setting(text: str) -> dict[str, Any]:
-    """'a.b=value;c=value' (values in YAML) -> a nested configuration override; 'default' -> {}."""
+    """'a.b=value;c=value' (values in YAML) -> a nested configuration override (checked); 'default' -> {}."""
     try:
-        return {} if text == "default" else tracking.dotted_overrides(text.split(";"))
-    except tracking.ConfigError as exc:
+        override = {} if text == "default" else dotted_overrides(text.split(";"))
+        load_config(None, override)
+        return override
+    except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def bench(envs: int, args: argparse.Namespace, motions: list[str], collision: str, override: dict) -> dict:
     """One row of the table."""
-    config = tracking.merge(tracking.load_config(None, {
-        "sim": {"num_envs": envs, "threads": args.threads, "collision": collision},
-        "references": {"motions": motions}}), override)
+    config = load_config(None, merge({"sim": {"num_envs": envs, "threads": args.threads, "collision": collision},
+                                      "references": {"motions": motions}}, override))
     spec = load_robot_spec()
-    env = tracking.make_env(config, spec, args.backend, args.device)
+    env = make_env(config, spec, args.backend, args.device)
     targets = torch.tensor(spec.default_pose, dtype=torch.float32).repeat(envs, 1).to(env.device)
     row = {"physics": _rate(lambda: env.sim.step(targets), args.steps, envs)}
     row["task"] = _rate(lambda: env.step(torch.zeros(envs, env.num_actions, device=env.device)), args.steps, envs)
     sync = torch.cuda.synchronize if env.device.type == "cuda" else (lambda: None)
     with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):  # rsl-rl's prints
-        runner = tracking.TrackingRunner(env, config, "teacher", Path(out), args.device)
+        runner = TrackingRunner(env, config, "teacher", Path(out), args.device)
         policy = runner.alg.actor
 
         def act() -> None:
@@ -121,7 +125,7 @@ def bench(envs: int, args: argparse.Namespace, motions: list[str], collision: st
         runner.learn(args.iterations)
         sync()
         elapsed = time.perf_counter() - start
-    row["ppo"] = args.iterations * config["runner"]["num_steps_per_env"] * envs / elapsed
+    row["ppo"] = args.iterations * config.runner.num_steps_per_env * envs / elapsed
     row["split"] = {part: 100.0 * timers.seconds[part] / elapsed for part in PARTS}
     row["split"]["other"] = 100.0 - sum(row["split"].values())
     row["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -134,12 +138,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", type=int, nargs="+", default=[64, 256, 1024], help="environment counts")
-    parser.add_argument("--backend", choices=("cpu", "warp"), default="cpu")
+    parser.add_argument("--backend", choices=BACKENDS, default="cpu")
     parser.add_argument("--device", default="cpu", help="cpu or cuda:N (warp)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (simulation and torch)")
     parser.add_argument("--steps", type=int, default=50, help="control steps per measurement")
     parser.add_argument("--iterations", type=int, default=2, help="PPO iterations per row")
-    parser.add_argument("--collision", nargs="+", default=["full"], choices=("full", "capsules"),
+    parser.add_argument("--collision", nargs="+", default=["full"], choices=COLLISION_MODELS,
                         help="training collision models to compare (tracking/sim_model.py)")
     parser.add_argument("--setting", nargs="+", type=setting, default=[{}], metavar="KEY=VALUE[;KEY=VALUE]",
                         help="configuration overrides to compare (YAML values; 'default' for none), e.g. "

@@ -35,7 +35,9 @@ import torch
 
 from twist_core.motion import save_motion
 from twist_core.robot import load_robot_spec
-from twist_training.tracking import train as tracking
+from twist_training.tracking.config import QUIET_PHYSICS, ConfigError, dotted_overrides, load_config, merge
+from twist_training.tracking.factories import make_env
+from twist_training.tracking.train import TrackingRunner
 from twist_training.tracking.probe import probe
 from twist_training.walking.generator import WalkGenerator
 
@@ -61,27 +63,28 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, dic
     """
     args.out.mkdir(parents=True, exist_ok=True)
     clip = stepping_clip(args.out / "stepping.npz")
-    config = tracking.load_config(ROOT / "config" / "tracking" / "teacher.yaml", {
+    overrides = {
         "sim": {"num_envs": args.envs, "threads": args.threads}, "seed": args.seed,
         "references": {"motions": [str(clip)], "cmg_clips": 0},
         "network": {"actor_hidden": args.hidden, "critic_hidden": args.hidden,
                     **({"init_std": args.init_std} if args.init_std is not None else {})},
-        "runner": {"save_interval": 10**9}})
+        "runner": {"save_interval": 10**9}}
     if not args.full_physics:
-        config = tracking.merge(config, tracking.QUIET_PHYSICS)
+        overrides = merge(overrides, QUIET_PHYSICS)
     if not args.gantry:
-        config = tracking.merge(config, {"task": {"assist": {"initial": 0.0}}})
+        overrides = merge(overrides, {"task": {"assist": {"initial": 0.0}}})
     try:
-        config = tracking.merge(config, tracking.dotted_overrides(args.set))
-    except tracking.ConfigError as exc:
-        raise SystemExit(f"--set: {exc}") from None
+        config = load_config(ROOT / "config" / "tracking" / "teacher.yaml",
+                             merge(overrides, dotted_overrides(args.set)))
+    except ConfigError as exc:
+        raise SystemExit(f"learning_check: {exc}") from None
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    env = tracking.make_env(config, load_robot_spec())
+    env = make_env(config, load_robot_spec())
     log_dir = args.out / "run"
     probes = {}
     with contextlib.redirect_stdout(io.StringIO()):  # rsl-rl's model printout and per-iteration reports
-        runner = tracking.TrackingRunner(env, config, "teacher", log_dir, "cpu")
+        runner = TrackingRunner(env, config, "teacher", log_dir, "cpu")
         initial = copy.deepcopy(runner.alg.actor)
         probes["before"] = probe(env, initial, args.probe_steps)
         start = time.monotonic()
@@ -97,7 +100,7 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, float]], dict[str, dic
             probes["assist_level"] = {"level": env.assist.level}
             probes["before_assisted"] = probe(env, initial, args.probe_steps, env.assist.level)
             probes["after_assisted"] = probe(env, runner.alg.actor, args.probe_steps, env.assist.level)
-    return curves(log_dir, args.envs * config["runner"]["num_steps_per_env"]), probes
+    return curves(log_dir, args.envs * config.runner.num_steps_per_env), probes
 
 
 def curves(log_dir: Path, steps_per_iteration: int) -> list[dict[str, float]]:

@@ -32,7 +32,9 @@ from pathlib import Path
 import torch
 
 from twist_core.robot import load_robot_spec
-from twist_training.tracking import train as tracking
+from twist_training.tracking.checkpoints import actor_from_checkpoint, checkpoint_config, load_checkpoint
+from twist_training.tracking.config import QUIET_PHYSICS, ConfigError, RunConfig
+from twist_training.tracking.factories import make_env
 from twist_training.tracking.probe import GAIT_JOINTS, command_tracking, probe
 
 
@@ -55,12 +57,12 @@ def gait_line(label: str, result: dict, prefix: str) -> str:
             + "; offset [rad] " + " ".join(f"{j} {result[f'{prefix}{j}_offset']:+.3f}" for j in GAIT_JOINTS))
 
 
-def command_config(config: dict, command: tuple[float, float, float], clips: int, seconds: float) -> dict:
+def command_config(config: RunConfig, command: tuple[float, float, float], clips: int, seconds: float) -> RunConfig:
     """Return the run configuration of the command probe: ``clips`` CMG clips holding ``command``, nothing else."""
     pinned = {"vx": [command[0]] * 2, "vy": [command[1]] * 2, "yaw_rate": [command[2]] * 2,
               "stand_probability": 0.0, "segment": [seconds, seconds]}
-    return tracking.merge(config, {"references": {"motions": [], "cmg_clips": clips, "cmg_seconds": seconds,
-                                                  "commands": pinned}})
+    return config.override({"references": {"motions": [], "cmg_clips": clips, "cmg_seconds": seconds,
+                                           "commands": pinned}})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,18 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    try:
-        state = tracking.load_checkpoint(args.checkpoint)
-    except tracking.ConfigError as exc:
-        print(f"probe_checkpoint: {exc}", file=sys.stderr)
-        return 2
     overrides = {"sim": {"num_envs": args.envs, "threads": args.threads}, "seed": args.seed,
                  "references": {"cmg_clips": args.cmg_clips, **({"motions": args.motions} if args.motions else {}),
                                 **({"cmg_model": args.cmg_model} if args.cmg_model else {}),
                                 "sampling": {"mode": "clip"}}}  # a probe draws clips by weight, not by failures
-    config = tracking.merge(tracking.checkpoint_config(state), overrides)
-    if args.quiet_physics:
-        config = tracking.merge(config, tracking.QUIET_PHYSICS)
+    try:
+        state = load_checkpoint(args.checkpoint)
+        config = checkpoint_config(state).override(overrides)
+        if args.quiet_physics:
+            config = config.override(QUIET_PHYSICS)
+    except ConfigError as exc:
+        print(f"probe_checkpoint: {exc}", file=sys.stderr)
+        return 2
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     spec, role = load_robot_spec(), state["infos"]["role"]
@@ -101,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.commands:
         print(f"  {'command vx vy wz':<24} {'achieved vx vy wz':<24} {'reference vx vy wz':<24} falls/1000 steps")
         for command in args.commands:
-            env = tracking.make_env(command_config(config, command, args.envs, args.command_seconds), spec)
-            actor = tracking.actor_from_checkpoint(state, env.get_observations(), env.num_actions, role)
+            env = make_env(command_config(config, command, args.envs, args.command_seconds), spec)
+            actor = actor_from_checkpoint(state, env.get_observations(), env.num_actions, role)
             r = command_tracking(env, actor, args.steps, int(SETTLE_SECONDS / env.dt))
             print("  " + "  ".join(f"{a:+.2f} {b:+.2f} {c:+.2f}".ljust(22) for a, b, c in (
                 command, (r["vx"], r["vy"], r["yaw_rate"]),
@@ -111,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             print(gait_line("gait", r, "") + f"; both feet down {r['double_support']:.0%}")
             print(gait_line("targets", r, "target_"))
         return 0
-    env = tracking.make_env(config, spec)
-    actor = tracking.actor_from_checkpoint(state, env.get_observations(), env.num_actions, role)
+    env = make_env(config, spec)
+    actor = actor_from_checkpoint(state, env.get_observations(), env.num_actions, role)
     for key, value in probe(env, actor, args.steps).items():
         print(f"  {key:<36} {value:.4f}")
     return 0

@@ -16,7 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from twist_training.tracking import train as tracking
+from twist_training.tracking.checkpoints import weights_only
+from twist_training.tracking.config import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="the weights-only copy (named model_<iteration>.pt to resume from)")
     args = parser.parse_args(argv)
     try:
-        tracking.weights_only(args.checkpoint, args.out)
-    except tracking.ConfigError as exc:
+        weights_only(args.checkpoint, args.out)
+    except ConfigError as exc:
         print(f"slim_checkpoint: {exc}", file=sys.stderr)
         return 2
     before, after = args.checkpoint.stat().st_size, args.out.stat().st_size

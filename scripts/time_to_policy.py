@@ -28,19 +28,20 @@ from pathlib import Path
 import torch
 
 from twist_core.robot import load_robot_spec
-from twist_training.tracking import train as tracking
+from twist_training.tracking.config import QUIET_PHYSICS, ConfigError, RunConfig, dotted_overrides, load_config, merge
+from twist_training.tracking.factories import BACKENDS, make_env
+from twist_training.tracking.train import train
 from twist_training.tracking.probe import command_tracking
 
 SETTLE_SECONDS = 3.0  # the probe's clips stand 1 s, then the CMG needs ~2 s to reach the command
 
 
-def probe_config(config: dict, command: tuple[float, float, float], envs: int, seconds: float) -> dict:
+def probe_config(config: RunConfig, command: tuple[float, float, float], envs: int, seconds: float) -> RunConfig:
     """The command probe's configuration: ``envs`` CMG clips holding ``command``, quiet physics, no other clips."""
     pinned = {"vx": [command[0]] * 2, "vy": [command[1]] * 2, "yaw_rate": [command[2]] * 2,
               "stand_probability": 0.0, "segment": [seconds, seconds]}
-    probe = tracking.merge(config, {"sim": {"num_envs": envs}, "references": {
-        "motions": [], "cmg_clips": envs, "cmg_seconds": seconds, "commands": pinned}})
-    return tracking.merge(probe, tracking.QUIET_PHYSICS)
+    return config.override(merge({"sim": {"num_envs": envs}, "references": {
+        "motions": [], "cmg_clips": envs, "cmg_seconds": seconds, "commands": pinned}}, QUIET_PHYSICS))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,24 +60,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe-envs", type=int, default=16)
     parser.add_argument("--probe-steps", type=int, default=500, help="control steps per probe (10 s)")
     parser.add_argument("--num-envs", type=int, help="training environments (overrides the config)")
-    parser.add_argument("--backend", choices=("cpu", "warp"), default="cpu")
+    parser.add_argument("--backend", choices=BACKENDS, default="cpu")
     parser.add_argument("--device", default="cpu", help="torch/warp device: cpu, cuda:0")
     args = parser.parse_args(argv)
     try:
-        config = tracking.merge(tracking.load_config(args.config, tracking.dotted_overrides(args.set)),
-                                {"iterations": 0})
+        overrides = merge(dotted_overrides(args.set), {"iterations": 0})
         if args.num_envs:
-            config = tracking.merge(config, {"sim": {"num_envs": args.num_envs}})
+            overrides = merge(overrides, {"sim": {"num_envs": args.num_envs}})
+        config = load_config(args.config, overrides)
         started = time.monotonic()
-        runner = tracking.train("teacher", config, args.out, args.backend, args.device, restart=True)
+        runner = train("teacher", config, args.out, args.backend, args.device, restart=True)
         spec = load_robot_spec()
-        probe_env = tracking.make_env(probe_config(config, tuple(args.command), args.probe_envs, 30.0), spec,
-                                      args.backend, args.device)
-    except tracking.ConfigError as exc:
+        probe_env = make_env(probe_config(config, tuple(args.command), args.probe_envs, 30.0), spec,
+                             args.backend, args.device)
+    except ConfigError as exc:
         print(f"time_to_policy: {exc}", file=sys.stderr)
         return 2
     setup = time.monotonic() - started
-    steps_per_iteration = config["runner"]["num_steps_per_env"] * config["sim"]["num_envs"]
+    steps_per_iteration = config.runner.num_steps_per_env * config.sim.num_envs
     print(f"set-up {setup:.0f} s; {steps_per_iteration} env-steps per iteration; probing "
           f"{args.command} every {args.probe_every} iterations", flush=True)
     print(f"{'minutes':>8} {'iteration':>9} {'env-steps':>10} {'vx':>6} {'vy':>6} {'wz':>6} {'falls':>6}  walks")
@@ -105,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{summary}; set-up {setup / 60:.1f} min, probes {probing / 60:.1f} min; {args.backend} {args.device}, "
           f"{torch.get_num_threads()} torch threads")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "result.json").write_text(json.dumps({"summary": summary, "reached": reached, "probes": rows,
-                                                      "setup_s": setup, "probing_s": probing, "config": config},
-                                                     indent=1, default=float))
+    result = {"summary": summary, "reached": reached, "probes": rows, "setup_s": setup, "probing_s": probing,
+              "config": config.to_dict()}
+    (args.out / "result.json").write_text(json.dumps(result, indent=1, default=float))
     return 0 if reached else 1
 
 

@@ -162,6 +162,9 @@ def test_tiny_training_run_on_two_prepared_clips(spec, tmp_path, capsys):
     from twist_core.motion import save_motion
     from twist_training.mocap.prepare import main as prepare
     from twist_training.tracking import train as tracking
+    from twist_training.tracking.checkpoints import latest_checkpoint, load_checkpoint
+    from twist_training.tracking.config import ConfigError, load_config
+    from twist_training.tracking.factories import make_library
 
     source = tmp_path / "dataset"
     (source / "karate").mkdir(parents=True)
@@ -177,19 +180,19 @@ def test_tiny_training_run_on_two_prepared_clips(spec, tmp_path, capsys):
         "motions": [{"path": str(tmp_path / "prepared" / "train.yaml"), "weight": 4.0}, str(tmp_path / "walk.npz")],
         "sampling": {"mode": "segment", "segment_seconds": 1.0}}}
     (tmp_path / "mocap.yaml").write_text(yaml.safe_dump(config))
-    runner = tracking.train("teacher", tracking.load_config(tmp_path / "mocap.yaml"), tmp_path / "teacher")
+    runner = tracking.train("teacher", load_config(tmp_path / "mocap.yaml"), tmp_path / "teacher")
     library = runner.env.library
     assert library.names == ["karate_a.npz", "karate_b.npz", "walk.npz"]
     np.testing.assert_allclose(library.weights.numpy(), [0.5 * 4, 0.5 * 4, 1.0], rtol=1e-6)  # 5 s / 10 x 4
     assert library.sampling.mode == "segment" and len(library.segment_failures) == 6 + 6 + 5  # 251, 251, 201 frames
-    assert tracking.latest_checkpoint(tmp_path / "teacher").name == "model_1.pt"
+    assert latest_checkpoint(tmp_path / "teacher").name == "model_1.pt"
     capsys.readouterr()
-    again = tracking.train("teacher", tracking.load_config(tmp_path / "mocap.yaml", {"iterations": 1}),
+    again = tracking.train("teacher", load_config(tmp_path / "mocap.yaml", {"iterations": 1}),
                            tmp_path / "fine", init_from=tmp_path / "teacher")
     assert f"teacher: actor and critic from {tmp_path / 'teacher'}" in capsys.readouterr().out
-    first = tracking.load_checkpoint(tmp_path / "teacher" / "model_1.pt")["actor_state_dict"]
-    start = tracking.load_checkpoint(tmp_path / "fine" / "model_0.pt")["actor_state_dict"]
+    first = load_checkpoint(tmp_path / "teacher" / "model_1.pt")["actor_state_dict"]
+    start = load_checkpoint(tmp_path / "fine" / "model_0.pt")["actor_state_dict"]
     assert again.current_learning_iteration == 0 and set(start) == set(first)
-    with pytest.raises(tracking.ConfigError, match="sampling mode must be"):
-        tracking.make_library(tracking.load_config(tmp_path / "mocap.yaml", {"references": {
+    with pytest.raises(ConfigError, match="sampling mode must be"):
+        make_library(load_config(tmp_path / "mocap.yaml", {"references": {
             "sampling": {"mode": "hard"}}}), spec, "cpu")

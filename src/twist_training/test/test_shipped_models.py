@@ -9,7 +9,8 @@ import pytest
 import torch
 import yaml
 
-from twist_training.tracking import train as tracking
+from twist_training.tracking.checkpoints import checkpoint_config, load_checkpoint
+from twist_training.tracking.config import RunConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / "models"
@@ -27,12 +28,12 @@ def _located(config: dict) -> dict:
 @pytest.mark.parametrize("name, checkpoint", TRACKERS)
 def test_tracker_checkpoint_was_trained_with_its_recipe(name, checkpoint):
     """The configuration inside the shipped checkpoint (and the student's ONNX) is models/<name>/config.yaml."""
-    state = tracking.load_checkpoint(MODELS / name / checkpoint)
-    recipe = tracking.merge(tracking.DEFAULTS, yaml.safe_load((MODELS / name / "config.yaml").read_text()))
-    assert _located(tracking.checkpoint_config(state)) == _located(recipe)
+    state = load_checkpoint(MODELS / name / checkpoint)
+    recipe = load_config(MODELS / name / "config.yaml").to_dict()
+    assert _located(checkpoint_config(state).to_dict()) == _located(recipe)
     if name == "student":
         metadata = {p.key: p.value for p in onnx.load(str(MODELS / name / "policy.onnx")).metadata_props}
-        embedded = tracking.merge(tracking.DEFAULTS, json.loads(metadata["training_config"]))
+        embedded = RunConfig.from_dict(json.loads(metadata["training_config"])).to_dict()
         assert _located(embedded) == _located(recipe)
 
 

@@ -18,9 +18,13 @@ from twist_training.tracking import export as policy_export
 from twist_training.tracking import train as tracking
 from twist_training.tracking.assist import Assist, AssistConfig
 from twist_training.tracking.batched_sim import CpuBatchedSim, DomainRandomization
+from twist_training.tracking.checkpoints import (actor_from_checkpoint, checkpoint_config, checkpoints,
+                                                 latest_checkpoint, load_checkpoint)
+from twist_training.tracking.config import ConfigError, RunConfig, dotted_overrides, load_config
 from twist_training.tracking.distillation import gaussian_kl, kl_coefficient
+from twist_training.tracking.factories import make_env
 from twist_training.tracking.probe import _gait, command_tracking
-from twist_training.tracking.references import MotionLibrary, read_motion_list
+from twist_training.tracking.references import MotionLibrary, clips_from_inputs, read_motion_list
 from twist_training.tracking.task import RewardWeights, TaskConfig, TrackingEnv
 
 QUIET = {"noise_joint_pos": 0.0, "noise_joint_vel": 0.0, "noise_gyro": 0.0, "noise_tilt": 0.0, "push_velocity": 0.0}
@@ -40,8 +44,8 @@ def clips(spec, tmp_path_factory):
 
 def _env(spec, clips, num_envs=4, motions="", **task):
     sim = CpuBatchedSim(spec, num_envs, randomization=DomainRandomization(variants=2), threads=1)
-    library = MotionLibrary.from_clips(spec, tracking.clips_from_inputs([str(clips / motions)]))
-    return TrackingEnv(spec, sim, library, TaskConfig(num_envs=num_envs, **{**QUIET, **task}))
+    library = MotionLibrary.from_clips(spec, clips_from_inputs([str(clips / motions)]))
+    return TrackingEnv(spec, sim, library, TaskConfig(**{**QUIET, **task}))
 
 
 def test_student_observation_is_what_the_policy_node_builds(spec, clips):
@@ -208,8 +212,8 @@ def test_cpu_and_warp_backends_agree(spec):
 
 
 def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
-    """train-teacher (2 iterations, with the fading gantry) resumes to 3 with the gantry's level (and raises the
-    action stds below --min-std); train-student
+    """train-teacher (2 iterations, with the fading gantry; its complete configuration in config.yaml and the
+    checkpoints) resumes to 3 with the gantry's level (and raises the action stds below --min-std); train-student
     learns with the KL term; export-policy writes an ONNX file the policy node's loader accepts; a teacher, a
     missing run and a corrupt checkpoint are refused."""
     smoke = Path(__file__).resolve().parents[3] / "config" / "tracking" / "smoke.yaml"
@@ -217,43 +221,47 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
     (tmp_path / "teacher.yaml").write_text(yaml.safe_dump(assisted))
     base = ["--motions", str(clips)]
     tracking.main_teacher(base + ["--config", str(tmp_path / "teacher.yaml"), "--out", str(tmp_path / "teacher")])
-    first = tracking.load_checkpoint(tmp_path / "teacher" / "model_1.pt")["infos"]["assist_level"]
+    first_state = load_checkpoint(tmp_path / "teacher" / "model_1.pt")
+    first = first_state["infos"]["assist_level"]
+    resolved = load_config(tmp_path / "teacher.yaml", {"references": {"motions": [str(clips)]}}).to_dict()
+    written = yaml.safe_load((tmp_path / "teacher" / "config.yaml").read_text())
+    assert first_state["infos"]["config"] == written == resolved
     assert 0.0 < first < 1.0, "16 steps with few falls: the gantry's level must have dropped"
     tracking.main_teacher(base + ["--config", str(tmp_path / "teacher.yaml"), "--out", str(tmp_path / "teacher"),
                                   "--iterations", "3"])
     assert "teacher: resuming from model_1.pt" in capsys.readouterr().out
-    assert [p.name for p in tracking.checkpoints(tmp_path / "teacher")] == ["model_1.pt", "model_2.pt"]
-    last = tracking.load_checkpoint(tmp_path / "teacher" / "model_2.pt")["infos"]["assist_level"]
+    assert [p.name for p in checkpoints(tmp_path / "teacher")] == ["model_1.pt", "model_2.pt"]
+    last = load_checkpoint(tmp_path / "teacher" / "model_2.pt")["infos"]["assist_level"]
     assert _script("probe_checkpoint").main(["--checkpoint", str(tmp_path / "teacher" / "model_2.pt"), "--motions",
                                              str(clips), "--envs", "2", "--steps", "5", "--threads", "1",
                                              "--quiet-physics"]) == 0
     probed = capsys.readouterr().out
     assert "deterministic_episode_length" in probed and "root_vel_error" in probed
     _command_probe(spec, tmp_path / "teacher" / "model_2.pt", write_toy_cmg(tmp_path / "cmg.onnx", spec), capsys)
-    std = tracking.load_checkpoint(tmp_path / "teacher" / "model_2.pt")["actor_state_dict"]["distribution.std_param"]
+    std = load_checkpoint(tmp_path / "teacher" / "model_2.pt")["actor_state_dict"]["distribution.std_param"]
     floor = float(std.median())
-    resumed = tracking.train("teacher", tracking.load_config(tmp_path / "teacher.yaml", {
+    resumed = tracking.train("teacher", load_config(tmp_path / "teacher.yaml", {
         "iterations": 3, "references": {"motions": [str(clips)]}}), tmp_path / "teacher", min_std=floor)
     assert resumed.env.assist.level == last <= first
     torch.testing.assert_close(resumed.alg.actor.distribution.std_param.detach(), std.clamp(min=floor))
-    with pytest.raises(tracking.ConfigError, match="min_std must be > 0"):
-        tracking.train("teacher", tracking.load_config(tmp_path / "teacher.yaml"), tmp_path / "teacher", min_std=0.0)
+    with pytest.raises(ConfigError, match="min_std must be > 0"):
+        tracking.train("teacher", load_config(tmp_path / "teacher.yaml"), tmp_path / "teacher", min_std=0.0)
     full = tmp_path / "teacher" / "model_2.pt"
     assert _script("slim_checkpoint").main([str(full), str(tmp_path / "slim" / "model_2.pt")]) == 0
-    slim = tracking.load_checkpoint(tmp_path / "slim" / "model_2.pt")
-    learning_rate = tracking.load_checkpoint(full)["optimizer_state_dict"]["param_groups"][0]["lr"]
+    slim = load_checkpoint(tmp_path / "slim" / "model_2.pt")
+    learning_rate = load_checkpoint(full)["optimizer_state_dict"]["param_groups"][0]["lr"]
     assert "optimizer_state_dict" not in slim and slim["infos"]["learning_rate"] == learning_rate
     assert (tmp_path / "slim" / "model_2.pt").stat().st_size < full.stat().st_size / 2
     tracking.main_teacher(base + ["--config", str(tmp_path / "teacher.yaml"), "--out", str(tmp_path / "slim"),
                                   "--iterations", "4"])
     assert "no optimizer state (weights only): Adam restarts" in capsys.readouterr().out
-    assert tracking.latest_checkpoint(tmp_path / "slim").name == "model_3.pt"
+    assert latest_checkpoint(tmp_path / "slim").name == "model_3.pt"
     base += ["--config", str(smoke)]
     tracking.main_student(base + ["--out", str(tmp_path / "student"), "--teacher", str(tmp_path / "teacher")])
-    state = tracking.load_checkpoint(tracking.latest_checkpoint(tmp_path / "student"))
+    state = load_checkpoint(latest_checkpoint(tmp_path / "student"))
     assert state["infos"]["role"] == "student" and state["distillation_updates"] == 2
     assert "actor_state_dict" in state["infos"]["teacher"]
-    warm = tracking.train("student", tracking.load_config(smoke, {"iterations": 0, "references": {
+    warm = tracking.train("student", load_config(smoke, {"iterations": 0, "references": {
         "motions": [str(clips)]}}), tmp_path / "warm", teacher=tmp_path / "slim", init_from=tmp_path / "student")
     for key, value in state["actor_state_dict"].items():  # a new teacher, the trained student's actor
         torch.testing.assert_close(warm.alg.get_policy().state_dict()[key], value)
@@ -276,8 +284,8 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
             policy_export.main(argv + ["--out", str(tmp_path / "x.onnx")])
         assert exit_info.value.code == 2
     (tmp_path / "corrupt.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(tracking.ConfigError, match="cannot read checkpoint"):
-        tracking.load_checkpoint(tmp_path / "corrupt.pt")
+    with pytest.raises(ConfigError, match="cannot read checkpoint"):
+        load_checkpoint(tmp_path / "corrupt.pt")
     with pytest.raises(SystemExit):
         tracking.main_student(base + ["--out", str(tmp_path / "orphan")])
     assert "needs --teacher" in capsys.readouterr().err
@@ -299,11 +307,11 @@ def test_gait_statistics_compare_amplitude_and_offset_with_the_reference():
 def _command_probe(spec, checkpoint, cmg, capsys):
     """The command probe: clips pinned to one command, the reference measured at that command, a table row."""
     script = _script("probe_checkpoint")
-    state = tracking.load_checkpoint(checkpoint)
-    config = tracking.merge(state["infos"]["config"], {"sim": {"num_envs": 4, "threads": 1},
-                                                       "references": {"cmg_model": str(cmg)}})
-    env = tracking.make_env(script.command_config(config, (0.3, 0.0, 0.2), 4, 8.0), spec)
-    actor = tracking.actor_from_checkpoint(state, env.get_observations(), env.num_actions, "teacher")
+    state = load_checkpoint(checkpoint)
+    config = checkpoint_config(state).override({"sim": {"num_envs": 4, "threads": 1},
+                                                "references": {"cmg_model": str(cmg)}})
+    env = make_env(script.command_config(config, (0.3, 0.0, 0.2), 4, 8.0), spec)
+    actor = actor_from_checkpoint(state, env.get_observations(), env.num_actions, "teacher")
     result = command_tracking(env, actor, 60, int(script.SETTLE_SECONDS / env.dt))
     assert result["measured_steps"] > 0
     assert result["reference_vx"] == pytest.approx(0.3, abs=0.01) and abs(result["reference_vy"]) < 0.01
@@ -401,7 +409,7 @@ def test_time_to_policy_stops_at_the_time_limit_with_its_report(spec, clips, tmp
     assert result["config"]["algorithm"]["num_learning_epochs"] == 1
     assert script.main(["--config", str(tmp_path / "ttp.yaml"), "--out", str(tmp_path / "bad"),
                         "--set", "algorithm"]) == 2
-    assert tracking.dotted_overrides(["a.b=2", "a.c=[1, 2]"]) == {"a": {"b": 2, "c": [1, 2]}}
+    assert dotted_overrides(["a.b=2", "a.c=[1, 2]"]) == {"a": {"b": 2, "c": [1, 2]}}
 
 
 def test_reward_terms_are_registered_by_their_weights_names():
@@ -416,11 +424,11 @@ def test_reward_terms_are_registered_by_their_weights_names():
 
 def test_mixed_precision_only_where_bfloat16_is_native(monkeypatch, capsys):
     """A recipe's use_mixed_precision runs where bfloat16 is native and is turned off, said, where it is emulated."""
-    config = tracking.merge(tracking.DEFAULTS, {"algorithm": {"use_mixed_precision": True}})
+    config = RunConfig.from_dict({"algorithm": {"use_mixed_precision": True}})
     monkeypatch.setattr(tracking, "bfloat16_is_fast", lambda device: True)
-    assert tracking.supported_precision(config, "cpu")["algorithm"]["use_mixed_precision"] is True
+    assert tracking.supported_precision(config, "cpu").algorithm.use_mixed_precision is True
     monkeypatch.setattr(tracking, "bfloat16_is_fast", lambda device: False)
     effective = tracking.supported_precision(config, "cpu")
-    assert effective["algorithm"]["use_mixed_precision"] is False and "no native bfloat16" in capsys.readouterr().out
-    assert config["algorithm"]["use_mixed_precision"] is True  # the recipe itself unchanged
+    assert effective.algorithm.use_mixed_precision is False and "no native bfloat16" in capsys.readouterr().out
+    assert config.algorithm.use_mixed_precision is True  # the recipe itself unchanged
     assert isinstance(tracking.bfloat16_is_fast("cpu"), bool)

@@ -17,6 +17,8 @@ from twist_training.cmg import data as cmg_data
 from twist_training.cmg import export as cmg_export
 from twist_training.cmg import train as cmg_train
 from twist_training.tracking import train as tracking
+from twist_training.tracking.checkpoints import checkpoints, latest_checkpoint, load_checkpoint
+from twist_training.tracking.config import ConfigError
 
 SMOKE = Path(__file__).resolve().parents[3] / "config" / "tracking" / "smoke.yaml"
 TINY_CMG = ["--hidden", "32", "--gate-hidden", "16", "--windows-per-epoch", "128", "--batch", "64", "--no-progress",
@@ -61,8 +63,8 @@ def test_a_checkpoint_runs_no_code(spec, tmp_path, capsys):
     marker.unlink()
     with pytest.raises(checkpoint_io.CheckpointError, match="cannot read checkpoint .*model_7.pt"):
         checkpoint_io.load(evil)
-    with pytest.raises(tracking.ConfigError, match="cannot read checkpoint"):
-        tracking.load_checkpoint(evil)
+    with pytest.raises(ConfigError, match="cannot read checkpoint"):
+        load_checkpoint(evil)
     with pytest.raises(SystemExit) as exit_info:
         cmg_export.main(["--checkpoint", str(evil), "--out", str(tmp_path / "cmg.onnx")])
     assert exit_info.value.code == 2 and "cannot read checkpoint" in capsys.readouterr().err
@@ -118,7 +120,7 @@ def test_tracker_stops_on_a_nan_loss_and_resumes_past_a_corrupt_checkpoint(clips
     (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(config))
     base = ["--config", str(tmp_path / "smoke.yaml"), "--motions", str(clips), "--out", str(tmp_path / "run")]
     tracking.main_teacher(base + ["--iterations", "1"])
-    assert [p.name for p in tracking.checkpoints(tmp_path / "run")] == ["model_0.pt"]
+    assert [p.name for p in checkpoints(tmp_path / "run")] == ["model_0.pt"]
     (tmp_path / "run" / "model_7.pt").write_bytes((tmp_path / "run" / "model_0.pt").read_bytes()[:5000])
     from rsl_rl.algorithms import PPO
 
@@ -131,8 +133,8 @@ def test_tracker_stops_on_a_nan_loss_and_resumes_past_a_corrupt_checkpoint(clips
     assert "skipping" in out.err and "model_7.pt" in out.err and "resuming from model_0.pt" in out.out
     assert "stopped: the policy update: non-finite surrogate = inf" in out.err
     assert "model_0.pt is the last good checkpoint" in out.err
-    assert [p.name for p in tracking.checkpoints(tmp_path / "run")] == ["model_0.pt", "model_7.pt"]
+    assert [p.name for p in checkpoints(tmp_path / "run")] == ["model_0.pt", "model_7.pt"]
     monkeypatch.setattr(PPO, "update", real_update)
     (tmp_path / "run" / "model_7.pt").unlink()
     tracking.main_teacher(base + ["--iterations", "2"])
-    assert tracking.load_checkpoint(tracking.latest_checkpoint(tmp_path / "run"))["iter"] == 1
+    assert load_checkpoint(latest_checkpoint(tmp_path / "run"))["iter"] == 1

@@ -37,6 +37,11 @@ class AssistConfig:
     rate: float = 0.02               # level change per update
     update_steps: int = 24           # control steps between updates
 
+    def __post_init__(self) -> None:
+        """Refuse values that cannot work."""
+        if not (0.0 <= self.initial <= 1.0 and self.update_steps >= 1 and self.rate >= 0.0):
+            raise ValueError("initial must be in [0, 1], update_steps >= 1, rate >= 0")
+
 
 class Assist:
     """The gantry's level, its wrench and its curriculum for a batch of environments."""

@@ -46,6 +46,11 @@ class DomainRandomization:
     gravity: float = 0.1
     enabled: bool = True
 
+    def __post_init__(self) -> None:
+        """Refuse values that cannot work."""
+        if self.variants < 1:
+            raise ValueError(f"variants must be >= 1, not {self.variants}")
+
 
 @dataclasses.dataclass
 class Variant:

@@ -12,6 +12,7 @@ rsl-rl's PPO has one hook for an extra loss per mini-batch (its symmetry extensi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -32,6 +33,20 @@ def kl_coefficient(update: int, start: float, end: float, decay_updates: int) ->
         return end
     progress = min(1.0, update / decay_updates)
     return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+@dataclasses.dataclass
+class DistillationConfig:
+    """The KL coefficient's schedule: cosine from ``kl_coef_start`` to ``kl_coef_end`` over the decay."""
+
+    kl_coef_start: float = 0.1
+    kl_coef_end: float = 0.01
+    kl_decay_iterations: int = 3000
+
+    def __post_init__(self) -> None:
+        """Refuse values that cannot work."""
+        if not (self.kl_coef_start >= 0 and self.kl_coef_end >= 0 and self.kl_decay_iterations >= 0):
+            raise ValueError("kl_coef_start, kl_coef_end and kl_decay_iterations must be >= 0")
 
 
 class _TeacherKl:
@@ -58,9 +73,9 @@ class _TeacherKl:
 class DistilledPPO(PPO):
     """PPO whose loss adds ``kl_coef * KL(student || teacher)``; call :meth:`set_teacher` before learning."""
 
-    def __init__(self, *args: Any, kl_coef_start: float = 0.1, kl_coef_end: float = 0.01,
-                 kl_decay_iterations: int = 3000, **kwargs: Any) -> None:
-        """PPO's arguments plus the KL schedule."""
+    def __init__(self, *args: Any, kl_coef_start: float, kl_coef_end: float, kl_decay_iterations: int,
+                 **kwargs: Any) -> None:
+        """PPO's arguments plus the KL schedule (:class:`DistillationConfig`'s fields, from the run configuration)."""
         super().__init__(*args, **kwargs)
         self.kl_schedule = (float(kl_coef_start), float(kl_coef_end), int(kl_decay_iterations))
         self.updates = 0

@@ -31,11 +31,14 @@ import torch  # noqa: E402
 from twist_core.policy_runtime import PolicyModelError, PolicyRuntime  # noqa: E402
 from twist_core.robot import load_robot_spec  # noqa: E402
 from twist_core.video import open_recorder  # noqa: E402
-from twist_training.tracking import train as tracking  # noqa: E402
+from twist_training.tracking.config import QUIET_PHYSICS, ConfigError, RunConfig, load_config, merge  # noqa: E402
+from twist_training.tracking.factories import make_env  # noqa: E402
 from twist_training.tracking.probe import ERRORS  # noqa: E402
+from twist_training.tracking.task import TrackingEnv  # noqa: E402
+from twist_training.tracking.train import add_reference_arguments, reference_overrides  # noqa: E402
 
 
-def evaluate(env: tracking.TrackingEnv, runtime: PolicyRuntime, seconds: float,
+def evaluate(env: TrackingEnv, runtime: PolicyRuntime, seconds: float,
              video: str = "") -> list[dict[str, Any]]:
     """Run every environment for ``seconds``; per-clip rows (sorted by clip name)."""
     sums: dict[int, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policy", type=Path, required=True, help="exported student (.onnx)")
     parser.add_argument("--config", type=Path, help="run configuration (default: the policy's training config)")
-    tracking.add_reference_arguments(parser)
+    add_reference_arguments(parser)
     parser.add_argument("--envs", type=int, default=32, help="parallel environments")
     parser.add_argument("--seconds", type=float, default=20.0, help="simulated seconds per environment")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads")
@@ -116,19 +119,19 @@ def main(argv: list[str] | None = None) -> None:
         runtime = PolicyRuntime(args.policy, spec)
         base = runtime.metadata.get("training_config") if args.config is None else None
         if args.config is None and not isinstance(base, dict):
-            raise tracking.ConfigError(f"{args.policy} carries no training_config: give --config")
+            raise ConfigError(f"{args.policy} carries no training_config: give --config")
         overrides: dict[str, Any] = {"sim": {"num_envs": args.envs, "threads": args.threads},
                                      "task": {"assist": {"initial": 0.0}}}  # never a gantry in evaluation
-        refs = tracking.reference_overrides(args)
+        refs = reference_overrides(args)
         if refs:
             overrides["references"] = refs
         if args.quiet_physics:
-            overrides["task"].update(tracking.QUIET_PHYSICS["task"])
-            overrides["randomization"] = tracking.QUIET_PHYSICS["randomization"]
-        config = tracking.merge(base, overrides) if base is not None else tracking.load_config(args.config, overrides)
+            overrides = merge(overrides, QUIET_PHYSICS)
+        config = (RunConfig.from_dict(base).override(overrides) if base is not None
+                  else load_config(args.config, overrides))
         torch.set_num_threads(args.threads)
-        env = tracking.make_env(config, spec)
-    except (PolicyModelError, tracking.ConfigError, OSError) as exc:
+        env = make_env(config, spec)
+    except (PolicyModelError, ConfigError, OSError) as exc:
         print(f"eval-policy: {exc}", file=sys.stderr)
         sys.exit(2)
     rows = evaluate(env, runtime, args.seconds, args.video)

@@ -30,7 +30,9 @@ from twist_core.policy_io import OBSERVATION_SIZE, PolicyIO
 from twist_core.policy_runtime import INPUT_OBS, OUTPUT_ACTIONS, PolicyRuntime, policy_metadata
 from twist_core.robot import RobotSpec, load_robot_spec
 from twist_training.provenance import git_commit
-from twist_training.tracking.train import ConfigError, actor_from_checkpoint, latest_checkpoint, load_checkpoint
+from twist_training.tracking.checkpoints import (actor_from_checkpoint, checkpoint_config, latest_checkpoint,
+                                                 load_checkpoint)
+from twist_training.tracking.config import ConfigError
 
 OPSET = 17
 
@@ -65,14 +67,15 @@ def export(state: dict[str, Any], out: Path, spec: RobotSpec, tolerance: float =
                           output_names=[OUTPUT_ACTIONS], opset_version=OPSET,
                           dynamic_axes={INPUT_OBS: {0: "batch"}, OUTPUT_ACTIONS: {0: "batch"}})
         torch.jit.trace(model, example).save(str(out.with_suffix(".pt")))
-    config = state["infos"]["config"]
-    training = {"iteration": int(state["iter"]), "num_envs": config["sim"]["num_envs"],
-                "references": config["references"], "seed": config["seed"]}
+    config = checkpoint_config(state)
+    plain = config.to_dict()
+    training = {"iteration": int(state["iter"]), "num_envs": config.sim.num_envs, "references": plain["references"],
+                "seed": config.seed}
     proto = onnx.load(str(out))
-    control_rate = 1.0 / (config["sim"]["physics_dt"] * config["sim"]["decimation"])
+    control_rate = 1.0 / (config.sim.physics_dt * config.sim.decimation)
     versions = {name: importlib.metadata.version(name) for name in ("torch", "rsl-rl-lib", "mujoco", "onnx")}
     for key, value in policy_metadata(spec, control_rate, role="student", training=training,
-                                      training_config=config, versions=versions, git_commit=git_commit()).items():
+                                      training_config=plain, versions=versions, git_commit=git_commit()).items():
         proto.metadata_props.add(key=key, value=value)
     proto.doc_string = "TWIST-G1 student tracking policy (twist_core.policy_runtime documents the contract)"
     onnx.checker.check_model(proto)

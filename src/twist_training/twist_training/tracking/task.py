@@ -90,9 +90,8 @@ class RewardWeights:
 
 @dataclasses.dataclass
 class TaskConfig:
-    """Everything about the task except the robot and the reference clips."""
+    """Everything about the task except the robot, the simulation and the reference clips."""
 
-    num_envs: int = 1024
     episode_seconds: float = 10.0
     future_steps: tuple[int, ...] = TWIST_FUTURE_STEPS
     rewards: RewardWeights = dataclasses.field(default_factory=RewardWeights)
@@ -117,14 +116,21 @@ class TaskConfig:
     noise_tilt: float = 0.05
     only_positive_rewards: bool = True
     assist: AssistConfig = dataclasses.field(default_factory=AssistConfig)
-    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse values that cannot work."""
+        if not (self.episode_seconds > 0 and self.future_steps and min(self.future_steps) >= 1
+                and self.max_action_delay >= 0 and 0 < self.soft_limit_fraction <= 1):
+            raise ValueError("episode_seconds must be > 0, future_steps >= 1, max_action_delay >= 0, "
+                             "soft_limit_fraction in (0, 1]")
 
 
 class TrackingEnv:
     """rsl-rl ``VecEnv`` of the tracking task (duck-typed: rsl-rl only needs the attributes and methods)."""
 
-    def __init__(self, spec: RobotSpec, sim: BatchedSim, library: MotionLibrary, config: TaskConfig) -> None:
-        """Set up buffers and reset every environment."""
+    def __init__(self, spec: RobotSpec, sim: BatchedSim, library: MotionLibrary, config: TaskConfig,
+                 seed: int = 0) -> None:
+        """Set up buffers and reset every environment (``seed``: of the task's random draws)."""
         self.spec, self.sim, self.library, self.cfg = spec, sim, library, config
         self.num_envs = sim.num_envs
         self.device = sim.device
@@ -133,7 +139,7 @@ class TrackingEnv:
         self.dt = sim.control_dt
         self.max_episode_length = int(round(config.episode_seconds / self.dt))
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
-        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
         n, d = self.num_envs, self.device
         self.motion_ids = torch.zeros(n, dtype=torch.long, device=d)
         self.motion_start = torch.zeros(n, dtype=torch.long, device=d)

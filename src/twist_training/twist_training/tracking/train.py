@@ -3,25 +3,23 @@
     train-teacher --config config/tracking/teacher.yaml --out runs/teacher
     train-student --config config/tracking/student.yaml --teacher runs/teacher --out runs/student
 
-A run directory holds TensorBoard scalars, ``model_<iteration>.pt`` checkpoints (the newest ``keep`` are kept;
-each carries the run's configuration, so export and evaluation need nothing else) and ``config.yaml``. Starting
-again with the same ``--out`` resumes from its newest checkpoint (``--restart`` starts over); ``--iterations``
-is the total. The teacher's actor and critic read the ``teacher`` observation (future reference frames +
-current frame + privileged state); the student's actor reads ``student`` (exactly what the policy node builds),
-its critic ``teacher``, initialized from the teacher's critic; the teacher's actor is saved in the student's
-checkpoints, so a student run resumes without the teacher run. :func:`weights_only` writes a checkpoint without
-the optimizer state (a third of the size, for committing); resuming from one restarts Adam's moments at the
-saved learning rate. Checkpoints are written atomically and read with ``weights_only=True``
-(``twist_training.checkpoint_io``); resuming skips a checkpoint that does not read for the newest one that does; a
-non-finite loss stops the run at once (exit 3), its weights unsaved.
+The run configuration is a YAML recipe (``--config``; every key and its default: ``tracking/config.py``) with the
+options below laid over it. A run directory holds TensorBoard scalars, ``model_<iteration>.pt`` checkpoints (the
+newest ``runner.keep`` are kept; each carries the complete configuration, so export and evaluation need nothing
+else: ``tracking/checkpoints.py``) and that configuration as ``config.yaml``. Starting again with the same
+``--out`` resumes from its newest checkpoint (``--restart`` starts over); ``--iterations`` is the total. The
+teacher's actor and critic read the ``teacher`` observation (future reference frames + current frame + privileged
+state); the student's actor reads ``student`` (exactly what the policy node builds), its critic ``teacher``,
+initialized from the teacher's critic; the teacher's actor is saved in the student's checkpoints, so a student
+run resumes without the teacher run. Resuming from a weights-only checkpoint restarts Adam's moments at the saved
+learning rate; resuming skips a checkpoint that does not read for the newest one that does. A configuration that
+cannot be used exits 2 with a message; a non-finite loss stops the run at once (exit 3), its weights unsaved.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,249 +29,25 @@ import yaml
 from rsl_rl.models import MLPModel
 from rsl_rl.runners import OnPolicyRunner
 
-from twist_core.cmg_runtime import CmgRuntime
 from twist_core.motion import MotionError
-from twist_core.robot import RobotSpec, load_robot_spec
+from twist_core.robot import load_robot_spec
 from twist_training import checkpoint_io
-from twist_training.tracking.assist import AssistConfig
-from twist_training.tracking.batched_sim import BatchedSim, CpuBatchedSim, DomainRandomization
-from twist_training.tracking.references import (CommandSampling, MotionLibrary, Sampling, clips_from_inputs,
-                                                cmg_clips)
-from twist_training.tracking.sim_model import COLLISION_MODELS
-from twist_training.tracking.task import RewardWeights, TaskConfig, TrackingEnv
+from twist_training.tracking.checkpoints import (OPTIMIZER_STATE, actor_from_checkpoint, checkpoints,
+                                                 latest_checkpoint, load_checkpoint)
+from twist_training.tracking.config import (ConfigError, RunConfig, dotted_overrides, load_config, merge,
+                                            runner_config)
+from twist_training.tracking.factories import BACKENDS, make_env
+from twist_training.tracking.task import TrackingEnv
 
 ROLES = ("teacher", "student")
-CHECKPOINT = re.compile(r"model_(\d+)\.pt$")
-
-#: Every key a configuration file may set, with its default (TWIST's values where it has them).
-DEFAULTS: dict[str, Any] = {
-    "iterations": 10000,
-    "seed": 0,
-    "sim": {"num_envs": 1024, "physics_dt": 0.005, "decimation": 4, "threads": 2,
-            "collision": "full"},  # or capsules (sim_model.py): the training collision model
-    "task": {},  # TaskConfig fields (rewards: RewardWeights fields, assist: AssistConfig fields)
-    "randomization": {},  # DomainRandomization fields
-    "references": {"motions": [], "cmg_model": "", "cmg_clips": 0, "cmg_seconds": 20.0, "cmg_weight": 1.0,
-                   "commands": {},  # CommandSampling fields
-                   "sampling": {}},  # Sampling fields (references.py): clip (TWIST's) or segment (failure-weighted)
-    "runner": {"num_steps_per_env": 24, "save_interval": 50, "keep": 2},
-    "algorithm": {"num_learning_epochs": 5, "num_mini_batches": 4, "clip_param": 0.2, "gamma": 0.99, "lam": 0.95,
-                  "value_loss_coef": 1.0, "entropy_coef": 0.005, "learning_rate": 2e-4, "max_grad_norm": 1.0,
-                  "use_clipped_value_loss": True, "schedule": "adaptive", "desired_kl": 0.008,
-                  "use_mixed_precision": False},  # bfloat16 autocast in the update: 2x on CPUs with AVX512-BF16
-    "network": {"actor_hidden": [512, 512, 256, 128], "critic_hidden": [512, 512, 256, 128], "activation": "elu",
-                "init_std": 1.0},
-    "distillation": {"kl_coef_start": 0.1, "kl_coef_end": 0.01, "kl_decay_iterations": 3000},
-}
-
-#: Overrides for evaluation or learning checks without robustness training: no sensor noise, pushes, action delay
-#: or physics randomization.
-QUIET_PHYSICS: dict[str, Any] = {
-    "task": {"noise_joint_pos": 0.0, "noise_joint_vel": 0.0, "noise_gyro": 0.0, "noise_tilt": 0.0,
-             "push_velocity": 0.0, "max_action_delay": 0},
-    "randomization": {"enabled": False, "variants": 1},
-}
-
-
-class ConfigError(ValueError):
-    """A configuration file or override that cannot be used."""
-
-
-def merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> dict[str, Any]:
-    """``base`` updated by ``override`` recursively; unknown keys of fixed sections are errors."""
-    out = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if key not in out and where not in ("task", "task.rewards", "task.assist", "randomization",
-                                            "references.commands", "references.sampling"):
-            raise ConfigError(f"unknown configuration key {where + '.' if where else ''}{key}")
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value, f"{where}.{key}" if where else key)
-        else:
-            out[key] = value
-    return out
-
-
-def dotted_overrides(assignments: list[str]) -> dict[str, Any]:
-    """``["algorithm.learning_rate=1e-3", ...]`` (values in YAML) as one nested override for :func:`merge`."""
-    override: dict[str, Any] = {}
-    for assignment in assignments:
-        key, sep, value = assignment.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"an override is KEY=VALUE (dotted key, YAML value), not {assignment!r}")
-        *parents, leaf = key.strip().split(".")
-        node = override
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"{assignment!r} sets inside {part!r}, which another override sets to a value")
-        node[leaf] = yaml.safe_load(value)
-    return override
-
-
-def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """DEFAULTS, then the YAML file, then ``overrides``."""
-    config = DEFAULTS
-    if path is not None:
-        try:
-            config = merge(config, yaml.safe_load(Path(path).read_text()) or {})
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from exc
-    return merge(config, overrides or {})
-
-
-def _dataclass(cls: type, values: dict[str, Any], name: str) -> Any:
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - fields
-    if unknown:
-        raise ConfigError(f"{name}: unknown keys {sorted(unknown)} (known: {sorted(fields)})")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
-
-
-def task_config(config: dict[str, Any]) -> TaskConfig:
-    """The TaskConfig of a run configuration."""
-    task = dict(config["task"])
-    rewards = _dataclass(RewardWeights, task.pop("rewards", {}), "task.rewards")
-    assist = _dataclass(AssistConfig, task.pop("assist", {}), "task.assist")
-    return _dataclass(TaskConfig, {**task, "rewards": rewards, "assist": assist, "num_envs": config["sim"]["num_envs"],
-                                   "seed": config["seed"]}, "task")
-
-
-def make_sim(config: dict[str, Any], spec: RobotSpec, backend: str, device: str) -> BatchedSim:
-    """The batched simulation: ``cpu`` (MuJoCo C, threads) or ``warp`` (MuJoCo Warp on ``device``)."""
-    sim = config["sim"]
-    randomization = _dataclass(DomainRandomization, config["randomization"], "randomization")
-    collision = sim.get("collision", "full")  # checkpoints written before the option trained on the full model
-    if collision not in COLLISION_MODELS:
-        raise ConfigError(f"sim.collision must be one of {', '.join(COLLISION_MODELS)}, not {collision!r}")
-    common = dict(physics_dt=sim["physics_dt"], decimation=sim["decimation"], randomization=randomization,
-                  seed=config["seed"], collision=collision)
-    if backend == "cpu":
-        return CpuBatchedSim(spec, sim["num_envs"], threads=sim["threads"], **common)
-    if backend == "warp":
-        from twist_training.tracking.batched_warp import WarpBatchedSim
-
-        return WarpBatchedSim(spec, sim["num_envs"], device=device, **common)
-    raise ConfigError(f"backend must be cpu or warp, not {backend!r}")
-
-
-def make_library(config: dict[str, Any], spec: RobotSpec, device: str) -> MotionLibrary:
-    """Reference clips: the listed motions plus ``cmg_clips`` generated by the CMG under random commands."""
-    refs = config["references"]
-    generated = []
-    if refs["cmg_clips"] > 0:
-        if not refs["cmg_model"]:
-            raise ConfigError("references.cmg_clips > 0 needs references.cmg_model (an exported CMG)")
-        sampling = _dataclass(CommandSampling, refs["commands"], "references.commands")
-        generated = cmg_clips(spec, CmgRuntime(refs["cmg_model"], spec), refs["cmg_clips"], refs["cmg_seconds"],
-                              config["seed"], sampling)
-    try:
-        clips = clips_from_inputs(refs["motions"])
-        sampling = _dataclass(Sampling, refs.get("sampling", {}), "references.sampling")  # older runs: clip
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    if not clips and not generated:
-        raise ConfigError("no reference motions: set references.motions and/or references.cmg_clips")
-    return MotionLibrary.from_clips(spec, clips, device, generated, refs["cmg_weight"], sampling)
-
-
-def make_env(config: dict[str, Any], spec: RobotSpec, backend: str = "cpu", device: str = "cpu") -> TrackingEnv:
-    """The tracking environment of a run configuration."""
-    sim = make_sim(config, spec, backend, device)
-    return TrackingEnv(spec, sim, make_library(config, spec, str(sim.device)), task_config(config))
-
-
-def model_config(config: dict[str, Any], part: str) -> dict[str, Any]:
-    """rsl-rl model configuration of ``actor`` or ``critic``."""
-    net = config["network"]
-    out = {"class_name": "rsl_rl.models:MLPModel", "hidden_dims": list(net[f"{part}_hidden"]),
-           "activation": net["activation"], "obs_normalization": True}
-    if part == "actor":
-        out["distribution_cfg"] = {"class_name": "rsl_rl.modules:GaussianDistribution", "init_std": net["init_std"]}
-    return out
-
-
-def runner_config(config: dict[str, Any], role: str) -> dict[str, Any]:
-    """rsl-rl's train_cfg for ``role``."""
-    algorithm = dict(config["algorithm"])
-    if role == "teacher":
-        algorithm["class_name"] = "rsl_rl.algorithms:PPO"
-        groups = {"actor": ["teacher"], "critic": ["teacher", "assist"]}
-    else:
-        algorithm.update(class_name="twist_training.tracking.distillation:DistilledPPO", **config["distillation"])
-        groups = {"actor": ["student"], "critic": ["teacher", "assist"]}
-    runner = config["runner"]
-    return {"num_steps_per_env": runner["num_steps_per_env"], "save_interval": runner["save_interval"],
-            "obs_groups": groups, "algorithm": algorithm, "actor": model_config(config, "actor"),
-            "critic": model_config(config, "critic"), "logger": "tensorboard", "check_for_nan": True}
-
-
-def checkpoints(out: Path) -> list[Path]:
-    """``model_<iteration>.pt`` files of a run, oldest first."""
-    found = [(int(m.group(1)), p) for p in Path(out).glob("model_*.pt") if (m := CHECKPOINT.search(p.name))]
-    return [p for _, p in sorted(found)]
-
-
-def latest_checkpoint(run: Path) -> Path:
-    """A run's newest checkpoint (``run`` may also be the checkpoint file itself)."""
-    run = Path(run)
-    if run.is_file():
-        return run
-    found = checkpoints(run)
-    if not found:
-        raise ConfigError(f"no model_*.pt in {run}")
-    return found[-1]
-
-
-OPTIMIZER_STATE = "optimizer_state_dict"
-
-
-def weights_only(source: Path, target: Path) -> dict[str, Any]:
-    """Write ``source`` (a tracker checkpoint) to ``target`` without the optimizer state; returns what was written."""
-    state = load_checkpoint(source)
-    optimizer = state.pop(OPTIMIZER_STATE, None)
-    if optimizer is not None:
-        state["infos"]["learning_rate"] = float(optimizer["param_groups"][0]["lr"])
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    checkpoint_io.save_atomic(state, target)
-    return state
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """A checkpoint with its run configuration (``infos``: role, config)."""
-    try:
-        state = checkpoint_io.load(path)
-    except checkpoint_io.CheckpointError as exc:
-        raise ConfigError(str(exc)) from exc
-    if not isinstance(state, dict) or not isinstance(state.get("infos"), dict) or "config" not in state["infos"]:
-        raise ConfigError(f"{path} is not a tracker checkpoint of train-teacher/train-student")
-    return state
-
-
-def checkpoint_config(state: dict[str, Any]) -> dict[str, Any]:
-    """A checkpoint's run configuration completed with today's defaults (keys added since it was written)."""
-    return merge(DEFAULTS, state["infos"]["config"])
-
-
-def actor_from_checkpoint(state: dict[str, Any], obs: Any, num_actions: int, group: str) -> MLPModel:
-    """The checkpoint's actor as an MLPModel reading observation group ``group``."""
-    config = state["infos"]["config"]
-    _, kwargs = _split_class(model_config(config, "actor"))
-    actor = MLPModel(obs, {"actor": [group]}, "actor", num_actions, **kwargs)
-    actor.load_state_dict(state["actor_state_dict"])
-    return actor.eval()
-
-
-def _split_class(cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    cfg = dict(cfg)
-    return cfg.pop("class_name"), cfg
 
 
 class TrackingRunner(OnPolicyRunner):
     """OnPolicyRunner whose checkpoints carry the run configuration and only the newest ``keep`` stay."""
 
-    def __init__(self, env: TrackingEnv, config: dict[str, Any], role: str, out: Path, device: str) -> None:
+    def __init__(self, env: TrackingEnv, config: RunConfig, role: str, out: Path, device: str) -> None:
         """Build the algorithm for ``role`` and log to ``out``."""
-        self.run_config, self.role, self.keep = config, role, int(config["runner"]["keep"])
+        self.run_config, self.role, self.keep = config, role, config.runner.keep
         self.teacher_state: dict[str, Any] | None = None  # a student's teacher actor, saved with it
         super().__init__(env, runner_config(config, role), str(out), device)
         update = self.alg.update  # every update's losses are checked: a NaN stops the run before it is saved
@@ -283,7 +57,7 @@ class TrackingRunner(OnPolicyRunner):
         """Save with the configuration (atomically), then drop older checkpoints."""
         extra = {"teacher": self.teacher_state} if self.teacher_state is not None else {}
         state = {**self.alg.save(), "iter": self.current_learning_iteration,
-                 "infos": {**(infos or {}), "role": self.role, "config": self.run_config,
+                 "infos": {**(infos or {}), "role": self.role, "config": self.run_config.to_dict(),
                            "assist_level": self.env.assist.level, **extra}}
         checkpoint_io.save_atomic(state, path)
         self.logger.save_model(path, self.current_learning_iteration)
@@ -294,7 +68,7 @@ class TrackingRunner(OnPolicyRunner):
              map_location: str | None = None) -> dict:
         """Load weights, iteration and optimizer state; returns the checkpoint's ``infos``.
 
-        Without an optimizer state (:func:`weights_only`) Adam starts afresh at the checkpoint's learning rate.
+        Without an optimizer state (``checkpoints.weights_only``) Adam starts afresh at the checkpoint's learning rate.
         The checkpoint is read on the CPU (``map_location`` is not needed) and copied into the models.
         """
         state = load_checkpoint(Path(path))
@@ -318,16 +92,16 @@ def bfloat16_is_fast(device: str) -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def supported_precision(config: dict[str, Any], device: str) -> dict[str, Any]:
+def supported_precision(config: RunConfig, device: str) -> RunConfig:
     """``config`` with ``algorithm.use_mixed_precision`` off where bfloat16 is only emulated (here 8x slower updates).
 
     The run's saved configuration says what ran; the recipe's ``true`` means "where the hardware has it".
     """
-    if not config["algorithm"].get("use_mixed_precision") or bfloat16_is_fast(device):
+    if not config.algorithm.use_mixed_precision or bfloat16_is_fast(device):
         return config
     print(f"algorithm.use_mixed_precision: off, {device} has no native bfloat16 (it would be emulated, several "
           "times slower than float32)")
-    return {**config, "algorithm": {**config["algorithm"], "use_mixed_precision": False}}
+    return dataclasses.replace(config, algorithm=dataclasses.replace(config.algorithm, use_mixed_precision=False))
 
 
 def _finite_losses(losses: dict[str, float]) -> dict[str, float]:
@@ -336,10 +110,10 @@ def _finite_losses(losses: dict[str, float]) -> dict[str, float]:
     return losses
 
 
-def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", device: str = "cpu",
+def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device: str = "cpu",
           teacher: Path | None = None, restart: bool = False, init_from: Path | None = None,
           min_std: float | None = None) -> TrackingRunner:
-    """Train ``role`` to ``config['iterations']`` total iterations in ``out`` (resuming unless ``restart``).
+    """Train ``role`` to ``config.iterations`` total iterations in ``out`` (resuming unless ``restart``).
 
     ``min_std``: raise every action standard deviation below it to it before learning (once, for this call: a
     fine-tune of a converged policy whose stds collapsed explores again).
@@ -349,15 +123,15 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
     distill a trained student from a new ``teacher`` (the critic still starts as the teacher's).
     """
     if role not in ROLES:
-        raise ConfigError(f"role must be one of {ROLES}")
+        raise ConfigError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if min_std is not None and not min_std > 0:  # before the minutes of building the environment
         raise ConfigError(f"min_std must be > 0, got {min_std}")
-    torch.manual_seed(config["seed"])
-    torch.set_num_threads(max(1, int(config["sim"]["threads"])))
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.sim.threads)
     config = supported_precision(config, device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     spec = load_robot_spec()
     env = make_env(config, spec, backend, device)
     runner = TrackingRunner(env, config, role, out, device)
@@ -392,7 +166,7 @@ def train(role: str, config: dict[str, Any], out: Path, backend: str = "cpu", de
                                                      "teacher"))
     if min_std is not None:
         raise_action_std(runner.alg.actor, min_std)
-    remaining = config["iterations"] - runner.current_learning_iteration
+    remaining = config.iterations - runner.current_learning_iteration
     if remaining > 0:
         runner.learn(remaining)  # no random episode lengths: RSI already starts clips at random frames
     return runner
@@ -413,7 +187,7 @@ def _init_from(runner: TrackingRunner, source: Path, role: str, parts: dict[str,
 def raise_action_std(actor: MLPModel, min_std: float) -> None:
     """Raise the actor's action standard deviations below ``min_std`` to it (the others stay).
 
-    The actor's distribution is :func:`model_config`'s GaussianDistribution with its std as the parameter.
+    The actor's distribution is ``config.model_config``'s GaussianDistribution with its std as the parameter.
     """
     with torch.no_grad():
         actor.distribution.std_param.clamp_(min=min_std)
@@ -451,21 +225,23 @@ def main(role: str, argv: list[str] | None = None) -> None:
     parser.add_argument("--iterations", type=int, help="total iterations (overrides the config)")
     parser.add_argument("--num-envs", type=int, help="parallel environments (overrides the config)")
     add_reference_arguments(parser)
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="configuration overrides, a dotted key and a YAML value: algorithm.learning_rate=1.0e-3")
     parser.add_argument("--threads", type=int, help="simulation and torch CPU threads (overrides sim.threads)")
-    parser.add_argument("--backend", choices=("cpu", "warp"), default="cpu", help="batched simulation backend")
+    parser.add_argument("--backend", choices=BACKENDS, default="cpu", help="batched simulation backend")
     parser.add_argument("--device", default="cpu", help="torch/warp device: cpu, cuda:0")
     parser.add_argument("--restart", action="store_true", help="ignore existing checkpoints in --out")
     parser.add_argument("--min-std", type=float,
                         help="raise action stds below this to it before learning (once: re-exploration when "
                              "fine-tuning a converged policy; give it only on the run's first resume)")
     args = parser.parse_args(argv)
-    overrides: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     if args.iterations is not None:
-        overrides["iterations"] = args.iterations
+        options["iterations"] = args.iterations
     sim = {k: v for k, v in (("num_envs", args.num_envs), ("threads", args.threads)) if v is not None}
-    overrides.update({k: v for k, v in (("sim", sim), ("references", reference_overrides(args))) if v})
+    options.update({k: v for k, v in (("sim", sim), ("references", reference_overrides(args))) if v})
     try:
-        config = load_config(args.config, overrides)
+        config = load_config(args.config, merge(dotted_overrides(args.set), options))
         train(role, config, args.out, args.backend, args.device, getattr(args, "teacher", None), args.restart,
               getattr(args, "init_from", None), args.min_std)
     except (ConfigError, MotionError) as exc:
