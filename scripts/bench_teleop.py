@@ -17,11 +17,11 @@ to standing). Runs:
 One row per run:
 
 - latency p50/p99 (stream runs): per sample, from its arrival (its send time here) to the first JointCommand
-  after the first MotionReference that plays it (stamped at least the playout delay after the sample arrived),
-  minus the playout delay: the node's tick phase, reference transport, the policy's wait for the next state and
-  its inference, command transport. "lat": with this process's receive times (its own receive delays included: an
-  upper bound); "st.": with the senders' stamps (the command's stamp from the policy; a reference counts for the
-  first command stamped STAMP_MARGIN after it);
+  that tracks the first MotionReference playing it (stamped at least the playout delay after the sample arrived;
+  the command's ``reference_sequence`` names the reference), minus the playout delay: the wait for the reference
+  node's next tick (each robot_state, or its timer), reference transport, the policy's inference, command
+  transport. "lat": with this process's receive time of the command (its own receive delays included: an upper
+  bound); "st.": with the command's stamp (the policy's clock);
 - non-finite: references with a NaN/Inf; max step: the largest joint change between consecutive references as a
   fraction of the per-joint speed limit (``joint_speed_scale`` x the velocity limit of config/g1.yaml x 1/rate);
 - fell (a TILT/HEIGHT fault of the bridge or the pelvis below 0.5 m) and the joint tracking error (RMS over the
@@ -46,7 +46,6 @@ from twist_bringup.sim_session import DEFAULT_CMG, DEFAULT_POLICY
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ("file", "clean", "degraded", "upper")
-STAMP_MARGIN = 0.002  # s: a command stamped sooner after a reference is not taken to have used it
 HEADER = (f"{'run':<9} {'samples':>11} {'lat p50':>8} {'lat p99':>8} {'st. p50':>8} {'st. p99':>8} {'non-finite':>10} "
           f"{'max step':>8} {'fell':>5} {'joint err':>9}")
 
@@ -107,28 +106,27 @@ def stream(monitor, motion, args, degraded: bool, walk: float = 0.0) -> list[tup
 
 
 def latencies(monitor, sent: list[tuple[float, float]], delay: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per sample, from its arrival to the first JointCommand after the first reference that plays it, less the delay.
+    """Per sample, from its arrival to the first JointCommand that tracks a reference playing it, less the delay.
 
-    Two measures: with this process's receive times (a reference counts for the first command received after it;
-    this process's own receive delays included) and with the senders' stamps (send time here, the policy's stamp
-    of the command; a reference counts for the first command stamped ``STAMP_MARGIN`` after it).
+    The reference that plays a sample is the first stamped at least ``delay`` after its arrival; a command tracks
+    the reference its ``reference_sequence`` names (or a later one). Two measures: with this process's receive
+    time of the command (its own receive delays included) and with the command's stamp (the policy's clock).
     """
     refs = monitor.stamped
     ref_stamps = np.array([stamp for _, stamp, _, _ in refs])
-    ref_walls = np.array([wall for wall, _, _, _ in refs])
-    command_walls = np.array([wall for wall, _ in monitor.commands])
-    command_stamps = np.array([msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec for _, msg in monitor.commands])
+    ref_sequences = np.array([sequence for _, _, sequence, _ in refs])
+    tracking = [(wall, msg) for wall, msg in monitor.commands if msg.reference_sequence >= 0]
+    command_refs = np.maximum.accumulate(np.array([msg.reference_sequence for _, msg in tracking] or [-1]))
     received, stamped = [], []
     for wall, mono in sent:
         i = np.searchsorted(ref_stamps, wall + delay)
         if i >= len(refs):
             continue
-        j = np.searchsorted(command_walls, ref_walls[i])
-        if j < len(command_walls):
-            received.append(command_walls[j] - mono - delay)
-        k = np.searchsorted(command_stamps, ref_stamps[i] + STAMP_MARGIN)
-        if k < len(command_stamps):
-            stamped.append(command_stamps[k] - wall - delay)
+        j = np.searchsorted(command_refs, ref_sequences[i])
+        if j < len(tracking):
+            command_wall, msg = tracking[j]
+            received.append(command_wall - mono - delay)
+            stamped.append(msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec - wall - delay)
     return np.array(received), np.array(stamped)
 
 
@@ -218,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock-offset", type=float, default=-37.5, help="source clock - wall clock [s]")
     parser.add_argument("--playout-delay", type=float, default=0.05, help="teleop_reference playout_delay [s]")
     parser.add_argument("--joint-speed-scale", type=float, default=0.5, help="teleop_reference joint_speed_scale")
+    parser.add_argument("--timer-ticks", action="store_true",
+                        help="the reference nodes tick on their timer alone (tick_on_state false) and the policy does "
+                             "not wait for the reference (reference_wait 0): the latency without state ticks")
     parser.add_argument("--walk", type=float, default=0.3, help="upper: cmd_vel forward speed [m/s]")
     parser.add_argument("--after", type=float, default=3.0, help="seconds after the stream (or clip) ends")
     parser.add_argument("--seed", type=int, default=0, help="seed of drops and jitter")
@@ -257,7 +258,11 @@ def main(argv: list[str] | None = None) -> int:
                                        policy_file=str(policy))
                 teleop = {"playout_delay": args.playout_delay, "joint_speed_scale": args.joint_speed_scale,
                           "mode": "upper_body" if kind == "upper" else "whole_body"}
-                graph = override_parameters(graph, {"teleop_reference": teleop} if kind != "file" else {})
+                timer = {"tick_on_state": False} if args.timer_ticks else {}
+                overrides = {"teleop_reference": {**teleop, **timer}} if kind != "file" else {"mocap_reference": timer}
+                if args.timer_ticks:
+                    overrides["twist_policy"] = {"reference_wait": 0.0}
+                graph = override_parameters(graph, overrides)
                 row = run(monitor, spec, graph, motion, args, kind, Path(work.name) / str(index))
                 rows.append(row)
                 print(format_row(row), flush=True)

@@ -9,8 +9,8 @@ import yaml
 from twist_bringup.graph_runner import node_command
 from g1_bridge.mujoco_bridge import PARAMETERS
 from g1_bridge.unitree_bridge import PARAMETERS as UNITREE_PARAMETERS
-from twist_bringup.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, config_dir, override_parameters,
-                                        real_graph, sim_graph)
+from twist_bringup.launch_graph import (LOCKSTEP_COMMAND_WAIT, LOCKSTEP_REFERENCE_WAIT, REALTIME_REFERENCE_WAIT,
+                                        config_dir, override_parameters, real_graph, sim_graph)
 from twist_policy_node.policy_node import PARAMETERS as POLICY_PARAMETERS
 
 CONFIG = config_dir()  # the installed configuration (twist_bringup's share directory)
@@ -54,14 +54,15 @@ def test_sim_graph_reference_publishers():
     cmg = [n for n in sim_graph("<robot/>", CONFIG, clock_mode="lockstep", reference="cmg",
                                 cmg_model="/models/cmg.onnx") if n.package == "twist_reference"]
     assert [(n.executable, n.name, n.namespace) for n in cmg] == [("cmg_reference", "cmg_reference", "")]
-    assert cmg[0].parameters == ({"model_file": "/models/cmg.onnx", "use_sim_time": True},)
+    assert cmg[0].parameters == ({"model_file": "/models/cmg.onnx", "use_sim_time": True, "tick_on_state": False},)
     mocap = [n for n in sim_graph("<robot/>", CONFIG, reference="mocap", motion_file="walk.npz")
              if n.package == "twist_reference"]
     assert [n.executable for n in mocap] == ["mocap_reference"]
-    assert mocap[0].parameters == ({"motion_file": "walk.npz", "use_sim_time": False},)
+    assert mocap[0].parameters == ({"motion_file": "walk.npz", "use_sim_time": False, "tick_on_state": True},)
     csv = [n for n in sim_graph("<robot/>", CONFIG, reference="mocap", motion_file="clip.csv", motion_fps=60)
            if n.package == "twist_reference"]
-    assert csv[0].parameters == ({"motion_file": "clip.csv", "use_sim_time": False, "fps": 60.0},)
+    assert csv[0].parameters == ({"motion_file": "clip.csv", "use_sim_time": False, "tick_on_state": True,
+                                  "fps": 60.0},)
     with pytest.raises(ValueError, match="cmg_model"):
         sim_graph("<robot/>", CONFIG, reference="cmg")
     with pytest.raises(ValueError, match="motion_file"):
@@ -69,9 +70,9 @@ def test_sim_graph_reference_publishers():
     teleop = [n for n in sim_graph("<robot/>", CONFIG, reference="teleop", cmg_model="/models/cmg.onnx")
               if n.package == "twist_reference"]
     assert [(n.executable, n.name) for n in teleop] == [("teleop_reference", "teleop_reference")]
-    assert teleop[0].parameters == ({"use_sim_time": False, "model_file": "/models/cmg.onnx"},)
+    assert teleop[0].parameters == ({"use_sim_time": False, "tick_on_state": True, "model_file": "/models/cmg.onnx"},)
     teleop = [n for n in sim_graph("<robot/>", CONFIG, reference="teleop") if n.package == "twist_reference"]
-    assert teleop[0].parameters == ({"use_sim_time": False},)  # whole-body only without a CMG
+    assert teleop[0].parameters == ({"use_sim_time": False, "tick_on_state": True},)  # whole-body only without a CMG
     with pytest.raises(ValueError, match="reference must be one of none, cmg, mocap, teleop"):
         sim_graph("<robot/>", CONFIG, reference="puppet")
 
@@ -99,7 +100,8 @@ def test_sim_graph_closes_the_loop_with_the_policy():
                                  {"policy_file": "/m/policy.onnx", "use_sim_time": True, "stop_model": "/m/cmg.onnx",
                                   "reference_wait": LOCKSTEP_REFERENCE_WAIT})
     realtime = sim_graph("<robot/>", CONFIG, policy_file="/m/policy.onnx")[-2]
-    assert realtime.parameters[1] == {"policy_file": "/m/policy.onnx", "use_sim_time": False}
+    assert realtime.parameters[1] == {"policy_file": "/m/policy.onnx", "use_sim_time": False,
+                                      "reference_wait": REALTIME_REFERENCE_WAIT}
     assert graph[0].parameters[1] == {"clock_mode": "lockstep", "auto_start": False, "release_gantry_on_go": False,
                                       "lockstep_timeout": LOCKSTEP_COMMAND_WAIT}
     assert LOCKSTEP_REFERENCE_WAIT < LOCKSTEP_COMMAND_WAIT  # the policy answers before the bridge gives up

@@ -19,12 +19,13 @@ Each :class:`NodeSpec` maps one-to-one onto a ``launch_ros.actions.Node``. The s
   the policy also gets it as ``stop_model``, so a lost reference ends in a controlled stop;
 * ``rviz2`` with ``config/g1.rviz`` (optional).
 
-In lockstep every node but the bridge runs on simulated time (``use_sim_time``; the bridge publishes /clock) and
-the policy waits up to ``LOCKSTEP_REFERENCE_WAIT`` for the reference of each tick (``reference_wait``), so the
-reference publisher cannot fall behind a simulation running faster than real time; with a policy, the bridge
-waits up to ``LOCKSTEP_COMMAND_WAIT`` for each tick's command (``lockstep_timeout``). Both are generous: lockstep is
-for determinism, and a node starved of CPU for a moment (a loaded machine) must not change what is simulated;
-they cost time only when a node is missing (a dead policy still gets damped, ``command_deadline`` simulated
+In lockstep every node but the bridge runs on simulated time (``use_sim_time``; the bridge publishes /clock) and the
+policy waits up to ``LOCKSTEP_REFERENCE_WAIT`` for the reference of each tick (``reference_wait``), so the reference
+publisher cannot fall behind a simulation running faster than real time (in real time the reference node ticks on each
+robot_state, ``tick_on_state``, and the policy waits up to ``REALTIME_REFERENCE_WAIT`` for it); with a policy, the
+bridge waits up to ``LOCKSTEP_COMMAND_WAIT`` for each tick's command (``lockstep_timeout``). Both are generous:
+lockstep is for determinism, and a node starved of CPU for a moment (a loaded machine) must not change what is
+simulated; they cost time only when a node is missing (a dead policy still gets damped, ``command_deadline`` simulated
 seconds later).
 The real robot (:func:`real_graph`) is the same graph with ``unitree_bridge`` (parameters from
 ``config/unitree_bridge.yaml`` plus overrides) in place of ``mujoco_bridge``, on wall-clock time, optionally in a
@@ -59,6 +60,7 @@ class NodeSpec:
 
 REFERENCE_SOURCES = ("none", "cmg", "mocap", "teleop")
 LOCKSTEP_REFERENCE_WAIT = 0.4  # s (wall) the policy waits for each tick's reference in lockstep
+REALTIME_REFERENCE_WAIT = 0.008  # s the policy waits in real time for the reference its state triggered
 LOCKSTEP_COMMAND_WAIT = 0.5  # s (wall) the bridge waits for each tick's command in lockstep, with a policy
 BRINGUP_PACKAGE = "twist_bringup"  # launch files and configuration, in its share directory
 
@@ -100,16 +102,18 @@ def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rv
                  parameters=({"robot_description": robot_description, "frame_prefix": "reference/",
                               "use_sim_time": use_sim_time},)),
     ]
+    # real time: the reference ticks on each robot_state (the policy waits for that reference, below)
+    timing = {"use_sim_time": use_sim_time, "tick_on_state": not use_sim_time}
     if reference == "cmg":
         nodes.append(NodeSpec("twist_reference", "cmg_reference", "cmg_reference",
-                              parameters=({"model_file": str(cmg_model), "use_sim_time": use_sim_time},)))
+                              parameters=({"model_file": str(cmg_model), **timing},)))
     elif reference == "mocap":
-        mocap = {"motion_file": str(motion_file), "use_sim_time": use_sim_time}
+        mocap = {"motion_file": str(motion_file), **timing}
         if motion_fps > 0:  # a file without a frame rate (G1 CSV)
             mocap["fps"] = float(motion_fps)
         nodes.append(NodeSpec("twist_reference", "mocap_reference", "mocap_reference", parameters=(mocap,)))
     elif reference == "teleop":
-        teleop = {"use_sim_time": use_sim_time}
+        teleop = dict(timing)
         if cmg_model:  # upper_body and cmg_only modes
             teleop["model_file"] = str(cmg_model)
         nodes.append(NodeSpec("twist_reference", "teleop_reference", "teleop_reference", parameters=(teleop,)))
@@ -117,8 +121,9 @@ def _loop_nodes(robot_description: str, config_dir: Path, use_sim_time: bool, rv
         policy = {"policy_file": str(policy_file), "use_sim_time": use_sim_time}
         if cmg_model:  # the controlled stop when the reference is lost
             policy["stop_model"] = str(cmg_model)
-        if use_sim_time:  # lockstep: wait for the reference of each tick (the reference joins the lockstep)
-            policy["reference_wait"] = LOCKSTEP_REFERENCE_WAIT
+        # lockstep: wait for the reference of each tick (the reference joins the lockstep); real time: for the
+        # reference the state made the reference node compute (its tick_on_state), a few milliseconds at most
+        policy["reference_wait"] = LOCKSTEP_REFERENCE_WAIT if use_sim_time else REALTIME_REFERENCE_WAIT
         nodes.append(NodeSpec("twist_policy_node", "twist_policy", "twist_policy",
                               parameters=(str(config_dir / "twist_policy.yaml"), policy)))
     if rviz:

@@ -81,7 +81,7 @@ def test_hold_mode_answers_with_the_default_pose(loop, spec):
 
 
 def test_policy_tracks_then_holds_then_ramps_a_stale_reference(loop, spec):
-    """POLICY with a fresh reference: toy targets = reference joints (MODE_POLICY).
+    """POLICY with a fresh reference: toy targets = reference joints (MODE_POLICY, naming the reference).
 
     The reference stops: held (targets unchanged) until it is reference_timeout + hold_time = 0.6 s old, then
     ramped linearly to the default pose over ramp_time = 1.0 s (MODE_HOLD all along); it comes back: blended in.
@@ -92,8 +92,11 @@ def test_policy_tracks_then_holds_then_ramps_a_stale_reference(loop, spec):
     assert all(c is not None and c.mode == JointCommand.MODE_POLICY for c in commands)
     np.testing.assert_allclose(positions(commands[-1]), _expected_targets(spec, 0.2), atol=1e-5)
     last_reference = loop.tick - 1
+    tracked = np.array([c.reference_sequence for c in commands])  # each names the newest reference it had
+    assert tracked[0] >= 0 and np.all(np.diff(tracked) >= 0) and tracked[-1] - tracked[0] >= 3
     stale = [loop.step(Mode.POLICY, reference=False) for _ in range(90)]
     assert all(c is not None for c in stale), "a stale reference must not stop the commands"
+    assert all(c.reference_sequence == -1 for c in stale if c.mode == JointCommand.MODE_HOLD)
     ages = np.array([c.state_sequence - last_reference for c in stale]) * 0.02
     offsets = np.array([np.max(positions(c) - spec.default_pose) for c in stale])
     modes = np.array([c.mode for c in stale])

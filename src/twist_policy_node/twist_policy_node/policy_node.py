@@ -84,8 +84,8 @@ PARAMETERS = {
     "state_timeout": (0.1, "a robot_state older than this (node clock - stamp) gets no command"),
     "threads": (1, "ONNX Runtime intra-op threads"),
     "diagnostics_rate": (1.0, "/diagnostics publications per second (wall clock)"),
-    "reference_wait": (0.0, "lockstep only: wall seconds to wait, in POLICY, for the reference stamped at the "
-                            "state's time before answering with the latest one (0: never wait)"),
+    "reference_wait": (0.0, "wall seconds to wait, in POLICY, for a reference stamped at or after the state's "
+                            "time before answering with the latest one (0: never wait)"),
 }
 
 
@@ -128,6 +128,7 @@ class PolicyNode(Node):
         self.bridge_mode: int | None = None
         self.bridge_status: BridgeStatus | None = None
         self.reference_state = "none"
+        self.reference_sequence = -1  # of the latest valid reference received
         self.reference_stamp = -np.inf
         self._pending: tuple[RobotInput, float] | None = None  # a state waiting for its reference (lockstep)
         self._pending_timer = None
@@ -184,6 +185,7 @@ class PolicyNode(Node):
             self._error(f"reference ignored: {exc}")
             return
         self.reference_stamp = stamp_seconds(msg.header.stamp)
+        self.reference_sequence = int(msg.sequence)
         self.keeper.receive(reference, self.reference_stamp if self._on_sim_time() else self._steady_now())
         if self._pending is not None and self.reference_stamp >= self._pending[0].stamp - 1e-9:
             self._answer_pending()
@@ -265,6 +267,7 @@ class PolicyNode(Node):
         mode = decision.kind
         if mode == "policy" and decision.reference_state not in LIVE_REFERENCE:
             mode = "hold"  # tracking a held/ramped/standing reference (the reference is stale): say so
+        msg.reference_sequence = self.reference_sequence if mode == "policy" else -1
         msg.mode = COMMAND_MODES[mode]
         msg.joint_names = list(self.spec.joint_names)
         msg.position = [float(x) for x in decision.targets]

@@ -4,7 +4,7 @@ The stream is a known function of its stamps (``wave``), stamped on a clock 1000
 every reference can be checked against the pose the node should be playing: the wave at the reference's stamp
 (wall clock) + 1000 s - the playout delay. Cases: a clean stream (and the clock offset in /diagnostics), jitter
 with dropouts, a long silence (standing and back), rejected samples (out of order, stale, unknown joint, NaN,
-wrong sizes), root alignment to the robot, and the switch between modes.
+wrong sizes), root alignment to the robot, a tick on each robot_state, and the switch between modes.
 """
 
 import subprocess
@@ -24,6 +24,7 @@ from twist_msgs.msg import MotionReference, RobotState
 
 from twist_core import rotations
 from twist_core.toy_models import write_toy_cmg
+from twist_reference.node_common import StateTicks
 
 REFERENCE_QOS = QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE)
 SOURCE_AHEAD = 1000.0  # the source's clock runs this far ahead of the wall clock
@@ -324,6 +325,52 @@ def test_root_aligned_to_the_robot(operator, spec):
     assert last.position.y == pytest.approx(2.0, abs=1e-6) and last.position.z == pytest.approx(0.8)
     q = last.orientation
     assert rotations.yaw([q.w, q.x, q.y, q.z]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_tick_on_every_robot_state(operator):
+    """In real time each robot_state makes a reference at once, also after the states' phase moves by half a period;
+    without states the node ticks at 50 Hz on its own."""
+    node = run_node("tick_on_state:=true")
+    arrivals: list[float] = []
+    operator.node.create_subscription(MotionReference, "motion_reference",
+                                      lambda _msg: arrivals.append(time.monotonic()), REFERENCE_QOS)
+    state = RobotState()
+    state.imu_orientation.w = 1.0
+    sent: list[float] = []
+    try:
+        operator.wait_for_node()
+        start = time.monotonic()
+        for k in range(200):  # 4 s of states at 50 Hz, half a period later from the 100th on
+            due = start + 0.02 * k + (0.01 if k >= 100 else 0.0)
+            while time.monotonic() < due:
+                rclpy.spin_once(operator.node, timeout_sec=max(0.0, min(0.002, due - time.monotonic())))
+            operator.robot.publish(state)
+            sent.append(time.monotonic())
+        quiet = time.monotonic()
+        operator.pause(1.0)
+    finally:
+        out = stop(node)
+    arrivals = np.array(arrivals)
+
+    def median_delay(states):  # from each state to the first reference after it
+        return float(np.median([arrivals[arrivals > t][0] - t for t in states]))
+
+    first, second = median_delay(sent[50:99]), median_delay(sent[150:199])  # each after a second to settle
+    assert first < 0.010 and second < 0.010 and abs(first - second) < 0.004, \
+        f"references {first * 1e3:.1f} ms, then {second * 1e3:.1f} ms after the states"
+    assert np.sum((arrivals > sent[150]) & (arrivals < sent[-1])) == pytest.approx(49, abs=3), out  # one a state
+    alone = np.sum((arrivals > quiet + 0.2) & (arrivals < quiet + 0.8))
+    assert alone == pytest.approx(30, abs=4), f"{alone} references in 0.6 s without states"
+
+
+def test_state_ticks_only_for_states_at_the_node_rate():
+    """StateTicks: the first state ticks, then states at least 0.75 period apart; never when disabled."""
+    ticks = StateTicks(0.02)
+    assert [ticks.on_state(t) for t in (1.0, 1.02, 1.022, 1.024, 1.1, 1.116, 1.131)] == \
+        [True, True, False, False, True, True, False]  # a burst (a bridge at 500 Hz) ticks once
+    assert ticks.timer_delay == pytest.approx(0.03)
+    off = StateTicks(0.02, enabled=False)
+    assert not off.on_state(1.0) and not off.on_state(1.02)
 
 
 def test_switching_modes_blends(operator, spec, tmp_path):

@@ -4,10 +4,13 @@
 descriptions, the robot spec, the publishers of ``motion_reference`` (RELIABLE, KEEP_LAST 1),
 ``reference/joint_states`` and the transform ``<frame_id> -> reference/<root>`` on ``/tf`` (when tf2_msgs is
 installed), the ``robot_state`` subscription for aligning the start to the robot, the start gate
-(``wait_for_subscribers``, ``align_to_robot``/``align_timeout``), the ``~/pause`` (std_srvs/SetBool) and
-``~/restart`` (std_srvs/Trigger) services, and the timer. Ages and deadlines use :meth:`ReferenceNode.safety_now`
-and the timer :attr:`ReferenceNode.tick_clock`: simulated time with ``use_sim_time``, else the monotonic clock, so a
-step of the system clock neither keeps an old command alive nor stalls the ticks. A subclass supplies the frames
+(``wait_for_subscribers``, ``align_to_robot``/``align_timeout``), the ``~/pause`` (std_srvs/SetBool) and ``~/restart``
+(std_srvs/Trigger) services, and the timer. Ages and deadlines use :meth:`ReferenceNode.safety_now` and the timer
+:attr:`ReferenceNode.tick_clock`: simulated time with ``use_sim_time``, else the monotonic clock, so a step of the
+system clock neither keeps an old command alive nor stalls the ticks. In real time the launch graph makes the node
+tick when a ``robot_state`` arrives (``tick_on_state``, :class:`StateTicks`) and the policy wait a few milliseconds
+for that reference (its ``reference_wait``), so each command uses a reference computed for its own state instead of
+one up to a control period old; without regular states the timer ticks on its own. A subclass supplies the frames
 (:meth:`produce`) and reacts to start, pause and restart. The entry point, parameter tables, ``--help`` text and QoS
 profiles are every node's (``twist_node_common``).
 """
@@ -45,7 +48,30 @@ COMMON_PARAMETERS: ParameterTable = {
     "wait_for_subscribers": (0, "start only once motion_reference has this many subscribers"),
     "start_paused": (False, "start paused (resume with ~/pause false)"),
     "frame_id": ("odom", "world frame of the reference (the bridge's odom frame)"),
+    "tick_on_state": (False, "real time: tick when each robot_state arrives (states at the node's rate), the "
+                             "timer only when they stop (the launch graph sets it, with the policy's "
+                             "reference_wait); false: the timer alone"),
 }
+
+
+class StateTicks:
+    """Which robot_state arrivals make a tick: those at least 0.75 ``period`` after the previous state.
+
+    States faster than the node's rate (a bridge at 500 Hz) or a burst after a stall tick at most once; after a
+    state's tick the timer waits :attr:`timer_delay` (1.5 periods), so it ticks only when the states stop.
+    """
+
+    def __init__(self, period: float, enabled: bool = True) -> None:
+        """Ticks every ``period`` s; ``enabled`` False: no state ever ticks."""
+        self.period = period
+        self.enabled = enabled
+        self.timer_delay = 1.5 * period
+        self._last: float | None = None
+
+    def on_state(self, now: float) -> bool:
+        """Whether the state arriving at ``now`` ticks."""
+        previous, self._last = self._last, now
+        return self.enabled and (previous is None or now - previous >= 0.75 * self.period)
 
 
 def robot_pose(msg: RobotState) -> tuple[np.ndarray, float]:
@@ -84,6 +110,10 @@ class ReferenceNode(Node):
         self.period = 1.0 / self.p["rate"]
         sim_time = bool(self.get_parameter("use_sim_time").value)
         self.tick_clock = self.get_clock() if sim_time else Clock(clock_type=ClockType.STEADY_TIME)
+        # lockstep keeps its own order (the policy waits for the reference of each simulated tick)
+        self.state_ticks = StateTicks(self.period, bool(self.p["tick_on_state"]) and not sim_time)
+        self._tick_timer = None
+        self._timer_pushed = False
         self.sequence = 0
         self.paused = bool(self.p["start_paused"])
         self.started = False
@@ -99,7 +129,7 @@ class ReferenceNode(Node):
 
     def start_timer(self) -> None:
         """Start ticking at ``rate`` on :attr:`tick_clock` (call at the end of the subclass's set-up)."""
-        self.create_timer(self.period, self.tick, clock=self.tick_clock)
+        self._tick_timer = self.create_timer(self.period, self._on_tick_timer, clock=self.tick_clock)
 
     def safety_now(self) -> float:
         """Seconds on the clock of ages and deadlines: simulated time with use_sim_time, else monotonic."""
@@ -124,6 +154,18 @@ class ReferenceNode(Node):
     def _on_robot_state(self, msg: RobotState) -> None:
         self._robot_pose = robot_pose(msg)
         self._ticks_since_state = 0
+        if self._tick_timer is not None and self.state_ticks.on_state(self.safety_now()):
+            self._tick_timer.timer_period_ns = int(round(self.state_ticks.timer_delay * 1e9))
+            self._tick_timer.reset()  # the timer only if no state comes
+            self._timer_pushed = True
+            self.tick()
+
+    def _on_tick_timer(self) -> None:
+        if self._timer_pushed:  # the states stopped: every period from now on
+            self._tick_timer.timer_period_ns = int(round(self.period * 1e9))
+            self._tick_timer.reset()
+            self._timer_pushed = False
+        self.tick()
 
     def robot_planar_pose(self, max_ticks: int = 10) -> tuple[np.ndarray, float] | None:
         """The robot's (x, y) and heading from the latest robot_state; None without one in ``max_ticks`` ticks."""
