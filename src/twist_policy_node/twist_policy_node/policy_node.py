@@ -24,7 +24,9 @@ the reference publisher is not part of the bridge's handshake and may fall behin
 real time: ``reference_wait`` > 0 makes the node wait (in POLICY, at most that many wall seconds) for the reference
 stamped at the state's time before answering, which puts the reference into the lockstep too; it waits only while
 the reference is live (not yet ``reference_timeout`` behind the state), so a dead reference publisher costs a few
-waits, not one per tick. ``/diagnostics``
+waits, not one per tick. In real time the launch graph has the reference node tick on each state and sets
+``reference_wait`` to a few milliseconds, so each command tracks the reference computed for its state; every
+command names the reference it tracks (``reference_sequence``, -1 for none). ``/diagnostics``
 (diagnostic_msgs/DiagnosticArray, ``diagnostics_rate``, wall clock) reports inference and state->command latency
 p50/p99, input ages, rates, the reference state and the counts of rejected inputs.
 
@@ -130,7 +132,7 @@ class PolicyNode(Node):
         self.reference_state = "none"
         self.reference_sequence = -1  # of the latest valid reference received
         self.reference_stamp = -np.inf
-        self._pending: tuple[RobotInput, float] | None = None  # a state waiting for its reference (lockstep)
+        self._pending: tuple[RobotInput, float] | None = None  # a state waiting for its reference (reference_wait)
         self._pending_timer = None
         self.last_error = ""
         self._previous_state: tuple[int, float] | None = None  # (sequence, stamp), for the tick period check
