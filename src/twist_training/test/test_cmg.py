@@ -290,6 +290,9 @@ def test_evaluation_flags_a_generator_that_stands_still(spec, prepared, tmp_path
     runtime = CmgRuntime(path, spec)
     commands = grid(runtime, [(0.0, 0.0, 0.0), (0.5, 0.0, 0.0), (9.0, 0.0, 0.0)])
     assert commands == [(0.0, 0.0, 0.0), (0.5, 0.0, 0.0)]  # outside the range: left out
+    edge = float(runtime.command_max[0])
+    near = grid(runtime, [(edge + 0.02, 0.0, 0.0), (edge + 0.1, 0.0, 0.0)])
+    assert near == [(round(edge, 3), 0.0, 0.0)]  # just outside: clamped as the node clamps
     rows, clamped = evaluate(runtime, commands, seconds=6.0)
     assert clamped.shape == (1 + 7 * 50, 2, 58)
     assert not rows[1].passed or rows[1].periodicity > 0.4

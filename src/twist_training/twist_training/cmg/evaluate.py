@@ -6,7 +6,7 @@ The model is run exactly as the ``cmg_reference`` node runs it (``twist_core.cmg
 Runtime): from the standing frame, 1 s of zero command, then the command for ``--seconds``; every output is clamped
 to the joint limits before it is fed back, and zero commands settle into the standing frame (the node's standing
 hold; ``--no-standing-hold`` evaluates the model alone). For each command of a grid over the model's command range
-it measures, on the raw outputs:
+(rows up to 0.025 outside it clamped into it, as the node clamps commands) it measures, on the raw outputs:
 
 - **limit violations**: fraction of frames with a joint outside its limits (before clamping);
 - **drift**: largest change of a joint's mean position between the second 10 s and the last 10 s [rad];
@@ -36,6 +36,7 @@ from twist_core.model import key_body_frames
 from twist_core.robot import RobotSpec, load_robot_spec
 
 LIMIT_TOLERANCE = 1e-3
+RANGE_TOLERANCE = 0.025  # [m/s, rad/s] how far outside the model's range a grid row is clamped, not dropped
 SETTLE_SECONDS = 1.0
 PERIODICITY = 0.4  # the generator's own 3-5 s walking segments score 0.49-0.77
 DEFAULT_GRID = ((0.0, 0.0, 0.0), (0.1, 0.0, 0.0), (0.2, 0.0, 0.0), (0.25, 0.0, 0.0), (0.5, 0.0, 0.0),
@@ -68,15 +69,26 @@ class Row:
         return bool(np.any(np.abs(self.command) > 1e-6))
 
 
-def grid(runtime: CmgRuntime, commands: Sequence[Sequence[float]] = DEFAULT_GRID) -> list[tuple[float, ...]]:
-    """The commands of ``commands`` that lie inside the model's range (standing always included)."""
+def grid(runtime: CmgRuntime, commands: Sequence[Sequence[float]] = DEFAULT_GRID,
+         tolerance: float = RANGE_TOLERANCE) -> list[tuple[float, ...]]:
+    """The commands of ``commands`` the model can be asked for (standing kept although a range may exclude it).
+
+    A model's range is the data's sampled min/max (1.49 where the generator asked for 1.5): a command within
+    ``tolerance`` of the range is evaluated clamped into it, as the node clamps it; farther outside, it is left out.
+    """
     keep = []
     for command in commands:
-        command = tuple(float(c) for c in command)
-        inside = np.all(np.asarray(command) >= runtime.command_min - 1e-9) and np.all(
-            np.asarray(command) <= runtime.command_max + 1e-9)
-        if (inside or not any(command)) and command not in keep:
-            keep.append(command)
+        command = np.asarray(command, dtype=float)
+        outside = np.maximum(runtime.command_min - command, command - runtime.command_max)
+        if not np.any(command):
+            inside = (0.0, 0.0, 0.0)
+        elif np.any(outside > tolerance):
+            continue
+        else:
+            inside = tuple(round(float(c), 3) + 0.0 for c in np.clip(command, runtime.command_min,
+                                                                      runtime.command_max))
+        if inside not in keep:
+            keep.append(inside)
     return keep
 
 
