@@ -19,7 +19,8 @@ in lockstep unless ``--clock-mode realtime``): start, go, ``--settle`` seconds s
   RobotState k (both in this process); policy inference p50/p99 from the policy node's /diagnostics;
 - state rate and real-time factor (wall-clock receive times, from go to the end of the run);
 - missed ticks: control ticks (50 Hz) after the settle with no new JointCommand, from the wall-clock gaps between
-  commands (meaningful in real time; in lockstep the simulation waits for the policy), and the longest gap;
+  commands (meaningful in real time; in lockstep the simulation waits for the policy), and the longest gap; the
+  JSON lists each late command (``late_commands``: wall seconds after the settle, gap before it in ms);
 - reference loss (``--kill-reference S``): SIGKILL of ``cmg_reference`` S simulated seconds after the command started
   plus a random fraction of a second (seeded by ``--seed``: the gait phase at the loss differs by seed); the policy's
   controlled stop must bring the robot to a stand. The row says whether it fell and its speed over the run's last
@@ -128,15 +129,16 @@ def drive(monitor, runner, command, args, row: dict) -> np.ndarray:
     diag = monitor.diagnostics
     wall = [s.wall for s in run]
     settled_wall = next((s.wall for s in segment), np.inf)
-    missed, longest_gap = monitor.missed_ticks(settled_wall, args.control_period)
+    missed = monitor.missed_ticks(settled_wall, args.control_period)
     row.update({
         "fell": fell, "fall": how, "damped_after_go": damped, "achieved": achieved.tolist(),
         "velocity_error": float(np.hypot(command[0] - achieved[0], command[1] - achieved[1])),
         "yaw_rate_error": float(abs(command[2] - achieved[2])),
         "joint_error": float(np.mean(errors)) if errors.size else float("nan"),
         "keybody_error": float(np.mean(keys)) if keys.size else float("nan"), "pushes": pushes,
-        "loop_p50_ms": loop[0], "loop_p99_ms": loop[1], "missed_ticks": missed,
-        "longest_command_gap_ms": longest_gap * 1e3,
+        "loop_p50_ms": loop[0], "loop_p99_ms": loop[1], "missed_ticks": missed.count,
+        "longest_command_gap_ms": missed.longest_gap * 1e3,
+        "late_commands": [[arrival - settled_wall, gap * 1e3] for arrival, gap in missed.late],
         "inference_p50_ms": float(diag.get("inference_p50_ms", "nan")),
         "inference_p99_ms": float(diag.get("inference_p99_ms", "nan")),
         "state_hz": (len(wall) - 1) / (wall[-1] - wall[0]) if len(wall) > 1 else float("nan"),

@@ -38,7 +38,9 @@ def test_missed_ticks_count_the_control_periods_without_a_command():
     """Commands every 20 ms with one 60 ms gap (two ticks missed) and one 35 ms gap (one missed): 3, longest 60."""
     from twist_bringup.closed_loop import missed_ticks
 
-    missed, longest = missed_ticks(np.array([0.0, 0.02, 0.04, 0.10, 0.135, 0.155, 0.175]), 0.02)
-    assert missed == 3 and abs(longest - 0.06) < 1e-9
-    assert missed_ticks(np.arange(0.0, 1.0, 0.02) + 0.004 * np.sin(np.arange(50)), 0.02)[0] == 0  # jitter only
-    assert missed_ticks(np.array([0.0]), 0.02)[0] == 0
+    missed = missed_ticks(np.array([0.0, 0.02, 0.04, 0.10, 0.135, 0.155, 0.175]), 0.02)
+    assert missed.count == 3 and abs(missed.longest_gap - 0.06) < 1e-9
+    np.testing.assert_allclose(missed.late, [(0.10, 0.06), (0.135, 0.035)])  # each late command, its gap
+    jitter = missed_ticks(np.arange(0.0, 1.0, 0.02) + 0.004 * np.sin(np.arange(50)), 0.02)
+    assert jitter.count == 0 and jitter.late == ()
+    assert missed_ticks(np.array([0.0]), 0.02).count == 0

@@ -50,17 +50,27 @@ def _seconds(stamp) -> float:
     return stamp.sec + 1e-9 * stamp.nanosec
 
 
-def missed_ticks(arrivals: np.ndarray, period: float) -> tuple[int, float]:
-    """Control ticks without a new command, and the longest gap [s] between commands.
+@dataclasses.dataclass(frozen=True)
+class MissedTicks:
+    """The control ticks that passed without a new command."""
+
+    count: int
+    longest_gap: float  # [s] between two commands; NaN with fewer than two
+    late: tuple[tuple[float, float], ...]  # each late command: (its arrival [s], its gap [s]), arrivals' clock
+
+
+def missed_ticks(arrivals: np.ndarray, period: float) -> MissedTicks:
+    """Control ticks without a new command, the longest gap [s] between commands, and each late command.
 
     ``arrivals``: receive times (s, ascending) of commands expected every ``period`` s; a gap longer than 1.5
     periods misses ``round(gap / period) - 1`` ticks (a gap of 3 periods missed 2).
     """
     if len(arrivals) < 2:
-        return 0, float("nan")
+        return MissedTicks(0, float("nan"), ())
     gaps = np.diff(arrivals)
-    late = gaps[gaps > 1.5 * period]
-    return int(np.sum(np.round(late / period) - 1)), float(gaps.max())
+    late = np.flatnonzero(gaps > 1.5 * period)
+    return MissedTicks(int(np.sum(np.round(gaps[late] / period) - 1)), float(gaps.max()),
+                       tuple((float(arrivals[i + 1]), float(gaps[i])) for i in late))
 
 
 def body_velocity(odom: np.ndarray, end: float | None = None, window: float = 1.0) -> np.ndarray:
@@ -315,7 +325,7 @@ class LoopMonitor(Node):
         """State -> command latencies [ms] of the states stamped after ``since_stamp``."""
         return np.array([dt * 1e3 for stamp, dt in self.latencies if stamp >= since_stamp])
 
-    def missed_ticks(self, since_wall: float, period: float) -> tuple[int, float]:
+    def missed_ticks(self, since_wall: float, period: float) -> MissedTicks:
         """:func:`missed_ticks` of the JointCommands received since the monotonic time ``since_wall``."""
         return missed_ticks(np.array([w for w, _ in self.commands if w >= since_wall]), period)
 
