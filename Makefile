@@ -3,7 +3,7 @@
 
 help:
 	@echo "make setup   create .venv (pinned ROS 2 Kilted wheels, MuJoCo, ONNX Runtime, torch) and colcon build;"
-	@echo "             PYTHON=python3.12 (3.11 or 3.12), TRAINING=0 (no torch), REAL=1|0|auto (Cyclone DDS extras)"
+	@echo "             PYTHON=python3.12 (3.10, 3.11 or 3.12), TRAINING=0 (no torch), REAL=1|0|auto (Cyclone DDS extras)"
 	@echo "make build   colcon build (after setup)"
 	@echo "make test    colcon test, gated on colcon test-result; ends with 'N passed, N failed'"
 	@echo "make demo    the closed loop in simulation: scripted cmd_vel, live table, plots (POLICY=, CMG=, TOY=1, ARGS=)"
@@ -11,7 +11,7 @@ help:
 	@echo "make sim     the simulated G1 in real time for interactive use (twist-ctl, teleop-keyboard): the MuJoCo"
 	@echo "             viewer when DISPLAY is set, else a recording to RECORD (runs/sim.mp4; RECORD= for none);"
 	@echo "             POLICY=, CMG=, ARGS="
-	@echo "make check-setup  make setup + the message and core tests from a fresh copy, per PYTHONS (python3.12)"
+	@echo "make check-setup  make setup + the message and core tests from a fresh copy, per PYTHONS (python3.12 python3.10)"
 	@echo "make clean   remove build/, install/ and log/ (keeps .venv)"
 
 setup:
@@ -35,7 +35,7 @@ sim:
 		&& python -m twist_bringup.graph_runner --reference cmg --cmg-model "$(CMG)" --policy-file "$(POLICY)" \
 		$(if $(DISPLAY),--viewer,--no-rviz $(if $(RECORD),--record "$(RECORD)")) $(ARGS)'
 
-PYTHONS ?= python3.12
+PYTHONS ?= python3.12 python3.10
 check-setup:
 	bash scripts/check_setup.sh $(PYTHONS)
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# make check-setup [PYTHONS="python3.12 python3.11"]: `make setup` as a new user runs it, from a fresh copy of the
+# make check-setup [PYTHONS="python3.12 python3.10"]: `make setup` as a new user runs it, from a fresh copy of the
 # committed workspace (git archive HEAD) in a temporary directory, once per interpreter, without the training and
 # real-robot extras (TRAINING=0 REAL=0: the simulation-only install); then the imports every node needs and the
 # tests of twist_msgs (the message build, DDS round trips) and twist_core. Minutes of CPU per interpreter: run
 # from .ci/run, not from make test. An interpreter not on PATH is looked up among pyenv's versions.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-read -r -a pythons <<< "${*:-python3.12}"
+read -r -a pythons <<< "${*:-python3.12 python3.10}"
 
 find_python() {  # the interpreter named $1 (python3.12), from PATH or pyenv
     if command -v "$1" >/dev/null 2>&1 && "$1" -c "" 2>/dev/null; then

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # make setup: check the prerequisites, create .venv with the pinned dependencies, repair the ROS 2 wheels' CMake
 # files, and build the workspace with colcon. Idempotent: a second run reinstalls nothing unless a requirements
-# file, constraints.txt or an option changed, and colcon rebuilds only what changed. The Dockerfile runs it too.
+# or constraints file or an option changed, and colcon rebuilds only what changed. The Dockerfile runs it too.
 #
 # Options (environment variables, or make variables: make setup PYTHON=python3.12 TRAINING=0):
-#   PYTHON    CPython 3.11 or 3.12; default: the first of python3.11, python3.12 on PATH. An existing .venv keeps
-#             its version. (The ROS 2 Kilted wheels exist for 3.10 too, but the pinned numpy 2.4 and MuJoCo 4 need
-#             3.11 or newer, and no pin set for 3.10 is resolved here yet.)
+#   PYTHON    CPython 3.10 (3.10.12 or newer), 3.11 or 3.12; default: the first of python3.11, python3.12,
+#             python3.10 on PATH. An existing .venv keeps its version. 3.10 (Ubuntu 22.04's) gets an older pin set
+#             (constraints-py310.txt: MuJoCo 3.17, numpy 2.2; MuJoCo 4 and numpy 2.4 need 3.11 or newer).
 #   TRAINING  1 (default): also the training stack (requirements-training.txt: torch, tensorboard, rsl-rl-lib,
 #             mujoco-warp); 0: simulation, the nodes and the tests only (twist_training's tests are then skipped).
 #   REAL      auto (default): the real-robot extras (requirements-real.txt: the Cyclone DDS 0.10 Python binding,
@@ -35,24 +35,29 @@ if [ -x .venv/bin/python ]; then
         fail ".venv holds Python $version, not $PYTHON: remove it first (rm -rf .venv build install log)"
     fi
 elif [ -n "${PYTHON:-}" ]; then
-    command -v "$PYTHON" >/dev/null 2>&1 || fail "$PYTHON not found (PYTHON names the interpreter: python3.11 or python3.12, or a path)"
+    command -v "$PYTHON" >/dev/null 2>&1 || fail "$PYTHON not found (PYTHON names the interpreter: python3.10, python3.11 or python3.12, or a path)"
     python="$PYTHON"
 else
     python=""
-    for candidate in python3.11 python3.12; do
+    for candidate in python3.11 python3.12 python3.10; do
         if command -v "$candidate" >/dev/null 2>&1 && [ -n "$(python_version "$candidate")" ]; then
             python="$candidate"
             break
         fi
     done
-    [ -n "$python" ] || fail "no CPython 3.11 or 3.12 found on PATH: install one (Debian 12 has python3.11, Ubuntu
-       24.04 python3.12; on Ubuntu 22.04 e.g. python3.11 from its universe repository) or set PYTHON=/path/to/python3.X"
+    [ -n "$python" ] || fail "no CPython 3.10, 3.11 or 3.12 found on PATH: install one (Debian 12 has python3.11,
+       Ubuntu 24.04 python3.12, Ubuntu 22.04 python3.10) or set PYTHON=/path/to/python3.X"
 fi
 version="$(python_version "$python")"
+constraints=constraints.txt
 case "$version" in
     3.11|3.12) ;;
-    3.10) fail "$python is CPython 3.10: the pinned numpy 2.4 and MuJoCo 4 need 3.11 or 3.12 (PYTHON=python3.11)" ;;
-    *) fail "$python is ${version:-not a working interpreter}; the workspace needs CPython 3.11 or 3.12 (PYTHON=python3.X)" ;;
+    3.10)
+        # mujoco-menagerie (the G1 model) requires 3.10.12 or newer; older pins for what has no 3.10 build
+        "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10, 12))' \
+            || fail "$python is CPython $("$python" -c 'import platform; print(platform.python_version())'): 3.10 needs 3.10.12 or newer (mujoco-menagerie); or use 3.11 / 3.12"
+        constraints=constraints-py310.txt ;;
+    *) fail "$python is ${version:-not a working interpreter}; the workspace needs CPython 3.10, 3.11 or 3.12 (PYTHON=python3.X)" ;;
 esac
 
 # -- what the build needs from the system ------------------------------------------------------------------
@@ -125,11 +130,11 @@ requirements=(-r requirements.txt)
 [ "$training" = 1 ] && requirements+=(-r requirements-training.txt)
 [ "$real" = 1 ] && requirements+=(-r requirements-real.txt)
 stamp=.venv/.twist-requirements.sha256
-wanted="$( (echo "python $version training $training real $real"; cat requirements*.txt constraints.txt) | sha256sum | cut -d' ' -f1)"
+wanted="$( (echo "python $version training $training real $real"; cat requirements*.txt "$constraints") | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "setup: installing pinned dependencies into .venv (Python $version, training $training, real robot $real;" \
          "first run: a few minutes)"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check "${requirements[@]}" -c constraints.txt
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "${requirements[@]}" -c "$constraints"
     if [ "$real" = 1 ]; then
         .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
     fi
