@@ -85,8 +85,8 @@ def grid(runtime: CmgRuntime, commands: Sequence[Sequence[float]] = DEFAULT_GRID
         elif np.any(outside > tolerance):
             continue
         else:
-            inside = tuple(round(float(c), 3) + 0.0 for c in np.clip(command, runtime.command_min,
-                                                                      runtime.command_max))
+            clamped = np.clip(command, runtime.command_min, runtime.command_max)
+            inside = tuple(round(float(c), 3) + 0.0 for c in clamped)
         if inside not in keep:
             keep.append(inside)
     return keep
