@@ -79,13 +79,12 @@ def grid(runtime: CmgRuntime, commands: Sequence[Sequence[float]] = DEFAULT_GRID
     keep = []
     for command in commands:
         command = np.asarray(command, dtype=float)
-        outside = np.maximum(runtime.command_min - command, command - runtime.command_max)
         if not np.any(command):
             inside = (0.0, 0.0, 0.0)
-        elif np.any(outside > tolerance):
-            continue
         else:
-            clamped = np.clip(command, runtime.command_min, runtime.command_max)
+            clamped = runtime.clamp_command(command)
+            if np.any(np.abs(clamped - command) > tolerance):
+                continue
             inside = tuple(round(float(c), 3) + 0.0 for c in clamped)
         if inside not in keep:
             keep.append(inside)
