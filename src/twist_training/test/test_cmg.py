@@ -230,6 +230,29 @@ def test_training_learns_and_resumes_exactly(prepared, tmp_path):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
 
+def test_weights_only_copy_exports_and_resumes(spec, prepared, tmp_path):
+    """slim_checkpoint on a cmg-train checkpoint: no AdamW state, under half the size, the same export, and the
+    trainer resumes it at its epoch (AdamW restarting) and finishes the run."""
+    config = TrainConfig(epochs=2, windows_per_epoch=64, batch=32, model=TINY)
+    full = Trainer(prepared, config, tmp_path / "a")
+    full.run(progress_bar=False, stop_after=1)
+    slim_path = tmp_path / "b" / "latest.pt"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "slim_checkpoint.py"),
+                             str(tmp_path / "a" / "latest.pt"), str(slim_path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    slim = torch.load(slim_path, map_location="cpu", weights_only=True)
+    assert "optimizer" not in slim and slim_path.stat().st_size < (tmp_path / "a" / "latest.pt").stat().st_size / 2
+    assert export(slim, tmp_path / "slim.onnx", spec) < 1e-5
+    for a, b in zip(full.net.state_dict().values(), slim["net"].values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    resumed = Trainer(prepared, config, tmp_path / "b")
+    resumed.resume(slim_path)
+    assert resumed.epoch == 1
+    resumed.run(progress_bar=False)
+    assert resumed.epoch == 2
+
+
 def test_export_matches_torch_and_carries_metadata(spec, prepared, tmp_path):
     """ONNX Runtime output equals torch within 1e-5 for batches and single frames; the node's loader accepts it."""
     trainer = Trainer(prepared, TrainConfig(epochs=1, windows_per_epoch=64, batch=32, model=TINY), tmp_path)

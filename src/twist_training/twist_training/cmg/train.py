@@ -42,6 +42,8 @@ from twist_training import checkpoint_io
 from twist_training.cmg.data import CmgData, CmgStats, load_data, sample_weights
 from twist_training.cmg.model import CmgConfig, CmgNet
 
+OPTIMIZER_STATE = "optimizer"  # the checkpoint key a weights-only copy drops
+
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -128,6 +130,18 @@ def rollout_loss(net: CmgNet, motion: torch.Tensor, command: torch.Tensor, teach
     return total / steps
 
 
+def weights_only(source: Path, target: Path) -> dict[str, Any]:
+    """Write ``source`` (a cmg-train checkpoint) to ``target`` without AdamW's state; returns what was written.
+
+    The copy exports, fine-tunes (``--init-from``) and resumes like the original, AdamW's moments restarting.
+    """
+    state = checkpoint_io.load(source)
+    state.pop(OPTIMIZER_STATE, None)
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    checkpoint_io.save_atomic(state, target)
+    return state
+
+
 class Trainer:
     """State of one training run: model, optimizer, data, progress; checkpoints and resumes."""
 
@@ -167,7 +181,7 @@ class Trainer:
 
     def checkpoint(self) -> dict[str, Any]:
         """Everything needed to resume or export."""
-        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "epoch": self.epoch,
+        return {"net": self.net.state_dict(), OPTIMIZER_STATE: self.optimizer.state_dict(), "epoch": self.epoch,
                 "best": self.best, "history": self.history, "config": dataclasses.asdict(self.config),
                 "stats": {k: np.asarray(v).tolist() for k, v in dataclasses.asdict(self.data.stats).items()},
                 "standing_frame": self.data.standing_frame.tolist(), "data_summary": self.data.summary,
@@ -186,7 +200,10 @@ class Trainer:
         if state["config"]["model"] != dataclasses.asdict(self.config.model):
             raise ValueError(f"{path}: model {state['config']['model']} differs from {self.config.model}")
         self.net.load_state_dict(state["net"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        if OPTIMIZER_STATE in state:
+            self.optimizer.load_state_dict(state[OPTIMIZER_STATE])
+        else:
+            print(f"{path}: a weights-only checkpoint: AdamW's moments restart", file=sys.stderr)
         self.epoch, self.best, self.history = state["epoch"], state["best"], state["history"]
         self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
