@@ -35,8 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         state = checkpoint_io.load(args.checkpoint)
-        cmg = isinstance(state, dict) and "net" in state  # cmg-train's network; trackers' actor_state_dict
-        (cmg_train if cmg else tracker_checkpoints).weights_only(args.checkpoint, args.out)
+        if isinstance(state, dict) and "net" in state:  # cmg-train's network; trackers' actor_state_dict
+            state = cmg_train.weights_only(state)
+        else:
+            state = tracker_checkpoints.weights_only(tracker_checkpoints.tracker_state(state, args.checkpoint))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        checkpoint_io.save_atomic(state, args.out)
     except (ConfigError, checkpoint_io.CheckpointError) as exc:
         print(f"slim_checkpoint: {exc}", file=sys.stderr)
         return 2

@@ -130,15 +130,12 @@ def rollout_loss(net: CmgNet, motion: torch.Tensor, command: torch.Tensor, teach
     return total / steps
 
 
-def weights_only(source: Path, target: Path) -> dict[str, Any]:
-    """Write ``source`` (a cmg-train checkpoint) to ``target`` without AdamW's state; returns what was written.
+def weights_only(state: dict[str, Any]) -> dict[str, Any]:
+    """A cmg-train checkpoint's ``state`` without AdamW's state.
 
-    The copy exports, fine-tunes (``--init-from``) and resumes like the original, AdamW's moments restarting.
+    Saved, it exports, fine-tunes (``--init-from``) and resumes like the original, AdamW's moments restarting.
     """
-    state = checkpoint_io.load(source)
     state.pop(OPTIMIZER_STATE, None)
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    checkpoint_io.save_atomic(state, target)
     return state
 
 

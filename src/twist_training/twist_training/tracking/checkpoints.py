@@ -4,8 +4,9 @@ A run directory holds ``model_<iteration>.pt`` files (the newest ``runner.keep``
 state (actor, critic, optimizer, iteration) plus ``infos``: the role, the complete run configuration
 (:meth:`~twist_training.tracking.config.RunConfig.to_dict`), the gantry's level and, for a student, its teacher's
 actor, so export, evaluation and resuming need nothing else. Checkpoints are written atomically and read with
-``weights_only=True`` (``twist_training.checkpoint_io``). :func:`weights_only` writes one without the optimizer
-state (a third of the size, for committing); resuming from it restarts Adam at the saved learning rate.
+``weights_only=True`` (``twist_training.checkpoint_io``). :func:`weights_only` drops the optimizer state (the copy
+``scripts/slim_checkpoint.py`` writes is a third of the size, for committing); resuming from it restarts Adam at the
+saved learning rate.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         state = checkpoint_io.load(path)
     except checkpoint_io.CheckpointError as exc:
         raise ConfigError(str(exc)) from exc
+    return tracker_state(state, path)
+
+
+def tracker_state(state: Any, path: Path) -> dict[str, Any]:
+    """``state`` (read from ``path``) if it is a tracker checkpoint, else a ConfigError."""
     if not isinstance(state, dict) or not isinstance(state.get("infos"), dict) or "config" not in state["infos"]:
         raise ConfigError(f"{path} is not a tracker checkpoint of train-teacher/train-student")
     return state
@@ -56,14 +62,11 @@ def checkpoint_config(state: dict[str, Any]) -> RunConfig:
     return RunConfig.from_dict(state["infos"]["config"])
 
 
-def weights_only(source: Path, target: Path) -> dict[str, Any]:
-    """Write ``source`` (a tracker checkpoint) to ``target`` without the optimizer state; returns what was written."""
-    state = load_checkpoint(source)
+def weights_only(state: dict[str, Any]) -> dict[str, Any]:
+    """A tracker checkpoint's ``state`` without the optimizer state, its learning rate kept in ``infos``."""
     optimizer = state.pop(OPTIMIZER_STATE, None)
     if optimizer is not None:
         state["infos"]["learning_rate"] = float(optimizer["param_groups"][0]["lr"])
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
-    checkpoint_io.save_atomic(state, target)
     return state
 
 
