@@ -7,6 +7,9 @@ clips of the checkpoint's CMG; clips drawn by their weights, not by failures), t
 training and with the mean action. Each reports the episode length (env-steps / episodes started; running
 episodes count), falls, reward per step and the mean tracking errors.
 
+``--per-clip``: also a table per reference clip under the mean action (env-steps played, falls, falls per 1000
+steps, joint and key-body errors), the clips the policy falls on most first: which clips of a list still fail.
+
 ``--commands``: the command probe instead. Per command, ``--envs`` CMG clips of ``--command-seconds`` that stand
 1 s and then hold the command; the mean action drives every environment for ``--steps`` steps and the pelvis
 velocity (heading frame) and yaw rate achieved are measured from 3 s into the clips on, against the reference's.
@@ -18,6 +21,8 @@ does not follow).
 
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400 --quiet-physics
+    python scripts/probe_checkpoint.py --checkpoint models/teacher_mocap/model_1925.pt \
+        --motions data/g1_moves/train.yaml --envs 64 --steps 500 --quiet-physics --per-clip
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --commands 0.5,0,0 1.0,0,0 0,0.3,0 \
         --envs 16 --steps 600 --quiet-physics
     (after `source scripts/env.sh`)
@@ -35,7 +40,7 @@ from twist_core.robot import load_robot_spec
 from twist_training.tracking.checkpoints import actor_from_checkpoint, checkpoint_config, load_checkpoint
 from twist_training.tracking.config import QUIET_PHYSICS, ConfigError, RunConfig
 from twist_training.tracking.factories import make_env
-from twist_training.tracking.probe import GAIT_JOINTS, command_tracking, probe
+from twist_training.tracking.probe import GAIT_JOINTS, clip_probe, command_tracking, probe
 
 
 SETTLE_SECONDS = 3.0  # a command probe's clips stand 1 s, then the CMG needs ~2 s to reach the command
@@ -74,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cmg-clips", type=int, default=0, help="CMG clips too (0: the motions only)")
     parser.add_argument("--commands", nargs="+", type=parse_command, metavar="VX,VY,WZ",
                         help="instead: the command probe, CMG clips holding each command (velocity achieved)")
+    parser.add_argument("--per-clip", action="store_true",
+                        help="also a table per reference clip (mean action): falls and errors, most falls first")
     parser.add_argument("--command-seconds", type=float, default=30.0, help="length of a command probe's clips")
     parser.add_argument("--cmg-model", help="exported CMG (default: the checkpoint's)")
     parser.add_argument("--envs", type=int, default=128)
@@ -117,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     actor = actor_from_checkpoint(state, env.get_observations(), env.num_actions, role)
     for key, value in probe(env, actor, args.steps).items():
         print(f"  {key:<36} {value:.4f}")
+    if args.per_clip:
+        print(f"  {'clip':<40} {'env-steps':>9} {'falls':>5} {'falls/1000':>10} {'joint [rad]':>11}"
+              f" {'key-body [m]':>12}")
+        for row in clip_probe(env, actor, args.steps):
+            print(f"  {row['name']:<40} {row['env_steps']:>9} {row['falls']:>5} {row['falls_per_1000_steps']:>10.2f}"
+                  f" {row['joint_error']:>11.3f} {row['keybody_error']:>12.3f}")
     return 0
 
 

@@ -20,10 +20,11 @@ from twist_training.tracking.assist import Assist, AssistConfig
 from twist_training.tracking.batched_sim import CpuBatchedSim, DomainRandomization
 from twist_training.tracking.checkpoints import (actor_from_checkpoint, checkpoint_config, checkpoints,
                                                  latest_checkpoint, load_checkpoint)
-from twist_training.tracking.config import ConfigError, RunConfig, dotted_overrides, load_config
+from twist_training.tracking.config import (QUIET_PHYSICS, ConfigError, RunConfig, dotted_overrides,
+                                            load_config)
 from twist_training.tracking.distillation import gaussian_kl, kl_coefficient
 from twist_training.tracking.factories import make_env
-from twist_training.tracking.probe import _gait, command_tracking
+from twist_training.tracking.probe import _gait, clip_probe, command_tracking
 from twist_training.tracking.references import MotionLibrary, clips_from_inputs, read_motion_list
 from twist_training.tracking.task import RewardWeights, TaskConfig, TrackingEnv
 
@@ -237,6 +238,7 @@ def test_train_resume_student_and_export(spec, clips, tmp_path, capsys):
                                              "--quiet-physics"]) == 0
     probed = capsys.readouterr().out
     assert "deterministic_episode_length" in probed and "root_vel_error" in probed
+    _clip_probe(spec, tmp_path / "teacher" / "model_2.pt", clips, capsys)
     _command_probe(spec, tmp_path / "teacher" / "model_2.pt", write_toy_cmg(tmp_path / "cmg.onnx", spec), capsys)
     std = load_checkpoint(tmp_path / "teacher" / "model_2.pt")["actor_state_dict"]["distribution.std_param"]
     floor = float(std.median())
@@ -302,6 +304,65 @@ def test_gait_statistics_compare_amplitude_and_offset_with_the_reference():
     assert gait["knee_amplitude"] == pytest.approx(0.5, abs=1e-3)
     assert gait["hip_yaw_offset"] == pytest.approx(0.1, abs=1e-3)
     assert np.isnan(_gait(robot, torch.zeros_like(reference))["knee_amplitude"])  # a still reference: no ratio
+
+
+def _clip_probe(spec, checkpoint, clips, capsys):
+    """The per-clip probe: one row per clip played, env-steps adding up to envs x steps, falls where episodes
+    ended early, the most falls per step first; the script prints the table."""
+    state = load_checkpoint(checkpoint)
+    config = checkpoint_config(state).override({"sim": {"num_envs": 4, "threads": 1}, "references": {
+        "motions": [str(clips)], "sampling": {"mode": "clip"}}}).override(QUIET_PHYSICS)
+    env = make_env(config, spec)
+    actor = actor_from_checkpoint(state, env.get_observations(), env.num_actions, "teacher")
+    rows = clip_probe(env, actor, 30)
+    assert sum(row["env_steps"] for row in rows) == 4 * 30
+    assert {row["name"] for row in rows} <= set(env.library.names) and rows
+    assert [row["falls_per_1000_steps"] for row in rows] == sorted((row["falls_per_1000_steps"] for row in rows),
+                                                                   reverse=True)
+    for row in rows:
+        assert row["falls"] <= row["env_steps"] and np.isfinite(row["joint_error"]) and row["keybody_error"] >= 0
+    assert _script("probe_checkpoint").main(["--checkpoint", str(checkpoint), "--motions", str(clips), "--envs", "2",
+                                             "--steps", "5", "--threads", "1", "--quiet-physics", "--per-clip"]) == 0
+    out = capsys.readouterr().out
+    assert "falls/1000" in out and env.library.names[0] in out
+
+
+class _ScriptedEnv:
+    """Three envs on clips a, b, c; env 1 (clip b) falls at step 1 and restarts on clip c; env 2's clip ends."""
+
+    num_envs = 3
+
+    def __init__(self):
+        import contextlib
+        self.library = type("Library", (), {"names": ["a", "b", "c", "never"]})()
+        self.motion_ids = torch.tensor([0, 1, 2])
+        self.assist = type("Assist", (), {"fixed": staticmethod(lambda level: contextlib.nullcontext())})()
+        self.t = 0
+
+    def get_observations(self):
+        return torch.zeros(3, 1)
+
+    def step(self, actions):
+        dones = torch.tensor([False, self.t == 1, self.t == 2])
+        errors = {"joint": torch.tensor([0.1, 0.5, 0.2]), "keybody": torch.tensor([0.01, 0.05, 0.02])}
+        if self.t == 1:
+            self.motion_ids = torch.tensor([0, 2, 2])
+        self.t += 1
+        time_outs = torch.tensor([False, False, self.t == 3])
+        return actions, torch.zeros(3), dones, {"time_outs": time_outs, "errors": errors}
+
+
+def test_clip_probe_attributes_steps_and_falls_to_the_clip_played():
+    """Each env-step, error and fall counts for the clip the env played when it stepped (not the one it restarts
+    on); a clip's end is no fall; clips never played have no row; most falls per step first."""
+    rows = clip_probe(_ScriptedEnv(), lambda obs, stochastic_output: obs, 4)
+    by_name = {row["name"]: row for row in rows}
+    assert rows[0]["name"] == "b" and set(by_name) == {"a", "b", "c"}
+    assert by_name["b"] == {"name": "b", "env_steps": 2, "falls": 1, "falls_per_1000_steps": 500.0,
+                            "joint_error": pytest.approx(0.5), "keybody_error": pytest.approx(0.05)}
+    assert by_name["a"]["env_steps"] == 4 and by_name["a"]["falls"] == 0
+    assert by_name["c"]["env_steps"] == 6 and by_name["c"]["falls"] == 0  # env 2's clip end is a time-out
+    assert by_name["c"]["joint_error"] == pytest.approx((4 * 0.2 + 2 * 0.5) / 6)
 
 
 def _command_probe(spec, checkpoint, cmg, capsys):

@@ -6,6 +6,8 @@ train-teacher checkpoint).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from twist_training.tracking import torch_math as tm
@@ -15,6 +17,19 @@ ERRORS = ("joint", "keybody", "root_vel")
 #: Leg joints whose amplitude and offset the command probe compares with the reference's (both sides).
 GAIT_JOINTS = ("hip_pitch", "hip_yaw", "knee", "ankle_pitch")
 STILL = 1e-3  # [rad] a reference joint moving less is still
+
+
+def _rollout(env: TrackingEnv, actor: torch.nn.Module, steps: int, stochastic: bool, assist: float = 0.0
+             ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]]:
+    """``steps`` control steps of every environment, gantry held at ``assist``: per step (the clip each env
+    played, ended episodes, falls = ends other than the clip's end, rewards, tracking errors)."""
+    obs = env.get_observations()
+    with torch.inference_mode(), env.assist.fixed(assist):
+        for _ in range(steps):
+            clips = env.motion_ids.clone()
+            obs, rewards, dones, extras = env.step(actor(obs, stochastic_output=stochastic))
+            ended = dones.bool()
+            yield clips, ended, ended & ~extras["time_outs"].bool(), rewards, extras["errors"]
 
 
 def probe(env: TrackingEnv, actor: torch.nn.Module, steps: int, assist: float = 0.0) -> dict[str, float]:
@@ -27,22 +42,43 @@ def probe(env: TrackingEnv, actor: torch.nn.Module, steps: int, assist: float = 
     """
     out = {}
     for name, stochastic in (("", True), ("deterministic_", False)):
-        obs = env.get_observations()
         ended, falls, reward = 0, 0, 0.0
         errors = dict.fromkeys(ERRORS, 0.0)
-        with torch.inference_mode(), env.assist.fixed(assist):
-            for _ in range(steps):
-                obs, rewards, dones, extras = env.step(actor(obs, stochastic_output=stochastic))
-                ended += int(dones.sum())
-                falls += int((dones.bool() & ~extras["time_outs"].bool()).sum())
-                reward += float(rewards.mean())
-                for key in ERRORS:
-                    errors[key] += float(extras["errors"][key].mean())
+        for _, done, fell, rewards, step_errors in _rollout(env, actor, steps, stochastic, assist):
+            ended += int(done.sum())
+            falls += int(fell.sum())
+            reward += float(rewards.mean())
+            for key in ERRORS:
+                errors[key] += float(step_errors[key].mean())
         out[f"{name}episode_length"] = steps * env.num_envs / (ended + env.num_envs)
         out[f"{name}falls_per_1000_steps"] = 1000.0 * falls / (steps * env.num_envs)
         out[f"{name}reward_per_step"] = reward / steps
         out.update({f"{name}{key}_error": value / steps for key, value in errors.items()})
     return out
+
+
+def clip_probe(env: TrackingEnv, actor: torch.nn.Module, steps: int) -> list[dict]:
+    """Per reference clip, under the mean action with the gantry off: which clips the policy still falls on.
+
+    One row per clip the ``steps`` control steps of every environment played (``name``, ``env_steps``,
+    ``falls``, ``falls_per_1000_steps`` and the mean ``joint_error`` [rad] and ``keybody_error`` [m] over its
+    env-steps), the most falls per env-step first. Which clips play is the library's draw: clips drawn by weight
+    (``references.sampling.mode: clip``) cover a list evenly when envs x steps is many times its length.
+    """
+    count = len(env.library.names)
+    env_steps, falls = torch.zeros(count), torch.zeros(count)
+    errors = {key: torch.zeros(count) for key in ("joint", "keybody")}
+    for clips, _, fell, _, step_errors in _rollout(env, actor, steps, stochastic=False):
+        clips = clips.cpu()
+        env_steps.index_add_(0, clips, torch.ones(len(clips)))
+        falls.index_add_(0, clips, fell.float().cpu())
+        for key, total in errors.items():
+            total.index_add_(0, clips, step_errors[key].float().cpu())
+    rows = [{"name": name, "env_steps": int(env_steps[i]), "falls": int(falls[i]),
+             "falls_per_1000_steps": 1000.0 * float(falls[i] / env_steps[i]),
+             **{f"{key}_error": float(total[i] / env_steps[i]) for key, total in errors.items()}}
+            for i, name in enumerate(env.library.names) if env_steps[i] > 0]
+    return sorted(rows, key=lambda row: -row["falls_per_1000_steps"])
 
 
 def _planar_motion(pos0: torch.Tensor, pos1: torch.Tensor, yaw0: torch.Tensor, yaw1: torch.Tensor) -> torch.Tensor:
