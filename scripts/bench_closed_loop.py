@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import time
@@ -53,18 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from twist_bringup.sim_session import DEFAULT_CMG, DEFAULT_POLICY, missing_models
-
-
-#: A command triple; one starting with "-" (backwards) would be taken for an option by argparse.
-COMMAND = re.compile(r"^-[0-9.]+(e-?[0-9]+)?,")
-
-
-def parse_command(text: str) -> tuple[float, float, float]:
-    """'vx,vy,wz' -> floats."""
-    values = [float(v) for v in text.split(",")]
-    if len(values) != 3:
-        raise argparse.ArgumentTypeError(f"a command is vx,vy,yaw_rate (three numbers), not {text!r}")
-    return tuple(values)
+from twist_core.cli_commands import parse_command, protect_negative_commands
 
 
 def run_command(monitor, graph, command, args, log_dir: Path) -> tuple[dict, np.ndarray]:
@@ -252,8 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", default="", help="also write the models/README.md table to this file")
     parser.add_argument("--trace", type=Path, help="also write per-command pelvis traces and paths.png here")
     parser.add_argument("--wall-limit", type=float, default=900.0, help="wall seconds allowed per command")
-    # " -0.5,0,0" is no option to argparse and still a number to float(): backwards commands as written
-    args = parser.parse_args([" " + a if COMMAND.match(a) else a for a in (sys.argv[1:] if argv is None else argv)])
+    args = parser.parse_args(protect_negative_commands(sys.argv[1:] if argv is None else argv))
     policy, cmg = Path(args.policy).expanduser().resolve(), Path(args.cmg).expanduser().resolve()
     if not args.toy and missing_models(policy, cmg):
         for line in missing_models(policy, cmg):

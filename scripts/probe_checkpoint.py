@@ -36,6 +36,7 @@ from pathlib import Path
 
 import torch
 
+from twist_core.cli_commands import parse_command, protect_negative_commands
 from twist_core.robot import load_robot_spec
 from twist_training.tracking.checkpoints import actor_from_checkpoint, checkpoint_config, load_checkpoint
 from twist_training.tracking.config import QUIET_PHYSICS, ConfigError, RunConfig
@@ -44,15 +45,6 @@ from twist_training.tracking.probe import GAIT_JOINTS, clip_probe, command_track
 
 
 SETTLE_SECONDS = 3.0  # a command probe's clips stand 1 s, then the CMG needs ~2 s to reach the command
-
-
-def parse_command(text: str) -> tuple[float, float, float]:
-    """``vx,vy,yaw_rate`` as three floats."""
-    try:
-        vx, vy, wz = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a command is vx,vy,yaw_rate, not {text!r}") from None
-    return vx, vy, wz
 
 
 def gait_line(label: str, result: dict, prefix: str) -> str:
@@ -89,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="no sensor noise, pushes, action delay or physics randomization")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(protect_negative_commands(sys.argv[1:] if argv is None else argv))
     overrides = {"sim": {"num_envs": args.envs, "threads": args.threads}, "seed": args.seed,
                  "references": {"cmg_clips": args.cmg_clips, **({"motions": args.motions} if args.motions else {}),
                                 **({"cmg_model": args.cmg_model} if args.cmg_model else {}),
