@@ -154,6 +154,35 @@ def test_segment_sampling_follows_failures(spec):
         Sampling(mode="hard")
 
 
+def test_sampler_state_restores_only_into_the_same_references(spec):
+    """A checkpoint's sampling state (segment failures, clip difficulties) restores into a library of the same
+    clips and segments; other clips, other segments, NaN, negative values or no state leave it as it starts."""
+    motions = [walking_clip(spec, 7.9, 0.3), walking_clip(spec, 3.9, 0.5)]
+    sampling = Sampling(mode="segment", uniform_share=0.2)
+    library = MotionLibrary(motions, [1.0, 1.0], ["a", "b"], sampling=sampling)
+    library.record_episodes(torch.zeros(3, dtype=torch.long), torch.zeros(3, dtype=torch.long),
+                            torch.tensor([230] * 3), torch.ones(3, dtype=torch.bool), 500)
+    library.difficulty[1] = 2.5
+    state = library.sampler_state()
+    fresh = MotionLibrary(motions, [1.0, 1.0], ["a", "b"], sampling=sampling)
+    assert fresh.load_sampler_state(state)
+    np.testing.assert_allclose(fresh.segment_probabilities().numpy(), library.segment_probabilities().numpy())
+    assert fresh.difficulty.tolist() == [9.0, 2.5]
+    state["segment_failures"][0] = 7.0  # the restored state is a copy: later changes to either stay apart
+    assert fresh.segment_failures[0] == 0.0
+    start = MotionLibrary(motions, [1.0, 1.0], ["a", "b"], sampling=sampling).segment_probabilities().numpy()
+    bad = [None, "text", {**state, "names": ["b", "a"]}, {**state, "segment_failures": torch.zeros(5)},
+           {**state, "difficulty": torch.tensor([float("nan"), 9.0])}, {**state, "segment_failures": -state[
+               "segment_failures"] - 1}, {key: value for key, value in state.items() if key != "difficulty"}]
+    for other in bad:
+        other_library = MotionLibrary(motions, [1.0, 1.0], ["a", "b"], sampling=sampling)
+        assert not other_library.load_sampler_state(other)
+        np.testing.assert_allclose(other_library.segment_probabilities().numpy(), start)
+        assert other_library.difficulty.tolist() == [9.0, 9.0]
+    shorter = MotionLibrary(motions, [1.0, 1.0], ["a", "b"], sampling=Sampling(mode="segment", segment_seconds=1.0))
+    assert not shorter.load_sampler_state(state)
+
+
 def test_tiny_training_run_on_two_prepared_clips(spec, tmp_path, capsys):
     """mocap-prepare's motion list, weighted in a mixture with a plain clip, trains a teacher for 2 iterations with
     segment sampling (failures recorded per segment); a second run starts from it with --init-from."""
@@ -186,7 +215,12 @@ def test_tiny_training_run_on_two_prepared_clips(spec, tmp_path, capsys):
     np.testing.assert_allclose(library.weights.numpy(), [0.5 * 4, 0.5 * 4, 1.0], rtol=1e-6)  # 5 s / 10 x 4
     assert library.sampling.mode == "segment" and len(library.segment_failures) == 6 + 6 + 5  # 251, 251, 201 frames
     assert latest_checkpoint(tmp_path / "teacher").name == "model_1.pt"
+    saved = load_checkpoint(tmp_path / "teacher" / "model_1.pt")["infos"]["sampler"]
+    assert saved["names"] == library.names and torch.equal(saved["segment_failures"], library.segment_failures)
     capsys.readouterr()
+    resumed = tracking.train("teacher", load_config(tmp_path / "mocap.yaml", {"iterations": 2}), tmp_path / "teacher")
+    assert "starts afresh" not in capsys.readouterr().out
+    assert torch.equal(resumed.env.library.segment_failures, saved["segment_failures"])  # no iteration left to run
     again = tracking.train("teacher", load_config(tmp_path / "mocap.yaml", {"iterations": 1}),
                            tmp_path / "fine", init_from=tmp_path / "teacher")
     assert f"teacher: actor and critic from {tmp_path / 'teacher'}" in capsys.readouterr().out

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -220,6 +220,29 @@ class MotionLibrary:
         earlier = within > 0
         self.segment_failures.index_add_(0, segment[earlier] - 1, torch.full((int(earlier.sum()),),
                                          self.sampling.lookback, device=self.device))
+
+    def sampler_state(self) -> dict[str, Any]:
+        """What the adaptive sampling has learned (clip difficulties, segment failures), for a checkpoint."""
+        return {"names": list(self.names), "difficulty": self.difficulty.cpu().clone(),
+                "segment_failures": self.segment_failures.cpu().clone()}
+
+    def load_sampler_state(self, state: Any) -> bool:
+        """Restore a :meth:`sampler_state` of this library (same clips, same segments); whether it was restored.
+
+        Anything else (another clip list, another segment length, non-finite or negative values, not a state at
+        all) leaves the sampling as it starts, so a resumed run with other references starts it afresh.
+        """
+        if not isinstance(state, dict) or state.get("names") != self.names:
+            return False
+        restored = {}
+        for key, current in (("difficulty", self.difficulty), ("segment_failures", self.segment_failures)):
+            value = state.get(key)
+            if not (isinstance(value, torch.Tensor) and value.shape == current.shape and value.is_floating_point()
+                    and bool(torch.isfinite(value).all()) and bool((value >= 0).all())):
+                return False
+            restored[key] = value.to(device=self.device, dtype=current.dtype).clone()
+        self.difficulty, self.segment_failures = restored["difficulty"], restored["segment_failures"]
+        return True
 
     def index(self, ids: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         """Flat frame index of (clip, frame) pairs, frames clamped to the clip."""

@@ -7,7 +7,8 @@ The run configuration is a YAML recipe (``--config``; every key and its default:
 options below laid over it. A run directory holds TensorBoard scalars, ``model_<iteration>.pt`` checkpoints (the
 newest ``runner.keep`` are kept; each carries the complete configuration, so export and evaluation need nothing
 else: ``tracking/checkpoints.py``) and that configuration as ``config.yaml``. Starting again with the same
-``--out`` resumes from its newest checkpoint (``--restart`` starts over); ``--iterations`` is the total. The
+``--out`` resumes from its newest checkpoint (``--restart`` starts over) with the adaptive sampling's state
+(clip difficulties, segment failures) where the references are the same; ``--iterations`` is the total. The
 teacher's actor and critic read the ``teacher`` observation (future reference frames + current frame + privileged
 state); the student's actor reads ``student`` (exactly what the policy node builds), its critic ``teacher``,
 initialized from the teacher's critic; the teacher's actor is saved in the student's checkpoints, so a student
@@ -58,7 +59,8 @@ class TrackingRunner(OnPolicyRunner):
         extra = {"teacher": self.teacher_state} if self.teacher_state is not None else {}
         state = {**self.alg.save(), "iter": self.current_learning_iteration,
                  "infos": {**(infos or {}), "role": self.role, "config": self.run_config.to_dict(),
-                           "assist_level": self.env.assist.level, **extra}}
+                           "assist_level": self.env.assist.level, "sampler": self.env.library.sampler_state(),
+                           **extra}}
         checkpoint_io.save_atomic(state, path)
         self.logger.save_model(path, self.current_learning_iteration)
         for old in checkpoints(Path(path).parent)[:-self.keep]:
@@ -141,6 +143,8 @@ def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device:
     if found:
         infos = runner.load(str(found[0]), map_location=device) or {}
         env.assist.level = float(infos.get("assist_level", env.assist.level))
+        if not env.library.load_sampler_state(infos.get("sampler")):
+            print(f"{found[0].name}: no sampling state of these references: adaptive sampling starts afresh")
         runner.current_learning_iteration += 1
         print(f"{role}: resuming from {found[0].name}")
     elif init_from is not None and role == "teacher":
