@@ -21,8 +21,11 @@ STILL = 1e-3  # [rad] a reference joint moving less is still
 
 def _rollout(env: TrackingEnv, actor: torch.nn.Module, steps: int, stochastic: bool, assist: float = 0.0
              ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]]:
-    """``steps`` control steps of every environment, gantry held at ``assist``: per step (the clip each env
-    played, ended episodes, falls = ends other than the clip's end, rewards, tracking errors)."""
+    """Run ``steps`` control steps of every environment with the gantry held at ``assist``.
+
+    Yields per step: the clip each env played, ended episodes, falls (ends other than the clip's end), rewards and
+    the tracking errors.
+    """
     obs = env.get_observations()
     with torch.inference_mode(), env.assist.fixed(assist):
         for _ in range(steps):
