@@ -1,6 +1,7 @@
 """Tracker training: the task's observations against the policy node's code, rewards and terminations, the
 motion library, the KL distillation term, the CPU and Warp backends, and the train/resume/export commands."""
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -333,7 +334,6 @@ class _ScriptedEnv:
     num_envs = 3
 
     def __init__(self):
-        import contextlib
         self.library = type("Library", (), {"names": ["a", "b", "c", "never"]})()
         self.motion_ids = torch.tensor([0, 1, 2])
         self.assist = type("Assist", (), {"fixed": staticmethod(lambda level: contextlib.nullcontext())})()

@@ -65,8 +65,9 @@ def clip_probe(env: TrackingEnv, actor: torch.nn.Module, steps: int) -> list[dic
 
     One row per clip the ``steps`` control steps of every environment played (``name``, ``env_steps``,
     ``falls``, ``falls_per_1000_steps`` and the mean ``joint_error`` [rad] and ``keybody_error`` [m] over its
-    env-steps), the most falls per env-step first. Which clips play is the library's draw: clips drawn by weight
-    (``references.sampling.mode: clip``) cover a list evenly when envs x steps is many times its length.
+    env-steps), the most falls per env-step first. Which clips play is the library's draw (with
+    ``references.sampling.mode: clip`` by weight x difficulty), so heavily weighted clips get more env-steps and
+    a lightly weighted clip's rates rest on few; envs x steps many times the list's length reaches every clip.
     """
     count = len(env.library.names)
     env_steps, falls = torch.zeros(count), torch.zeros(count)
