@@ -9,6 +9,8 @@ episodes count), falls, reward per step and the mean tracking errors.
 
 ``--per-clip``: also a table per reference clip under the mean action (env-steps played, falls, falls per 1000
 steps, joint and key-body errors), the clips the policy falls on most first: which clips of a list still fail.
+``--per-part``: also the error per policy joint (mean absolute and mean signed, robot - reference) and per key body
+under the mean action, largest first: where the tracking error lives (a steady offset or an error that changes sign).
 
 ``--commands``: the command probe instead. Per command, ``--envs`` CMG clips of ``--command-seconds`` that stand
 1 s and then hold the command; the mean action drives every environment for ``--steps`` steps and the pelvis
@@ -22,7 +24,7 @@ does not follow).
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400 --quiet-physics
     python scripts/probe_checkpoint.py --checkpoint models/teacher_mocap/model_1925.pt \
-        --motions data/g1_moves/train.yaml --envs 64 --steps 500 --quiet-physics --per-clip
+        --motions data/g1_moves/train.yaml --envs 64 --steps 500 --quiet-physics --per-clip --per-part
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --commands 0.5,0,0 1.0,0,0 0,0.3,0 \
         --envs 16 --steps 600 --quiet-physics
     (after `source scripts/env.sh`)
@@ -41,7 +43,7 @@ from twist_core.robot import load_robot_spec
 from twist_training.tracking.checkpoints import actor_from_checkpoint, checkpoint_config, load_checkpoint
 from twist_training.tracking.config import QUIET_PHYSICS, ConfigError, RunConfig
 from twist_training.tracking.factories import make_env
-from twist_training.tracking.probe import GAIT_JOINTS, clip_probe, command_tracking, probe
+from twist_training.tracking.probe import GAIT_JOINTS, clip_probe, command_tracking, part_probe, probe
 
 
 SETTLE_SECONDS = 3.0  # a command probe's clips stand 1 s, then the CMG needs ~2 s to reach the command
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead: the command probe, CMG clips holding each command (velocity achieved)")
     parser.add_argument("--per-clip", action="store_true",
                         help="also a table per reference clip (mean action): falls and errors, most falls first")
+    parser.add_argument("--per-part", action="store_true",
+                        help="also the error per policy joint and key body (mean action), largest first")
     parser.add_argument("--command-seconds", type=float, default=30.0, help="length of a command probe's clips")
     parser.add_argument("--cmg-model", help="exported CMG (default: the checkpoint's)")
     parser.add_argument("--envs", type=int, default=128)
@@ -122,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         for row in clip_probe(env, actor, args.steps):
             print(f"  {row['name']:<40} {row['env_steps']:>9} {row['falls']:>5} {row['falls_per_1000_steps']:>10.2f}"
                   f" {row['joint_error']:>11.3f} {row['keybody_error']:>12.3f}")
+    if args.per_part:
+        parts = part_probe(env, actor, args.steps)
+        print(f"  {'policy joint':<28} {'|error| [rad]':>13} {'mean error [rad]':>16}")
+        for row in parts["joints"]:
+            print(f"  {row['name']:<28} {row['abs_error']:>13.3f} {row['mean_error']:>+16.3f}")
+        print(f"  {'key body':<28} {'error [m]':>13}")
+        for row in parts["key_bodies"]:
+            print(f"  {row['name']:<28} {row['error']:>13.3f}")
     return 0
 
 

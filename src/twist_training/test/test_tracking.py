@@ -25,7 +25,7 @@ from twist_training.tracking.config import (QUIET_PHYSICS, ConfigError, RunConfi
                                             load_config)
 from twist_training.tracking.distillation import gaussian_kl, kl_coefficient
 from twist_training.tracking.factories import make_env
-from twist_training.tracking.probe import _gait, clip_probe, command_tracking
+from twist_training.tracking.probe import _gait, clip_probe, command_tracking, part_probe
 from twist_training.tracking.references import MotionLibrary, clips_from_inputs, read_motion_list
 from twist_training.tracking.task import RewardWeights, TaskConfig, TrackingEnv
 
@@ -83,7 +83,7 @@ def test_rewards_and_terminations(spec, clips):
     """Reference-state init tracks well at first (joint term near its maximum); the planar velocity term is off
     by default (TWIST's set; weighted 0, not computed) and, when weighted, falls with a velocity error; a robot
     knocked far off its reference is terminated (not a time-out); clips ending are time-outs."""
-    optional = ("lin_vel", "yaw_rate", "feet_height", "leg_dof")
+    optional = ("lin_vel", "yaw_rate", "feet_height", "leg_dof", "upper_dof")
     env = _env(spec, clips, num_envs=8, rewards=RewardWeights(**{f"tracking_{k}": 1.0 for k in optional}))
     io = PolicyIO(spec)
     _, rewards, dones, extras = env.step(torch.zeros(8, io.num_actions))
@@ -105,6 +105,11 @@ def test_rewards_and_terminations(spec, clips):
     terms = env._rewards()[1]
     assert float(terms["tracking_leg_dof"].mean()) < 0.4 * on_track["leg_dof"], (terms, on_track)
     assert float(terms["tracking_joint_dof"].mean()) > 0.9 * 0.6 * env.dt, "TWIST's joint term hardly notices"
+    assert float(terms["tracking_upper_dof"].mean()) > 0.9 * on_track["upper_dof"], "the legs are not its joints"
+    assert len(env.upper_idx) == 11 and not set(env.upper_idx.tolist()) & set(env.leg_idx.tolist())
+    bent[:, env.policy_idx[env.upper_idx]] += 0.4  # waist and arms 0.4 rad off: exp(-11 * 0.16 / 1.0^2) = 0.17
+    env.sim.reset(np.arange(8), lifted[:, :3].numpy(), lifted[:, 3:7].numpy(), bent.numpy())
+    assert float(env._rewards()[1]["tracking_upper_dof"].mean()) < 0.3 * on_track["upper_dof"]
     default = _env(spec, clips, num_envs=2).step(torch.zeros(2, io.num_actions))[3]["log"]
     assert not any(f"Reward/tracking_{k}" in default for k in optional), "weight 0: not computed, not logged"
     assert "Reward/tracking_joint_dof" in default and "Reward/feet_slip" in default
@@ -323,9 +328,16 @@ def _clip_probe(spec, checkpoint, clips, capsys):
     for row in rows:
         assert row["falls"] <= row["env_steps"] and np.isfinite(row["joint_error"]) and row["keybody_error"] >= 0
     assert _script("probe_checkpoint").main(["--checkpoint", str(checkpoint), "--motions", str(clips), "--envs", "2",
-                                             "--steps", "5", "--threads", "1", "--quiet-physics", "--per-clip"]) == 0
+                                             "--steps", "5", "--threads", "1", "--quiet-physics", "--per-clip",
+                                             "--per-part"]) == 0
     out = capsys.readouterr().out
     assert "falls/1000" in out and env.library.names[0] in out
+    assert "mean error [rad]" in out and spec.policy_joint_names[0] in out and spec.key_body_names[-1] in out
+    parts = part_probe(env, actor, 10)
+    assert sorted(row["name"] for row in parts["joints"]) == sorted(spec.policy_joint_names)
+    assert sorted(row["name"] for row in parts["key_bodies"]) == sorted(spec.key_body_names)
+    for row in parts["joints"]:
+        assert 0 <= abs(row["mean_error"]) <= row["abs_error"] < np.pi
 
 
 class _ScriptedEnv:
@@ -344,7 +356,9 @@ class _ScriptedEnv:
 
     def step(self, actions):
         dones = torch.tensor([False, self.t == 1, self.t == 2])
-        errors = {"joint": torch.tensor([0.1, 0.5, 0.2]), "keybody": torch.tensor([0.01, 0.05, 0.02])}
+        errors = {"joint": torch.tensor([0.1, 0.5, 0.2]), "keybody": torch.tensor([0.01, 0.05, 0.02]),
+                  "dof": torch.tensor([[0.1, -0.3], [-0.1, -0.3], [0.1 * (-1) ** self.t, -0.3]]),
+                  "key_bodies": torch.tensor([[0.05, 0.01]] * 3)}
         if self.t == 1:
             self.motion_ids = torch.tensor([0, 2, 2])
         self.t += 1
@@ -363,6 +377,21 @@ def test_clip_probe_attributes_steps_and_falls_to_the_clip_played():
     assert by_name["a"]["env_steps"] == 4 and by_name["a"]["falls"] == 0
     assert by_name["c"]["env_steps"] == 6 and by_name["c"]["falls"] == 0  # env 2's clip end is a time-out
     assert by_name["c"]["joint_error"] == pytest.approx((4 * 0.2 + 2 * 0.5) / 6)
+
+
+def test_part_probe_separates_steady_offsets_from_errors_that_change_sign():
+    """Per joint the mean absolute and signed errors over every env-step, per key body its mean distance; the
+    largest first."""
+    env = _ScriptedEnv()
+    env.spec = type("Spec", (), {"policy_joint_names": ("hip", "wrist"), "key_body_names": ("hand", "foot"),
+                                 "num_policy_joints": 2})()
+    parts = part_probe(env, lambda obs, stochastic_output: obs, 4)
+    assert [row["name"] for row in parts["joints"]] == ["wrist", "hip"]
+    wrist, hip = parts["joints"]
+    assert wrist["abs_error"] == pytest.approx(0.3) and wrist["mean_error"] == pytest.approx(-0.3)  # a steady sag
+    assert hip["abs_error"] == pytest.approx(0.1) and hip["mean_error"] == pytest.approx(0.0, abs=1e-7)
+    assert parts["key_bodies"] == [{"name": "hand", "error": pytest.approx(0.05)},
+                                   {"name": "foot", "error": pytest.approx(0.01)}]
 
 
 def _command_probe(spec, checkpoint, cmg, capsys):

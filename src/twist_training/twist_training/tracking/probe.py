@@ -85,6 +85,31 @@ def clip_probe(env: TrackingEnv, actor: torch.nn.Module, steps: int) -> list[dic
     return sorted(rows, key=lambda row: -row["falls_per_1000_steps"])
 
 
+def part_probe(env: TrackingEnv, actor: torch.nn.Module, steps: int) -> dict[str, list[dict]]:
+    """Per policy joint and key body, under the mean action with the gantry off: where the tracking error lives.
+
+    ``joints``: per policy joint its ``name``, mean absolute error and mean signed error (robot - reference) [rad]
+    over every env-step; a signed error near the absolute one is a steady offset (the joint sags, or the policy
+    holds it short), a small one an error that changes sign (lag, overshoot). ``key_bodies``: per key body its
+    ``name`` and mean distance from the reference's (pelvis yaw frame) [m]. Each list the largest error first.
+    """
+    spec = env.spec
+    count = 0
+    total = {"abs": torch.zeros(spec.num_policy_joints), "signed": torch.zeros(spec.num_policy_joints),
+             "key": torch.zeros(len(spec.key_body_names))}
+    for _, _, _, _, step_errors in _rollout(env, actor, steps, stochastic=False):
+        dof = step_errors["dof"].float().cpu()
+        total["abs"] += dof.abs().sum(0)
+        total["signed"] += dof.sum(0)
+        total["key"] += step_errors["key_bodies"].float().cpu().sum(0)
+        count += len(dof)
+    joints = [{"name": name, "abs_error": float(total["abs"][i] / count),
+               "mean_error": float(total["signed"][i] / count)} for i, name in enumerate(spec.policy_joint_names)]
+    bodies = [{"name": name, "error": float(total["key"][i] / count)} for i, name in enumerate(spec.key_body_names)]
+    return {"joints": sorted(joints, key=lambda row: -row["abs_error"]),
+            "key_bodies": sorted(bodies, key=lambda row: -row["error"])}
+
+
 def _planar_motion(pos0: torch.Tensor, pos1: torch.Tensor, yaw0: torch.Tensor, yaw1: torch.Tensor) -> torch.Tensor:
     """(n, 3): the step's displacement in the starting heading frame (forward, left) and its yaw change."""
     planar = tm.rotate_inverse(tm.from_yaw(yaw0), pos1 - pos0)[:, :2]

@@ -3,7 +3,7 @@
 Every control step the task builds one :class:`StepState` (the robot against its reference frame, the feet, the
 errors terminations read); each term maps it to a per-environment value, and the task sums ``weight x control
 period x value`` over the terms whose weight (``RewardWeights``, from ``task.rewards`` of the run configuration) is
-not zero: a term weighted 0 is not computed. TWIST's terms and weights, plus four of ours (see ``RewardWeights``).
+not zero: a term weighted 0 is not computed. TWIST's terms and weights, plus five of ours (see ``RewardWeights``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class StepState:
     dof_vel_err: torch.Tensor       # (N, 23) [rad/s]
     dof_weights: torch.Tensor       # (23,) TWIST's per-joint weights of the joint terms
     leg_idx: torch.Tensor           # policy-joint indices of the hips, knees, ankles
+    upper_idx: torch.Tensor         # policy-joint indices of the waist and arms
     ankle_idx: torch.Tensor         # policy-joint indices of the ankles
     height_err: torch.Tensor        # (N,) pelvis height [m]
     tilt_err: torch.Tensor          # (N, 2) pelvis roll, pitch [rad]
@@ -47,7 +48,7 @@ class StepState:
     last_actions: torch.Tensor
     air_term: torch.Tensor          # (N,) TWIST's feet-air-time value (the task keeps the air times)
     ang_vel_local: torch.Tensor     # (N, 3) pelvis angular velocity, pelvis frame
-    sigmas: dict[str, float]        # kernel widths of our terms: lin_vel, yaw_rate, feet_height, leg_dof
+    sigmas: dict[str, float]        # kernel widths of our terms: lin_vel, yaw_rate, feet_height, leg_dof, upper_dof
 
 
 def term(name: str) -> Callable[[Callable[[StepState], torch.Tensor]], Callable[[StepState], torch.Tensor]]:
@@ -110,6 +111,12 @@ def tracking_feet_height(s: StepState) -> torch.Tensor:
 def tracking_leg_dof(s: StepState) -> torch.Tensor:
     """Hip, knee and ankle positions: exp(-sum of squared errors / leg_dof_sigma^2)."""
     return torch.exp(-torch.sum(s.dof_err[:, s.leg_idx] ** 2, dim=1) / s.sigmas["leg_dof"] ** 2)
+
+
+@term("tracking_upper_dof")
+def tracking_upper_dof(s: StepState) -> torch.Tensor:
+    """Waist and arm positions: exp(-sum of squared errors / upper_dof_sigma^2)."""
+    return torch.exp(-torch.sum(s.dof_err[:, s.upper_idx] ** 2, dim=1) / s.sigmas["upper_dof"] ** 2)
 
 
 @term("feet_slip")
