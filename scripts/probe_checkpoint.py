@@ -9,8 +9,9 @@ episodes count), falls, reward per step and the mean tracking errors.
 
 ``--per-clip``: also a table per reference clip under the mean action (env-steps played, falls, falls per 1000
 steps, joint and key-body errors), the clips the policy falls on most first: which clips of a list still fail.
-``--per-part``: also the error per policy joint (mean absolute and mean signed, robot - reference) and per key body
-under the mean action, largest first: where the tracking error lives (a steady offset or an error that changes sign).
+``--per-part``: also the error per policy joint (mean absolute and mean signed, robot - reference; ``follow``, the
+slope of the robot's angle on the reference's: 1 follows the whole swing, 0 ignores it) and per key body under the
+mean action, largest first: where the tracking error lives (a steady offset, a lag, a swing followed in part).
 
 ``--commands``: the command probe instead. Per command, ``--envs`` CMG clips of ``--command-seconds`` that stand
 1 s and then hold the command; the mean action drives every environment for ``--steps`` steps and the pelvis
@@ -128,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
                   f" {row['joint_error']:>11.3f} {row['keybody_error']:>12.3f}")
     if args.per_part:
         parts = part_probe(env, actor, args.steps)
-        print(f"  {'policy joint':<28} {'|error| [rad]':>13} {'mean error [rad]':>16}")
+        print(f"  {'policy joint':<28} {'|error| [rad]':>13} {'mean error [rad]':>16} {'follow':>6}")
         for row in parts["joints"]:
-            print(f"  {row['name']:<28} {row['abs_error']:>13.3f} {row['mean_error']:>+16.3f}")
+            print(f"  {row['name']:<28} {row['abs_error']:>13.3f} {row['mean_error']:>+16.3f} {row['follow']:>6.2f}")
         print(f"  {'key body':<28} {'error [m]':>13}")
         for row in parts["key_bodies"]:
             print(f"  {row['name']:<28} {row['error']:>13.3f}")

@@ -223,7 +223,9 @@ def test_tiny_training_run_on_two_prepared_clips(spec, tmp_path, capsys):
     assert torch.equal(resumed.env.library.segment_failures, saved["segment_failures"])  # no iteration left to run
     again = tracking.train("teacher", load_config(tmp_path / "mocap.yaml", {"iterations": 1}),
                            tmp_path / "fine", init_from=tmp_path / "teacher")
-    assert f"teacher: actor and critic from {tmp_path / 'teacher'}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"teacher: actor and critic from {tmp_path / 'teacher'}" in out
+    assert "teacher's actor: observation normalizer refit on" in out and "teacher's critic: obs" in out
     first = load_checkpoint(tmp_path / "teacher" / "model_1.pt")["actor_state_dict"]
     start = load_checkpoint(tmp_path / "fine" / "model_0.pt")["actor_state_dict"]
     assert again.current_learning_iteration == 0 and set(start) == set(first)

@@ -89,23 +89,34 @@ def part_probe(env: TrackingEnv, actor: torch.nn.Module, steps: int) -> dict[str
     """Per policy joint and key body, under the mean action with the gantry off: where the tracking error lives.
 
     ``joints``: per policy joint its ``name``, mean absolute error and mean signed error (robot - reference) [rad]
-    over every env-step; a signed error near the absolute one is a steady offset (the joint sags, or the policy
-    holds it short), a small one an error that changes sign (lag, overshoot). ``key_bodies``: per key body its
-    ``name`` and mean distance from the reference's (pelvis yaw frame) [m]. Each list the largest error first.
+    over every env-step, and ``follow``, the slope of the robot's angle on the reference's (least squares over
+    every env-step: 1 follows the reference's whole swing, 0 ignores it; 0 where the reference does not move); a
+    signed error near the absolute one is a steady offset (the joint sags, or the policy holds it short), a small
+    one an error that changes sign (lag, overshoot, or a swing followed only in part: ``follow``). ``key_bodies``:
+    per key body its ``name`` and mean distance from the reference's (pelvis yaw frame) [m]. Each list the largest
+    error first.
     """
     spec = env.spec
     count = 0
-    total = {"abs": torch.zeros(spec.num_policy_joints), "signed": torch.zeros(spec.num_policy_joints),
-             "key": torch.zeros(len(spec.key_body_names))}
+    sums = {key: torch.zeros(spec.num_policy_joints, dtype=torch.float64)
+            for key in ("abs", "signed", "ref", "ref_sq", "robot_ref")}
+    key_total = torch.zeros(len(spec.key_body_names), dtype=torch.float64)
     for _, _, _, _, step_errors in _rollout(env, actor, steps, stochastic=False):
-        dof = step_errors["dof"].float().cpu()
-        total["abs"] += dof.abs().sum(0)
-        total["signed"] += dof.sum(0)
-        total["key"] += step_errors["key_bodies"].float().cpu().sum(0)
+        dof = step_errors["dof"].double().cpu()
+        ref = step_errors["dof_reference"].double().cpu()
+        for key, value in (("abs", dof.abs()), ("signed", dof), ("ref", ref), ("ref_sq", ref ** 2),
+                           ("robot_ref", (ref + dof) * ref)):
+            sums[key] += value.sum(0)
+        key_total += step_errors["key_bodies"].double().cpu().sum(0)
         count += len(dof)
-    joints = [{"name": name, "abs_error": float(total["abs"][i] / count),
-               "mean_error": float(total["signed"][i] / count)} for i, name in enumerate(spec.policy_joint_names)]
-    bodies = [{"name": name, "error": float(total["key"][i] / count)} for i, name in enumerate(spec.key_body_names)]
+    mean = {key: value / count for key, value in sums.items()}
+    ref_var = mean["ref_sq"] - mean["ref"] ** 2
+    robot_mean = mean["ref"] + mean["signed"]
+    moves = ref_var > 1e-8
+    follow = torch.where(moves, (mean["robot_ref"] - robot_mean * mean["ref"]) / ref_var.clamp(min=1e-8), 0.0)
+    joints = [{"name": name, "abs_error": float(mean["abs"][i]), "mean_error": float(mean["signed"][i]),
+               "follow": float(follow[i])} for i, name in enumerate(spec.policy_joint_names)]
+    bodies = [{"name": name, "error": float(key_total[i] / count)} for i, name in enumerate(spec.key_body_names)]
     return {"joints": sorted(joints, key=lambda row: -row["abs_error"]),
             "key_bodies": sorted(bodies, key=lambda row: -row["error"])}
 

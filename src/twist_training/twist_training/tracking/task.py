@@ -318,7 +318,7 @@ class TrackingEnv:
         if cfg.only_positive_rewards:
             total = torch.clamp(total, min=0.0)
         errors = {"joint": state.dof_err.abs().mean(1), "keybody": key_err.mean(1), "key_max": key_err.max(1).values,
-                  "dof": state.dof_err, "key_bodies": key_err,
+                  "dof": state.dof_err, "dof_reference": lib.joint_pos[f][:, pol], "key_bodies": key_err,
                   "root_vel": torch.linalg.norm(state.vel_err[:, :2], dim=1), "height": state.height_err,
                   "tilt": tilt.abs().max(1).values,
                   "speed": torch.linalg.norm(self.sim.root_lin_vel(), dim=1)}

@@ -38,6 +38,7 @@ from twist_training.tracking.checkpoints import (OPTIMIZER_STATE, actor_from_che
 from twist_training.tracking.config import (ConfigError, RunConfig, dotted_overrides, load_config, merge,
                                             runner_config)
 from twist_training.tracking.factories import BACKENDS, make_env
+from twist_training.tracking.normalization import refit_normalizer
 from twist_training.tracking.task import TrackingEnv
 
 ROLES = ("teacher", "student")
@@ -122,7 +123,9 @@ def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device:
 
     ``init_from`` (a run or checkpoint of the same role; a new run only): a new teacher starts its actor and critic
     from it (fine-tuning a trained teacher on other references); a new student starts its actor from it, to
-    distill a trained student from a new ``teacher`` (the critic still starts as the teacher's).
+    distill a trained student from a new ``teacher`` (the critic still starts as the teacher's). The loaded networks'
+    observation normalizers are then refit to this run's references, their outputs unchanged
+    (``tracking/normalization.py``).
     """
     if role not in ROLES:
         raise ConfigError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -149,6 +152,7 @@ def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device:
         print(f"{role}: resuming from {found[0].name}")
     elif init_from is not None and role == "teacher":
         _init_from(runner, init_from, "teacher", {"actor": True, "critic": True})
+        _refit_normalizers(runner, {"actor": runner.alg.actor, "critic": runner.alg.critic})
     if role == "student":
         if found:
             teacher_state = found[1]["infos"]["teacher"]
@@ -164,6 +168,7 @@ def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device:
                 raise ConfigError(f"the student's critic (network.critic_hidden) must be the teacher's: {exc}") from exc
             if init_from is not None:
                 _init_from(runner, init_from, "student", {"actor": True})
+                _refit_normalizers(runner, {"actor": runner.alg.actor})
         runner.teacher_state = {"actor_state_dict": teacher_state["actor_state_dict"],
                                 "infos": {"role": "teacher", "config": teacher_state["infos"]["config"]}}
         runner.alg.set_teacher(actor_from_checkpoint(runner.teacher_state, env.get_observations(), env.num_actions,
@@ -186,6 +191,27 @@ def _init_from(runner: TrackingRunner, source: Path, role: str, parts: dict[str,
     except RuntimeError as exc:
         raise ConfigError(f"{source}: the networks (network.*_hidden) do not match: {exc}") from exc
     print(f"{role}: {' and '.join(k for k, v in parts.items() if v)} from {source}")
+
+
+def _refit_normalizers(runner: TrackingRunner, models: dict[str, MLPModel]) -> None:
+    """Refit the loaded ``models``' normalizers to this run's references (``tracking/normalization.py``).
+
+    The sample: one rollout (``num_steps_per_env`` control steps of every environment) under the loaded
+    actor's mean action.
+    """
+    env, actor = runner.env, runner.alg.actor
+    obs = env.get_observations()
+    samples: dict[str, list[torch.Tensor]] = {name: [] for name in models}
+    with torch.inference_mode():
+        for _ in range(runner.cfg["num_steps_per_env"]):
+            for name, model in models.items():
+                samples[name].append(torch.cat([obs[group] for group in model.obs_groups], dim=-1))
+            obs = env.step(actor(obs, stochastic_output=False))[0]
+    for name, model in models.items():
+        refit = refit_normalizer(model, torch.cat(samples[name]))
+        print(f"{runner.role}'s {name}: observation normalizer refit on {refit.samples} samples of these references"
+              f" ({refit.rescaled} of {refit.inputs} inputs rescaled, {len(refit.zeroed)} about constant before:"
+              f" zero weights; largest spread growth x{refit.largest_growth:.0f})")
 
 
 def raise_action_std(actor: MLPModel, min_std: float) -> None:
