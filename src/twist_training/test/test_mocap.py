@@ -185,7 +185,8 @@ def test_sampler_state_restores_only_into_the_same_references(spec):
 
 def test_tiny_training_run_on_two_prepared_clips(spec, tmp_path, capsys):
     """mocap-prepare's motion list, weighted in a mixture with a plain clip, trains a teacher for 2 iterations with
-    segment sampling (failures recorded per segment); a second run starts from it with --init-from."""
+    segment sampling (failures recorded per segment); a second run starts from it with --init-from, its
+    observation normalizers refit."""
     from pathlib import Path
 
     from twist_core.motion import save_motion
@@ -222,13 +223,15 @@ def test_tiny_training_run_on_two_prepared_clips(spec, tmp_path, capsys):
     assert "starts afresh" not in capsys.readouterr().out
     assert torch.equal(resumed.env.library.segment_failures, saved["segment_failures"])  # no iteration left to run
     again = tracking.train("teacher", load_config(tmp_path / "mocap.yaml", {"iterations": 1}),
-                           tmp_path / "fine", init_from=tmp_path / "teacher")
+                           tmp_path / "fine", init_from=tmp_path / "teacher", refit=True)
     out = capsys.readouterr().out
     assert f"teacher: actor and critic from {tmp_path / 'teacher'}" in out
     assert "teacher's actor: observation normalizer refit on" in out and "teacher's critic: obs" in out
     first = load_checkpoint(tmp_path / "teacher" / "model_1.pt")["actor_state_dict"]
     start = load_checkpoint(tmp_path / "fine" / "model_0.pt")["actor_state_dict"]
     assert again.current_learning_iteration == 0 and set(start) == set(first)
+    with pytest.raises(ConfigError, match="needs --init-from"):
+        tracking.train("teacher", load_config(tmp_path / "mocap.yaml"), tmp_path / "fine2", refit=True)
     with pytest.raises(ConfigError, match="sampling mode must be"):
         make_library(load_config(tmp_path / "mocap.yaml", {"references": {
             "sampling": {"mode": "hard"}}}), spec, "cpu")

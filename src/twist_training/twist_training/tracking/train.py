@@ -115,7 +115,7 @@ def _finite_losses(losses: dict[str, float]) -> dict[str, float]:
 
 def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device: str = "cpu",
           teacher: Path | None = None, restart: bool = False, init_from: Path | None = None,
-          min_std: float | None = None) -> TrackingRunner:
+          min_std: float | None = None, refit: bool = False) -> TrackingRunner:
     """Train ``role`` to ``config.iterations`` total iterations in ``out`` (resuming unless ``restart``).
 
     ``min_std``: raise every action standard deviation below it to it before learning (once, for this call: a
@@ -123,10 +123,12 @@ def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device:
 
     ``init_from`` (a run or checkpoint of the same role; a new run only): a new teacher starts its actor and critic
     from it (fine-tuning a trained teacher on other references); a new student starts its actor from it, to
-    distill a trained student from a new ``teacher`` (the critic still starts as the teacher's). The loaded networks'
-    observation normalizers are then refit to this run's references, their outputs unchanged
-    (``tracking/normalization.py``).
+    distill a trained student from a new ``teacher`` (the critic still starts as the teacher's). ``refit`` (with
+    ``init_from``): the loaded networks' observation normalizers are then refit to this run's references, their
+    outputs unchanged but for inputs that were about constant before (``tracking/normalization.py``).
     """
+    if refit and init_from is None:
+        raise ConfigError("refitting the observation normalizers (--refit-normalizer) needs --init-from")
     if role not in ROLES:
         raise ConfigError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if min_std is not None and not min_std > 0:  # before the minutes of building the environment
@@ -152,7 +154,8 @@ def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device:
         print(f"{role}: resuming from {found[0].name}")
     elif init_from is not None and role == "teacher":
         _init_from(runner, init_from, "teacher", {"actor": True, "critic": True})
-        _refit_normalizers(runner, {"actor": runner.alg.actor, "critic": runner.alg.critic})
+        if refit:
+            _refit_normalizers(runner, {"actor": runner.alg.actor, "critic": runner.alg.critic})
     if role == "student":
         if found:
             teacher_state = found[1]["infos"]["teacher"]
@@ -168,7 +171,8 @@ def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device:
                 raise ConfigError(f"the student's critic (network.critic_hidden) must be the teacher's: {exc}") from exc
             if init_from is not None:
                 _init_from(runner, init_from, "student", {"actor": True})
-                _refit_normalizers(runner, {"actor": runner.alg.actor})
+                if refit:
+                    _refit_normalizers(runner, {"actor": runner.alg.actor})
         runner.teacher_state = {"actor_state_dict": teacher_state["actor_state_dict"],
                                 "infos": {"role": "teacher", "config": teacher_state["infos"]["config"]}}
         runner.alg.set_teacher(actor_from_checkpoint(runner.teacher_state, env.get_observations(), env.num_actions,
@@ -252,6 +256,9 @@ def main(role: str, argv: list[str] | None = None) -> None:
         parser.add_argument("--init-from", type=Path,
                             help="a new run's actor and critic start from this teacher run or checkpoint "
                                  "(fine-tuning a trained teacher on other references)")
+    parser.add_argument("--refit-normalizer", action="store_true",
+                        help="with --init-from: refit the loaded networks' observation normalizers to these references "
+                             "(what they compute kept; inputs about constant before start ignored)")
     parser.add_argument("--iterations", type=int, help="total iterations (overrides the config)")
     parser.add_argument("--num-envs", type=int, help="parallel environments (overrides the config)")
     add_reference_arguments(parser)
@@ -273,7 +280,7 @@ def main(role: str, argv: list[str] | None = None) -> None:
     try:
         config = load_config(args.config, merge(dotted_overrides(args.set), options))
         train(role, config, args.out, args.backend, args.device, getattr(args, "teacher", None), args.restart,
-              getattr(args, "init_from", None), args.min_std)
+              getattr(args, "init_from", None), args.min_std, args.refit_normalizer)
     except (ConfigError, MotionError) as exc:
         print(f"train-{role}: {exc}", file=sys.stderr)
         sys.exit(2)
