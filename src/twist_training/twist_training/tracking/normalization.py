@@ -61,8 +61,9 @@ def refit_normalizer(model: MLPModel, latent: torch.Tensor, max_growth: float = 
         latent = latent.to(normalizer._mean.device, torch.float32)
         mean = latent.mean(0, keepdim=True)
         var = latent.var(0, unbiased=False, keepdim=True)
+        std = var.sqrt()
         old_scale = normalizer._std + normalizer.eps
-        new_scale = var.sqrt() + normalizer.eps
+        new_scale = std + normalizer.eps
         growth = (new_scale / old_scale).squeeze(0)
         new_input = growth > max_growth
         weight = first.weight
@@ -70,7 +71,7 @@ def refit_normalizer(model: MLPModel, latent: torch.Tensor, max_growth: float = 
         weight *= (new_scale / old_scale).masked_fill(new_input[None], 0.0)
         normalizer._mean.copy_(mean)
         normalizer._var.copy_(var)
-        normalizer._std.copy_(var.sqrt())
+        normalizer._std.copy_(std)
         normalizer.count.fill_(latent.shape[0])
     zeroed = tuple(int(i) for i in torch.nonzero(new_input).flatten())
     return Refit(inputs=first.in_features, samples=latent.shape[0], rescaled=first.in_features - len(zeroed),

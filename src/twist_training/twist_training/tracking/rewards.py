@@ -107,16 +107,21 @@ def tracking_feet_height(s: StepState) -> torch.Tensor:
     return torch.exp(-torch.sum(s.feet_height_err ** 2, dim=1) / s.sigmas["feet_height"] ** 2)
 
 
+def _joint_group_kernel(s: StepState, joints: torch.Tensor, sigma: float) -> torch.Tensor:
+    """exp(-sum of the squared position errors of the policy joints ``joints`` / sigma^2)."""
+    return torch.exp(-torch.sum(s.dof_err[:, joints] ** 2, dim=1) / sigma ** 2)
+
+
 @term("tracking_leg_dof")
 def tracking_leg_dof(s: StepState) -> torch.Tensor:
     """Hip, knee and ankle positions: exp(-sum of squared errors / leg_dof_sigma^2)."""
-    return torch.exp(-torch.sum(s.dof_err[:, s.leg_idx] ** 2, dim=1) / s.sigmas["leg_dof"] ** 2)
+    return _joint_group_kernel(s, s.leg_idx, s.sigmas["leg_dof"])
 
 
 @term("tracking_upper_dof")
 def tracking_upper_dof(s: StepState) -> torch.Tensor:
     """Waist and arm positions: exp(-sum of squared errors / upper_dof_sigma^2)."""
-    return torch.exp(-torch.sum(s.dof_err[:, s.upper_idx] ** 2, dim=1) / s.sigmas["upper_dof"] ** 2)
+    return _joint_group_kernel(s, s.upper_idx, s.sigmas["upper_dof"])
 
 
 @term("feet_slip")

@@ -292,8 +292,9 @@ class TrackingEnv:
         key_err = torch.linalg.norm(robot["key_yaw"] - lib.key_body_yaw[f], dim=-1)
         force = self.sim.foot_force()
         contact = force > CONTACT_FORCE
+        reference_q = lib.joint_pos[f][:, pol]
         state = StepState(
-            dt=self.dt, dof_err=(robot["q"] - lib.joint_pos[f])[:, pol],
+            dt=self.dt, dof_err=robot["q"][:, pol] - reference_q,
             dof_vel_err=(robot["dq"] - lib.joint_vel[f])[:, pol], dof_weights=self.dof_weights, leg_idx=self.leg_idx,
             upper_idx=self.upper_idx,
             ankle_idx=self.ankle_idx, height_err=robot["pos"][:, 2] - lib.root_pos[f, 2],
@@ -318,7 +319,7 @@ class TrackingEnv:
         if cfg.only_positive_rewards:
             total = torch.clamp(total, min=0.0)
         errors = {"joint": state.dof_err.abs().mean(1), "keybody": key_err.mean(1), "key_max": key_err.max(1).values,
-                  "dof": state.dof_err, "dof_reference": lib.joint_pos[f][:, pol], "key_bodies": key_err,
+                  "dof": state.dof_err, "dof_reference": reference_q, "key_bodies": key_err,
                   "root_vel": torch.linalg.norm(state.vel_err[:, :2], dim=1), "height": state.height_err,
                   "tilt": tilt.abs().max(1).values,
                   "speed": torch.linalg.norm(self.sim.root_lin_vel(), dim=1)}
