@@ -232,6 +232,17 @@ def test_tiny_training_run_on_two_prepared_clips(spec, tmp_path, capsys):
     assert again.current_learning_iteration == 0 and set(start) == set(first)
     with pytest.raises(ConfigError, match="needs --init-from"):
         tracking.train("teacher", load_config(tmp_path / "mocap.yaml"), tmp_path / "fine2", refit=True)
+    warm = tracking.train("teacher", load_config(tmp_path / "mocap.yaml", {"iterations": 0}), tmp_path / "warm",
+                          init_from=tmp_path / "teacher", refit=True, imitate_rounds=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("upper-body warm start")]
+    assert [line.split(":")[0] for line in lines] == ["upper-body warm start 1/2", "upper-body warm start 2/2"]
+    for line in lines:  # each round fits its samples: the upper body's error drops
+        before, after = (float(v) for v in line.split("upper body ")[1].rstrip(")").split(" -> "))
+        assert after < before
+    assert warm.current_learning_iteration == 0
+    for bad in ({"imitate_rounds": 1}, {"imitate_rounds": -1, "init_from": tmp_path / "teacher"}):
+        with pytest.raises(ConfigError, match="needs --init-from|rounds >= 0"):
+            tracking.train("teacher", load_config(tmp_path / "mocap.yaml"), tmp_path / "fine3", **bad)
     with pytest.raises(ConfigError, match="sampling mode must be"):
         make_library(load_config(tmp_path / "mocap.yaml", {"references": {
             "sampling": {"mode": "hard"}}}), spec, "cpu")

@@ -526,3 +526,42 @@ def test_mixed_precision_only_where_bfloat16_is_native(monkeypatch, capsys):
     assert effective.algorithm.use_mixed_precision is False and "no native bfloat16" in capsys.readouterr().out
     assert config.algorithm.use_mixed_precision is True  # the recipe itself unchanged
     assert isinstance(tracking.bfloat16_is_fast("cpu"), bool)
+
+
+def test_imitation_puts_the_chosen_joints_on_the_reference_and_keeps_the_rest(spec, clips):
+    """reference_actions are the actions whose PD targets are the next reference frame; imitate_reference brings
+    the chosen joints' mean actions to them (round by round) and keeps the others at the anchor's; bad arguments
+    are refused."""
+    from rsl_rl.models import MLPModel
+
+    from twist_training.tracking.imitation import imitate_reference, reference_actions
+
+    env = _env(spec, clips, num_envs=8, motions="list.yaml")
+    lib = env.library
+    following = lib.index(env.motion_ids, env.motion_start + env.episode_length_buf + 1)
+    targets = env.io.targets(reference_actions(env))
+    torch.testing.assert_close(targets[:, env.policy_idx], lib.joint_pos[following][:, env.policy_idx])
+    torch.manual_seed(0)
+    actor = MLPModel(env.get_observations(), {"actor": ["teacher"]}, "actor", env.num_actions, hidden_dims=(64, 64),
+                     obs_normalization=True, distribution_cfg={"class_name": "GaussianDistribution", "init_std": 0.1})
+    actor.update_normalization(env.get_observations())
+    joints = env.upper_idx
+    others = torch.tensor([i for i in range(env.num_actions) if i not in set(joints.tolist())])
+    results = imitate_reference(env, actor, joints, rounds=3, steps=8, epochs=30, batch=32, learning_rate=1e-3)
+    assert [r.samples for r in results] == [64, 64, 64]
+    assert all(r.joints_loss_after < r.joints_loss_before for r in results)
+    assert results[-1].joints_loss_after < 0.25 * results[0].joints_loss_before
+    std_before = actor.distribution.std_param.detach().clone()
+    anchor = MLPModel(env.get_observations(), {"actor": ["teacher"]}, "actor", env.num_actions, hidden_dims=(64, 64),
+                      obs_normalization=True)
+    anchor.load_state_dict({k: v for k, v in actor.state_dict().items() if not k.startswith("distribution")})
+    imitate_reference(env, actor, joints, rounds=1, steps=8, epochs=30, batch=32, learning_rate=1e-3, anchor=anchor)
+    obs = env.get_observations()
+    with torch.no_grad():
+        kept = (actor(obs)[:, others] - anchor(obs)[:, others]).abs().mean()
+        moved = (actor(obs)[:, joints] - reference_actions(env)[:, joints]).abs().mean()
+    assert float(kept) < 0.15 and float(moved) < 0.2  # untrained: about 0.6 off the reference
+    torch.testing.assert_close(actor.distribution.std_param.detach(), std_before)  # the stds are not fitted
+    for bad in ({"rounds": 0}, {"learning_rate": 0.0}, {"joints": torch.tensor([env.num_actions])}):
+        with pytest.raises(ValueError):
+            imitate_reference(env, actor, **{"joints": joints, "rounds": 1, **bad})

@@ -20,6 +20,7 @@ cannot be used exits 2 with a message; a non-finite loss stops the run at once (
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import sys
 from pathlib import Path
@@ -38,6 +39,7 @@ from twist_training.tracking.checkpoints import (OPTIMIZER_STATE, actor_from_che
 from twist_training.tracking.config import (ConfigError, RunConfig, dotted_overrides, load_config, merge,
                                             runner_config)
 from twist_training.tracking.factories import BACKENDS, make_env
+from twist_training.tracking.imitation import ImitationRound, imitate_reference
 from twist_training.tracking.normalization import refit_normalizer
 from twist_training.tracking.task import TrackingEnv
 
@@ -115,7 +117,7 @@ def _finite_losses(losses: dict[str, float]) -> dict[str, float]:
 
 def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device: str = "cpu",
           teacher: Path | None = None, restart: bool = False, init_from: Path | None = None,
-          min_std: float | None = None, refit: bool = False) -> TrackingRunner:
+          min_std: float | None = None, refit: bool = False, imitate_rounds: int = 0) -> TrackingRunner:
     """Train ``role`` to ``config.iterations`` total iterations in ``out`` (resuming unless ``restart``).
 
     ``min_std``: raise every action standard deviation below it to it before learning (once, for this call: a
@@ -126,9 +128,14 @@ def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device:
     distill a trained student from a new ``teacher`` (the critic still starts as the teacher's). ``refit`` (with
     ``init_from``): the loaded networks' observation normalizers are then refit to this run's references, their
     outputs unchanged but for inputs that were about constant before (``tracking/normalization.py``).
+    ``imitate_rounds`` > 0 (a new teacher with ``init_from``): then that many rounds of the supervised warm start
+    of ``tracking/imitation.py`` put the upper body's actions onto the reference, the rest kept as loaded.
     """
-    if refit and init_from is None:
-        raise ConfigError("refitting the observation normalizers (--refit-normalizer) needs --init-from")
+    if (refit or imitate_rounds) and init_from is None:
+        raise ConfigError("refitting the observation normalizers (--refit-normalizer) or the upper body's warm start "
+                          "(--imitate-upper-body) needs --init-from")
+    if imitate_rounds < 0 or (imitate_rounds and role != "teacher"):
+        raise ConfigError(f"the upper body's warm start is for a new teacher, with rounds >= 0; got {imitate_rounds}")
     if role not in ROLES:
         raise ConfigError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if min_std is not None and not min_std > 0:  # before the minutes of building the environment
@@ -154,8 +161,11 @@ def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device:
         print(f"{role}: resuming from {found[0].name}")
     elif init_from is not None and role == "teacher":
         _init_from(runner, init_from, "teacher", {"actor": True, "critic": True})
+        anchor = copy.deepcopy(runner.alg.actor)
         if refit:
             _refit_normalizers(runner, {"actor": runner.alg.actor, "critic": runner.alg.critic})
+        if imitate_rounds:
+            _imitate_upper_body(runner, anchor, imitate_rounds)
     if role == "student":
         if found:
             teacher_state = found[1]["infos"]["teacher"]
@@ -218,6 +228,19 @@ def _refit_normalizers(runner: TrackingRunner, models: dict[str, MLPModel]) -> N
               f" zero weights; largest spread growth x{refit.largest_growth:.0f})")
 
 
+def _imitate_upper_body(runner: TrackingRunner, anchor: MLPModel, rounds: int) -> None:
+    """The supervised warm start (``tracking/imitation.py``) on ``config/g1.yaml``'s upper-body joints."""
+    env = runner.env
+
+    def report(index: int, result: ImitationRound) -> None:
+        print(f"upper-body warm start {index + 1}/{rounds}: {result.samples} samples, mean squared action error "
+              f"{result.loss_before:.4f} -> {result.loss_after:.4f} (upper body {result.joints_loss_before:.4f} -> "
+              f"{result.joints_loss_after:.4f})", flush=True)
+
+    imitate_reference(env, runner.alg.actor, env.upper_idx, rounds, steps=runner.cfg["num_steps_per_env"],
+                      anchor=anchor, report=report)
+
+
 def raise_action_std(actor: MLPModel, min_std: float) -> None:
     """Raise the actor's action standard deviations below ``min_std`` to it (the others stay).
 
@@ -256,6 +279,9 @@ def main(role: str, argv: list[str] | None = None) -> None:
         parser.add_argument("--init-from", type=Path,
                             help="a new run's actor and critic start from this teacher run or checkpoint "
                                  "(fine-tuning a trained teacher on other references)")
+        parser.add_argument("--imitate-upper-body", type=int, default=0, metavar="ROUNDS",
+                            help="with --init-from: before PPO, ROUNDS rounds of supervised learning putting the "
+                                 "upper body's actions onto the reference, the rest kept (tracking/imitation.py)")
     parser.add_argument("--refit-normalizer", action="store_true",
                         help="with --init-from: refit the loaded networks' observation normalizers to these references "
                              "(what they compute kept; inputs about constant before start ignored)")
@@ -280,7 +306,8 @@ def main(role: str, argv: list[str] | None = None) -> None:
     try:
         config = load_config(args.config, merge(dotted_overrides(args.set), options))
         train(role, config, args.out, args.backend, args.device, getattr(args, "teacher", None), args.restart,
-              getattr(args, "init_from", None), args.min_std, args.refit_normalizer)
+              getattr(args, "init_from", None), args.min_std, args.refit_normalizer,
+              getattr(args, "imitate_upper_body", 0))
     except (ConfigError, MotionError) as exc:
         print(f"train-{role}: {exc}", file=sys.stderr)
         sys.exit(2)
