@@ -545,6 +545,9 @@ def test_imitation_puts_the_chosen_joints_on_the_reference_and_keeps_the_rest(sp
     actor = MLPModel(env.get_observations(), {"actor": ["teacher"]}, "actor", env.num_actions, hidden_dims=(64, 64),
                      obs_normalization=True, distribution_cfg={"class_name": "GaussianDistribution", "init_std": 0.1})
     actor.update_normalization(env.get_observations())
+    with torch.inference_mode():  # as after PPO's rollouts and the normalizer refit: inference-mode buffers
+        env.step(torch.zeros(env.num_envs, env.num_actions))
+    env.episode_length_buf[:] = env.max_episode_length - 3  # episodes end (and reset) within the first round
     joints = env.upper_idx
     others = torch.tensor([i for i in range(env.num_actions) if i not in set(joints.tolist())])
     results = imitate_reference(env, actor, joints, rounds=3, steps=8, epochs=30, batch=32, learning_rate=1e-3)

@@ -100,14 +100,14 @@ def _sample(env: TrackingEnv, actor: MLPModel, anchor: MLPModel, joints: torch.T
     observations, labels = [], []
     obs = env.get_observations()
     actor.eval()
-    with torch.no_grad():
+    with torch.inference_mode():  # as PPO's rollouts: the environment's buffers are inference tensors
         for _ in range(steps):
             label = anchor(obs)
             label[:, joints] = reference_actions(env)[:, joints]
-            observations.append(obs.clone())
+            observations.append(obs)
             labels.append(label)
             obs = env.step(actor(obs, stochastic_output=True))[0]
-    return torch.cat(observations), torch.cat(labels)
+    return torch.cat(observations).clone(), torch.cat(labels).clone()  # out of inference mode: usable for learning
 
 
 def _losses(actor: MLPModel, observations: TensorDict, labels: torch.Tensor, joints: torch.Tensor
