@@ -83,7 +83,8 @@ def test_history_starts_with_copies_and_shifts(backend):
 
 
 def test_targets_clip_scale_and_hold_other_joints(spec):
-    """Targets = default + 0.5 * clip(action, +-10) on policy joints; wrists hold the default pose."""
+    """Targets = default + 0.5 * clip(action, +-10) on policy joints; wrists hold the default pose; actions() is
+    the inverse on the policy joints, clipped to the action range."""
     io = PolicyIO(spec)
     action = np.linspace(-20, 20, 23)
     targets = io.targets(action)
@@ -92,6 +93,11 @@ def test_targets_clip_scale_and_hold_other_joints(spec):
                                                                                              ACTION_CLIP))
     np.testing.assert_allclose(targets[spec.excluded_indices], spec.default_pose[spec.excluded_indices])
     np.testing.assert_allclose(io.targets(torch.as_tensor(action[None])).numpy()[0], targets, atol=1e-12)
+    inside = targets[pol]
+    np.testing.assert_allclose(io.actions(inside), np.clip(action, -ACTION_CLIP, ACTION_CLIP), atol=1e-12)
+    np.testing.assert_allclose(io.actions(torch.as_tensor(inside[None])).numpy()[0], io.actions(inside), atol=1e-12)
+    beyond = spec.default_pose[pol] + 2 * ACTION_SCALE * ACTION_CLIP  # unreachable: the action range's end
+    np.testing.assert_allclose(io.actions(beyond), np.full(23, ACTION_CLIP))
 
 
 def test_layout_hash_changes_with_the_layout(spec):

@@ -139,6 +139,15 @@ class PolicyIO:
         out[..., ops.index(self.policy_indices, action)] = scaled
         return out
 
+    def actions(self, policy_targets: Any) -> Any:
+        """Invert :meth:`targets` on the policy joints: raw actions, shape (..., 23), for ``policy_targets``.
+
+        Clipped to the action range: targets beyond it come back as the nearest reachable ones.
+        """
+        ops = _Ops(policy_targets)
+        return ops.clip((policy_targets - ops.constant(self.default_policy, policy_targets)) / ACTION_SCALE,
+                        -ACTION_CLIP, ACTION_CLIP)
+
     def layout(self) -> dict[str, Any]:
         """Everything a consumer must agree on, as JSON-able data (exported with every policy)."""
         return {

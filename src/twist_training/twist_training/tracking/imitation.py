@@ -28,7 +28,6 @@ import torch
 from rsl_rl.models import MLPModel
 from tensordict import TensorDict
 
-from twist_core.policy_io import ACTION_CLIP, ACTION_SCALE
 from twist_training.tracking.task import TrackingEnv
 
 
@@ -47,9 +46,7 @@ def reference_actions(env: TrackingEnv) -> torch.Tensor:
     """(envs, actions): the actions whose PD targets are each environment's next reference frame (clipped)."""
     lib = env.library
     following = lib.index(env.motion_ids, env.motion_start + env.episode_length_buf + 1)
-    target = lib.joint_pos[following][:, env.policy_idx]
-    default = torch.as_tensor(env.io.default_policy, dtype=target.dtype, device=target.device)
-    return ((target - default) / ACTION_SCALE).clamp(-ACTION_CLIP, ACTION_CLIP)
+    return env.io.actions(lib.joint_pos[following][:, env.policy_idx])
 
 
 def imitate_reference(env: TrackingEnv, actor: MLPModel, joints: torch.Tensor, rounds: int, steps: int = 24,

@@ -161,10 +161,10 @@ def train(role: str, config: RunConfig, out: Path, backend: str = "cpu", device:
         print(f"{role}: resuming from {found[0].name}")
     elif init_from is not None and role == "teacher":
         _init_from(runner, init_from, "teacher", {"actor": True, "critic": True})
-        anchor = copy.deepcopy(runner.alg.actor)
+        anchor = copy.deepcopy(runner.alg.actor) if imitate_rounds else None  # before the refit
         if refit:
             _refit_normalizers(runner, {"actor": runner.alg.actor, "critic": runner.alg.critic})
-        if imitate_rounds:
+        if anchor is not None:
             _imitate_upper_body(runner, anchor, imitate_rounds)
     if role == "student":
         if found:
