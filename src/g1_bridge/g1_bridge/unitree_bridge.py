@@ -408,27 +408,30 @@ class UnitreeBridge(BridgeNode):
     def _send_lowcmd(self) -> None:
         now = time.monotonic()
         p = self.params
+        # The state is judged and a fault tripped in one hold of the lock: a snapshot read before the listener
+        # stored a healthy one and applied a remote start must not trip its stale fault after that start.
         with self.lock:
             snap, dropped = self.latest, self._dropped_since_valid
-        age = now - snap.time
-        norm = float(np.linalg.norm(snap.imu_quat_wxyz))
-        if age > p["lowstate_timeout"]:
-            fault, text = Fault.STATE_STALE, (f"no LowState for {age * 1e3:.0f} ms (timeout "
-                                              f"{p['lowstate_timeout'] * 1e3:.0f} ms"
-                                              + (f"; {dropped} dropped for a wrong CRC meanwhile)" if dropped else ")"))
-        elif not QUATERNION_NORM[0] < norm < QUATERNION_NORM[1]:
-            fault, text = Fault.SENSOR, f"IMU quaternion of norm {norm:.3f}: no valid orientation"
-        elif snap.mode_machine != p["mode_machine"]:
-            fault, text = Fault.SENSOR, f"mode_machine {snap.mode_machine}, not the configured {p['mode_machine']}"
-        else:
-            fault, text = Fault.NONE, ""
+            age = now - snap.time
+            norm = float(np.linalg.norm(snap.imu_quat_wxyz))
+            if age > p["lowstate_timeout"]:
+                fault, text = Fault.STATE_STALE, (
+                    f"no LowState for {age * 1e3:.0f} ms (timeout {p['lowstate_timeout'] * 1e3:.0f} ms"
+                    + (f"; {dropped} dropped for a wrong CRC meanwhile)" if dropped else ")"))
+            elif not QUATERNION_NORM[0] < norm < QUATERNION_NORM[1]:
+                fault, text = Fault.SENSOR, f"IMU quaternion of norm {norm:.3f}: no valid orientation"
+            elif snap.mode_machine != p["mode_machine"]:
+                fault, text = Fault.SENSOR, f"mode_machine {snap.mode_machine}, not the configured {p['mode_machine']}"
+            else:
+                fault, text = Fault.NONE, ""
+            if fault != Fault.NONE:
+                self.safety.trip(fault, text)
+        if fault == Fault.NONE:
             quat = snap.imu_quat_wxyz / norm
             roll, pitch, _ = rotations.roll_pitch_yaw(quat)
             height = self.pelvis_height = self._height(snap.q, quat)
         with self.lock:
-            if fault != Fault.NONE:
-                self.safety.trip(fault, text)
-            else:
+            if fault == Fault.NONE:
                 self.safety.update(now, snap.q, snap.dq, float(roll), float(pitch), height, self._saturated)
             targets = self.safety.targets(now)
             damping = self.safety.mode == Mode.DAMPING
