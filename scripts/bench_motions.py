@@ -4,7 +4,10 @@ r"""Benchmark whole-body tracking of motion clips through the ROS 2 nodes: bridg
 For each clip a fresh graph (twist_bringup.graph_runner, every node its own process; the MuJoCo bridge in lockstep,
 the virtual gantry released at go): start, go; mocap_reference starts the clip when the bridge hands the robot to
 the policy (aligned to the robot, blended in from its joints, out to standing), and the run ends ``--after``
-seconds after the reference has returned to standing, at a fall, or at ``--wall-limit``. One row per clip:
+seconds after the reference has returned to standing, at a fall, or at ``--wall-limit``. A clip that
+mocap_reference refuses to start (its first frame too far from the standing robot: a part cut from the middle of a
+take can start with an arm raised) is a row with an error and the node's reason, after 2 simulated seconds
+without it. One row per clip:
 
 - fell: a TILT/HEIGHT fault of the bridge or the pelvis below 0.5 m, and when (simulated seconds after go);
 - played: simulated seconds of the clip's reference (blends included) tracked before the end or the fall, of
@@ -37,6 +40,7 @@ import yaml
 from twist_bringup.sim_session import DEFAULT_POLICY
 
 MOTION_SUFFIXES = (".npz", ".pkl", ".csv")
+START_SECONDS = 2.0  # simulated seconds after go within which the clip's reference must have started
 
 
 def clip_files(inputs: list[str]) -> list[Path]:
@@ -74,6 +78,8 @@ def run_clip(monitor, graph, args, log_dir: Path) -> dict:
                     ended_at = monitor.sim_time()
                 if ended_at is not None and monitor.sim_time() >= ended_at + args.after:
                     break
+                if not played and monitor.sim_time() > go + START_SECONDS:
+                    raise RuntimeError(f"the clip never started: {refusal(log_dir)}")
                 if time.monotonic() - wall_start > args.wall_limit:
                     raise RuntimeError(f"more than {args.wall_limit} s of wall time")
             monitor.spin_for(0.3)  # the bridge's status with the fault, if any
@@ -100,6 +106,17 @@ def run_clip(monitor, graph, args, log_dir: Path) -> dict:
         "final_drift": float(drift[-1]) if drift.size else float("nan"),
     })
     return row
+
+
+def refusal(log_dir: Path) -> str:
+    """Why ``mocap_reference`` did not start its clip, from its log in ``log_dir`` (its last "refused" line)."""
+    log = log_dir / "mocap_reference.log"
+    lines = [line for line in log.read_text(errors="replace").splitlines() if " refused: " in line] \
+        if log.is_file() else []
+    if not lines:
+        return "no reason in mocap_reference's log"
+    return (lines[-1].split("]: ", 1)[-1] + " (the node's start check: --param "
+            "mocap_reference:max_start_joint_error=..., max_start_height_error=..., max_start_tilt=...)")
 
 
 def clip_seconds(path: Path, fps: float | None) -> float:

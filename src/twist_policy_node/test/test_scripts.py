@@ -113,3 +113,32 @@ def test_bench_with_pushes_writes_the_models_table(tmp_path):
     assert pelvis.shape[1] == 4 and 0.0 <= pelvis[0, 0] < 0.1 and pelvis[-1, 0] == pytest.approx(3.0, abs=0.1)
     assert len(row["push_times"]) == row["pushes"] and all(0.9 < t < 3.1 for t in row["push_times"])
     assert (trace / "paths.png").stat().st_size > 10_000
+
+
+def test_bench_motions_reports_a_refused_clip_and_goes_on(tmp_path):
+    """A clip whose first frame has the right elbow stretched 1.5 rad from the standing robot: mocap_reference refuses it, and
+    the bench says so in that clip's row (the node's reason) within seconds, not at the wall limit, and plays the
+    next clip."""
+    from twist_core import rotations
+    from twist_core.motion import build_motion, save_motion
+    from twist_core.robot import load_robot_spec
+
+    spec = load_robot_spec()
+    frames = 31
+    joints = np.tile(spec.default_pose, (frames, 1))
+    root = np.column_stack([np.zeros(frames), np.zeros(frames), np.full(frames, 0.76)])
+    standing = save_motion(build_motion(spec, 30.0, root, rotations.from_yaw(np.zeros(frames)), joints),
+                           tmp_path / "b_standing.npz")
+    joints = joints.copy()
+    joints[:, spec.joint_names.index("right_elbow_joint")] -= 1.5  # 1.2 -> -0.3 rad, in range
+    raised = save_motion(build_motion(spec, 30.0, root, rotations.from_yaw(np.zeros(frames)), joints),
+                         tmp_path / "a_raised.npz")
+    rows = tmp_path / "rows.json"
+    out = _run(SCRIPTS / "bench_motions.py", "--motions", raised, standing, "--json", rows, "--wall-limit", "60",
+               timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(rows.read_text())
+    refused, played = result["rows"]
+    assert "the clip never started" in refused["error"] and "right_elbow_joint starts" in refused["error"]
+    assert "error" not in played and played["complete"], played
+    assert result["summary"]["complete"] == 1 and result["summary"]["errors"] == 1
