@@ -24,7 +24,7 @@ does not follow).
 
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --motions data/walk400 --quiet-physics
-    python scripts/probe_checkpoint.py --checkpoint models/teacher_mocap/model_550.pt \
+    python scripts/probe_checkpoint.py --checkpoint models/teacher_mocap/model_850.pt \
         --motions data/g1_moves/train.yaml --envs 64 --steps 500 --quiet-physics --per-clip --per-part
     python scripts/probe_checkpoint.py --checkpoint runs/teacher_v1/model_1500.pt --commands 0.5,0,0 1.0,0,0 0,0.3,0 \
         --envs 16 --steps 600 --quiet-physics

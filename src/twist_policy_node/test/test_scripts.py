@@ -116,9 +116,9 @@ def test_bench_with_pushes_writes_the_models_table(tmp_path):
 
 
 def test_bench_motions_reports_a_refused_clip_and_goes_on(tmp_path):
-    """A clip whose first frame has the right elbow stretched 1.5 rad from the standing robot: mocap_reference refuses it, and
-    the bench says so in that clip's row (the node's reason) within seconds, not at the wall limit, and plays the
-    next clip."""
+    """A clip whose first frame has the right elbow stretched 1.5 rad from the standing robot: mocap_reference
+    refuses it, and the bench says so in that clip's row (the node's reason) within seconds, not at the wall limit,
+    and plays the next clip."""
     from twist_core import rotations
     from twist_core.motion import build_motion, save_motion
     from twist_core.robot import load_robot_spec
@@ -130,12 +130,14 @@ def test_bench_motions_reports_a_refused_clip_and_goes_on(tmp_path):
     standing = save_motion(build_motion(spec, 30.0, root, rotations.from_yaw(np.zeros(frames)), joints),
                            tmp_path / "b_standing.npz")
     joints = joints.copy()
-    joints[:, spec.joint_names.index("right_elbow_joint")] -= 1.5  # 1.2 -> -0.3 rad, in range
+    elbow = spec.joint_names.index("right_elbow_joint")
+    joints[:, elbow] -= 1.5  # 1.2 -> -0.3 rad: in its range
     raised = save_motion(build_motion(spec, 30.0, root, rotations.from_yaw(np.zeros(frames)), joints),
                          tmp_path / "a_raised.npz")
     rows = tmp_path / "rows.json"
-    out = _run(SCRIPTS / "bench_motions.py", "--motions", raised, standing, "--json", rows, "--wall-limit", "60",
-               timeout=300)
+    policy = SCRIPTS.parent / "models" / "student" / "policy.onnx"
+    out = _run(SCRIPTS / "bench_motions.py", "--policy", policy, "--motions", raised, standing, "--json", rows,
+               "--wall-limit", "60", timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads(rows.read_text())
     refused, played = result["rows"]
