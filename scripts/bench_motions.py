@@ -79,7 +79,7 @@ def run_clip(monitor, graph, args, log_dir: Path) -> dict:
                 if ended_at is not None and monitor.sim_time() >= ended_at + args.after:
                     break
                 if not played and monitor.sim_time() > go + START_SECONDS:
-                    raise RuntimeError(f"the clip never started: {refusal(log_dir)}")
+                    raise RuntimeError(f"the clip never started: {refusal(runner.logs.get('/mocap_reference'))}")
                 if time.monotonic() - wall_start > args.wall_limit:
                     raise RuntimeError(f"more than {args.wall_limit} s of wall time")
             monitor.spin_for(0.3)  # the bridge's status with the fault, if any
@@ -108,11 +108,10 @@ def run_clip(monitor, graph, args, log_dir: Path) -> dict:
     return row
 
 
-def refusal(log_dir: Path) -> str:
-    """Why ``mocap_reference`` did not start its clip, from its log in ``log_dir`` (its last "refused" line)."""
-    log = log_dir / "mocap_reference.log"
+def refusal(log: Path | None) -> str:
+    """Why ``mocap_reference`` did not start its clip, from its log (the graph runner's; its last "refused" line)."""
     lines = [line for line in log.read_text(errors="replace").splitlines() if " refused: " in line] \
-        if log.is_file() else []
+        if log is not None and log.is_file() else []
     if not lines:
         return "no reason in mocap_reference's log"
     return (lines[-1].split("]: ", 1)[-1] + " (the node's start check: --param "
