@@ -7,7 +7,8 @@ the policy (aligned to the robot, blended in from its joints, out to standing), 
 seconds after the reference has returned to standing, at a fall, or at ``--wall-limit``. A clip that
 mocap_reference refuses to start (its first frame too far from the standing robot: a part cut from the middle of a
 take can start with an arm raised) is a row with an error and the node's reason, after 2 simulated seconds
-without it. One row per clip:
+without it; with ``--trim-start`` such a clip plays from its first frame that passes the node's start check from
+the standing pose (with a margin: 0.1 rad, 0.02 m, 0.05 rad), and its row says from when. One row per clip:
 
 - fell: a TILT/HEIGHT fault of the bridge or the pelvis below 0.5 m, and when (simulated seconds after go);
 - played: simulated seconds of the clip's reference (blends included) tracked before the end or the fall, of
@@ -22,12 +23,14 @@ the table for models/README.md, ``--json`` every number.
 
     python scripts/bench_motions.py --motions data/g1_moves/validation.yaml         # a prepared split
     python scripts/bench_motions.py --motions clip.csv --fps 60 --policy runs/student/policy.onnx
+    python scripts/bench_motions.py --motions data/g1_moves/train.yaml --trim-start  # parts cut mid-take
     (after `source scripts/env.sh`; motions: files any motion-tool format, directories, YAML motion lists)
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -41,6 +44,8 @@ from twist_bringup.sim_session import DEFAULT_POLICY
 
 MOTION_SUFFIXES = (".npz", ".pkl", ".csv")
 START_SECONDS = 2.0  # simulated seconds after go within which the clip's reference must have started
+START_MARGIN = (0.1, 0.02, 0.05)  # --trim-start: the start check's limits less these (rad, m, rad)
+START_PARAMETERS = ("max_start_joint_error", "max_start_height_error", "max_start_tilt")  # mocap_reference's
 
 
 def clip_files(inputs: list[str]) -> list[Path]:
@@ -115,25 +120,61 @@ def refusal(log: Path | None) -> str:
     if not lines:
         return "no reason in mocap_reference's log"
     return (lines[-1].split("]: ", 1)[-1] + " (the node's start check: --param "
-            "mocap_reference:max_start_joint_error=..., max_start_height_error=..., max_start_tilt=...)")
+            "mocap_reference:max_start_joint_error=..., max_start_height_error=..., max_start_tilt=...; or "
+            "--trim-start)")
 
 
-def clip_seconds(path: Path, fps: float | None) -> float:
-    """The clip's duration plus the reference node's default blends (1 s in, 1 s out)."""
+def clip_to_play(path: Path, fps: float | None, limits, work: Path) -> tuple[Path, float, float]:
+    """The file to play for ``path``, its seconds (the node's default blends included: 1 s in, 1 s out) and from
+    when in the clip it plays.
+
+    ``limits`` (mocap_reference's StartLimits, or None to play the clip as it is): a clip whose first frame fails
+    the start check from the standing pose plays from its first frame that passes it with :data:`START_MARGIN` to
+    spare, written to ``work``.
+    """
+    from twist_core.model import standing_height
+    from twist_core.motion import save_motion
     from twist_core.motion_formats import read_motion
     from twist_core.robot import load_robot_spec
+    from twist_reference.clip_session import RobotPose, StartLimits, first_startable_frame, start_problem
 
-    return read_motion(path, load_robot_spec(), fps=fps).duration + 2.0
+    spec = load_robot_spec()
+    motion = read_motion(path, spec, fps=fps)
+    if limits is not None:
+        standing = RobotPose(np.zeros(2), 0.0, spec.default_pose.copy(), standing_height(spec, spec.default_pose),
+                             0.0)
+        tighter = StartLimits(*(value - margin for value, margin in zip(dataclasses.astuple(limits), START_MARGIN)))
+        start = first_startable_frame(spec, motion, standing, tighter) \
+            if start_problem(spec, motion, standing, limits) else None
+        if start and start < motion.num_frames - 1:
+            motion = motion.from_frame(start)
+            path = save_motion(motion, work / f"{path.stem}_from_{start}.npz")
+            return path, motion.duration + 2.0, start / motion.fps
+    return path, motion.duration + 2.0, 0.0
+
+
+def start_limits(overrides: dict):
+    """mocap_reference's start check: its defaults, or ``--param`` overrides."""
+    from twist_reference.clip_session import StartLimits
+    from twist_reference.mocap_reference import PARAMETERS
+
+    values = [float(overrides.get("mocap_reference", {}).get(name, PARAMETERS[name][0])) for name in START_PARAMETERS]
+    return StartLimits(*values)
 
 
 HEADER = (f"{'clip':<40} {'fell':>10} {'played':>13} {'joint err':>9} {'key err':>8} {'drift':>6} {'end':>6}")
+
+
+def clip_label(row: dict) -> str:
+    """The clip's name, and from when it played where ``--trim-start`` cut its head."""
+    return row["clip"] + (f" (from {row['from_s']:.1f} s)" if row.get("from_s") else "")
 
 
 def format_row(row: dict) -> str:
     """One table line."""
     fell = f"at {row['fall_after_go']:.1f} s" if row["fell"] and row["fall_after_go"] is not None else \
         ("yes" if row["fell"] else "no")
-    text = (f"{row['clip'][-40:]:<40} {fell:>10} {row['played']:6.1f}/{row['seconds']:5.1f} s "
+    text = (f"{clip_label(row)[-40:]:<40} {fell:>10} {row['played']:6.1f}/{row['seconds']:5.1f} s "
             f"{row['joint_error']:9.3f} {row['keybody_error']:8.3f} {row['root_drift']:6.2f} {row['final_drift']:6.2f}")
     return text + (f"  ERROR: {row['error']}" if row.get("error") else "")
 
@@ -162,7 +203,7 @@ def markdown_table(rows: list[dict], s: dict) -> str:
     for r in rows:
         fell = f"at {r['fall_after_go']:.1f} s" if r["fell"] and r["fall_after_go"] is not None else \
             ("yes" if r["fell"] else "no")
-        lines.append(f"| {r['clip']} | {fell} | {r['played']:.1f} / {r['seconds']:.1f} | {r['joint_error']:.3f} | "
+        lines.append(f"| {clip_label(r)} | {fell} | {r['played']:.1f} / {r['seconds']:.1f} | {r['joint_error']:.3f} | "
                      f"{r['keybody_error']:.3f} | {r['root_drift']:.2f} / {r['final_drift']:.2f} |")
     lines += ["", summary_line(s)]
     return "\n".join(lines)
@@ -182,16 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default="", help="also write the rows to this JSON file")
     parser.add_argument("--markdown", default="", help="also write the models/README.md table to this file")
     parser.add_argument("--wall-limit", type=float, default=1800.0, help="wall seconds allowed per clip")
+    parser.add_argument("--trim-start", action="store_true",
+                        help="a clip the start check refuses from standing plays from its first frame it accepts")
     args = parser.parse_args(argv)
     policy = Path(args.policy).expanduser().resolve()
     if not policy.is_file():
         print(f"bench_motions: no policy file {policy}", file=sys.stderr)
-        return 1
-    try:
-        clips = clip_files(args.motions)
-        seconds = [clip_seconds(c, args.fps or None) for c in clips]
-    except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
-        print(f"bench_motions: {exc}", file=sys.stderr)
         return 1
     from twist_bringup.closed_loop import LoopMonitor
     from twist_bringup.launch_graph import collect_overrides, override_parameters
@@ -202,21 +239,27 @@ def main(argv: list[str] | None = None) -> int:
         overrides = collect_overrides(args.param)
     except ValueError as exc:
         parser.error(str(exc))
-    spec = load_robot_spec()
     work = tempfile.TemporaryDirectory(prefix="twist_bench_motions_")
+    try:
+        limits = start_limits(overrides) if args.trim_start else None
+        clips = [(c, *clip_to_play(c, args.fps or None, limits, Path(work.name))) for c in clip_files(args.motions)]
+    except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
+        print(f"bench_motions: {exc}", file=sys.stderr)
+        return 1
+    spec = load_robot_spec()
     print(f"policy {policy}; {len(clips)} clips; lockstep, gantry released at go", flush=True)
     print(HEADER, flush=True)
     rows = []
     with monitor_session(lambda: LoopMonitor(spec, name="bench_motions_monitor")) as monitor:
         try:
-            for index, (clip, total) in enumerate(zip(clips, seconds)):
-                graph = headless_graph(clock_mode="lockstep", reference="mocap", motion_file=str(clip.resolve()),
+            for index, (clip, file, total, start) in enumerate(clips):
+                graph = headless_graph(clock_mode="lockstep", reference="mocap", motion_file=str(file.resolve()),
                                        motion_fps=args.fps, policy_file=str(policy))
                 try:
                     graph = override_parameters(graph, overrides)
                 except ValueError as exc:
                     parser.error(str(exc))
-                row = {"clip": str(clip), "seconds": total,
+                row = {"clip": str(clip), "seconds": total, "from_s": start,
                        **run_clip(monitor, graph, args, Path(work.name) / str(index))}
                 rows.append(row)
                 print(format_row(row), flush=True)

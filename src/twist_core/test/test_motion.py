@@ -59,6 +59,20 @@ def test_save_and_load_round_trip(spec, tmp_path):
     assert loaded.fps == 50.0 and loaded.metadata == {"source": "sine"}
 
 
+def test_from_frame_keeps_the_rest_as_measured(spec):
+    """A motion from a later frame: every per-frame array sliced (velocities as in the whole clip), where it starts
+    in the metadata, and a start that leaves fewer than two frames refused."""
+    motion = sine_motion(spec)
+    later = motion.from_frame(20)
+    assert later.num_frames == motion.num_frames - 20 and later.fps == motion.fps
+    for field in ("root_pos", "root_quat", "joint_pos", "joint_vel", "root_lin_vel", "root_ang_vel",
+                  "key_body_pos", "command"):
+        np.testing.assert_array_equal(getattr(later, field), getattr(motion, field)[20:])
+    assert later.metadata == {"source": "sine", "starts_at_s": 0.4}
+    with pytest.raises(MotionError, match="cannot start at frame 100 of a 101-frame motion"):
+        motion.from_frame(100)
+
+
 @pytest.mark.parametrize("corrupt,message", [
     (lambda a: a.update(joint_pos=a["joint_pos"][:, :23]), r"joint_pos: expected shape \(26, 29\), got \(26, 23\)"),
     (lambda a: a["joint_pos"].__setitem__((5, 3), np.nan), "NaN/Inf in 1 frame.*first at frame 5"),

@@ -80,6 +80,14 @@ class Motion:
         relative = self.key_body_pos - self.root_pos[:, None, :]
         return rotations.rotate_inverse(self.root_quat[:, None, :], relative)
 
+    def from_frame(self, start: int) -> Motion:
+        """The motion from frame ``start`` on (velocities as measured in the whole motion; metadata says where)."""
+        if not 0 <= start < self.num_frames - 1:
+            raise MotionError(f"cannot start at frame {start} of a {self.num_frames}-frame motion")
+        arrays = {f.name: getattr(self, f.name)[start:] for f in dataclasses.fields(self)
+                  if isinstance(getattr(self, f.name), np.ndarray)}
+        return dataclasses.replace(self, **arrays, metadata=dict(self.metadata, starts_at_s=start / self.fps))
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Building and validating

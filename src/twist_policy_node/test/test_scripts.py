@@ -144,3 +144,29 @@ def test_bench_motions_reports_a_refused_clip_and_goes_on(tmp_path):
     assert "the clip never started" in refused["error"] and "right_elbow_joint starts" in refused["error"]
     assert "error" not in played and played["complete"], played
     assert result["summary"]["complete"] == 1 and result["summary"]["errors"] == 1
+
+
+def test_bench_motions_trim_start_plays_a_refused_clip_from_where_it_may_start(tmp_path):
+    """The right elbow 1.5 rad from standing for 0.5 s, then lowered: refused as it is (the test above), with
+    --trim-start the bench plays the clip from its first frame the start check accepts (with the margin), and the
+    row says from when."""
+    from twist_core import rotations
+    from twist_core.motion import build_motion, save_motion
+    from twist_core.robot import load_robot_spec
+
+    spec = load_robot_spec()
+    offsets = np.r_[np.full(15, 1.5), np.linspace(1.5, 0.0, 15), np.zeros(30)]  # 30 fps: 0.5 s, 0.5 s, 1 s
+    joints = np.tile(spec.default_pose, (len(offsets), 1))
+    joints[:, spec.joint_names.index("right_elbow_joint")] -= offsets
+    root = np.column_stack([np.zeros(len(offsets)), np.zeros(len(offsets)), np.full(len(offsets), 0.76)])
+    clip = save_motion(build_motion(spec, 30.0, root, rotations.from_yaw(np.zeros(len(offsets))), joints),
+                       tmp_path / "raised_then_lowered.npz")
+    rows = tmp_path / "rows.json"
+    policy = SCRIPTS.parent / "models" / "student" / "policy.onnx"
+    out = _run(SCRIPTS / "bench_motions.py", "--policy", policy, "--motions", clip, "--json", rows, "--trim-start",
+               "--wall-limit", "60", timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (row,) = json.loads(rows.read_text())["rows"]
+    assert "error" not in row and row["played"] > 0.5, row  # started (the walking student may fall on it)
+    assert 0.55 < row["from_s"] < 0.75 and row["seconds"] == pytest.approx(2.0 - row["from_s"] + 2.0, abs=0.05)
+    assert "raised_then_lowered.npz (from 0.6 s)" in out.stdout or "(from 0.7 s)" in out.stdout, out.stdout

@@ -46,25 +46,36 @@ class StartLimits:
     max_tilt: float = 0.5           # rad, the first frame's roll or pitch
 
 
-def start_problem(spec: RobotSpec, motion: Motion, robot: RobotPose, limits: StartLimits) -> str | None:
-    """Why ``motion`` must not start from ``robot``'s pose, or None when it may."""
-    first_tilt = float(np.abs(roll_pitch(motion.root_quat[0])).max())
+def start_problem(spec: RobotSpec, motion: Motion, robot: RobotPose, limits: StartLimits,
+                  frame: int = 0) -> str | None:
+    """Why ``motion`` must not start (from its frame ``frame``, default the first) from ``robot``'s pose, or None."""
+    first_tilt = float(np.abs(roll_pitch(motion.root_quat[frame])).max())
     if first_tilt > limits.max_tilt:
         return f"its first frame is tilted {first_tilt:.2f} rad (limit {limits.max_tilt:g})"
     if robot.tilt is not None and robot.tilt > limits.max_tilt:
         return f"the robot is tilted {robot.tilt:.2f} rad (limit {limits.max_tilt:g})"
     if robot.height is not None:
-        error = abs(float(motion.root_pos[0, 2]) - robot.height)
+        height = float(motion.root_pos[frame, 2])
+        error = abs(height - robot.height)
         if error > limits.max_height_error:
-            return (f"its first frame's pelvis height {motion.root_pos[0, 2]:.2f} m is {error:.2f} m from the "
+            return (f"its first frame's pelvis height {height:.2f} m is {error:.2f} m from the "
                     f"robot's {robot.height:.2f} m (limit {limits.max_height_error:g})")
     if robot.joint_pos is not None:
-        error = np.abs(motion.joint_pos[0] - robot.joint_pos)
+        error = np.abs(motion.joint_pos[frame] - robot.joint_pos)
         worst = int(np.argmax(error))
         if error[worst] > limits.max_joint_error:
             return (f"{spec.joint_names[worst]} starts {error[worst]:.2f} rad from the robot's (limit "
                     f"{limits.max_joint_error:g})")
     return None
+
+
+def first_startable_frame(spec: RobotSpec, motion: Motion, robot: RobotPose, limits: StartLimits) -> int | None:
+    """The first frame of ``motion`` from which it may start from ``robot``'s pose (:func:`start_problem`), or None.
+
+    A part cut from the middle of a take can start with an arm raised; played from this frame instead, the nodes
+    accept it.
+    """
+    return next((i for i in range(motion.num_frames) if start_problem(spec, motion, robot, limits, i) is None), None)
 
 
 class ClipSession:
