@@ -36,11 +36,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
 
 from twist_bringup.sim_session import DEFAULT_POLICY
+from twist_core.model import standing_height
+from twist_core.motion import save_motion
+from twist_core.motion_formats import read_motion
+from twist_core.robot import RobotSpec
+from twist_reference.clip_session import RobotPose, StartLimits, first_startable_frame, start_problem
 
 MOTION_SUFFIXES = (".npz", ".pkl", ".csv")
 START_SECONDS = 2.0  # simulated seconds after go within which the clip's reference must have started
@@ -63,6 +69,30 @@ def clip_files(inputs: list[str]) -> list[Path]:
     return files
 
 
+def play_until_done(monitor, runner, args, go: float, wall_start: float) -> None:
+    """Spin until ``--after`` seconds after the clip's reference returned to standing, a fault, or a node's exit.
+
+    Raises RuntimeError when the clip never started (the node's reason) or past ``--wall-limit``.
+    """
+    from twist_core.safety import Mode
+    from twist_msgs.msg import MotionReference
+
+    ended_at = None
+    while not runner.exited() and monitor.mode() == Mode.POLICY:
+        monitor.spin_for(0.05)
+        sources = [s.reference_source for s in monitor.states[-3:]]
+        played = any(s.reference_source == MotionReference.SOURCE_MOCAP for s in monitor.states)
+        if ended_at is None and played and all(s == MotionReference.SOURCE_HOLD for s in sources):
+            ended_at = monitor.sim_time()
+        if ended_at is not None and monitor.sim_time() >= ended_at + args.after:
+            return
+        if not played and monitor.sim_time() > go + START_SECONDS:
+            reason = refusal(runner.logs.get("/mocap_reference"), args.trim_start)
+            raise RuntimeError(f"the clip never started: {reason}")
+        if time.monotonic() - wall_start > args.wall_limit:
+            raise RuntimeError(f"more than {args.wall_limit} s of wall time")
+
+
 def run_clip(monitor, graph, args, log_dir: Path) -> dict:
     """One fresh graph playing one clip; the row's numbers."""
     from twist_bringup.closed_loop import graph_session
@@ -71,30 +101,23 @@ def run_clip(monitor, graph, args, log_dir: Path) -> dict:
     from twist_msgs.msg import MotionReference
 
     row: dict = {}
+    go, end = monitor.sim_time(), np.inf
+    fell, how = False, ""
     try:
         with graph_session(monitor, graph_runner(graph, log_dir)) as runner:
             go, wall_start = monitor.sim_time(), time.monotonic()
-            ended_at = None
-            while not runner.exited() and monitor.mode() == Mode.POLICY:
-                monitor.spin_for(0.05)
-                sources = [s.reference_source for s in monitor.states[-3:]]
-                played = any(s.reference_source == MotionReference.SOURCE_MOCAP for s in monitor.states)
-                if ended_at is None and played and all(s == MotionReference.SOURCE_HOLD for s in sources):
-                    ended_at = monitor.sim_time()
-                if ended_at is not None and monitor.sim_time() >= ended_at + args.after:
-                    break
-                if not played and monitor.sim_time() > go + START_SECONDS:
-                    raise RuntimeError(f"the clip never started: {refusal(runner.logs.get('/mocap_reference'))}")
-                if time.monotonic() - wall_start > args.wall_limit:
-                    raise RuntimeError(f"more than {args.wall_limit} s of wall time")
+            try:
+                play_until_done(monitor, runner, args, go, wall_start)
+            except RuntimeError as exc:
+                row["error"] = str(exc)
             monitor.spin_for(0.3)  # the bridge's status with the fault, if any
-            if runner.exited():
+            # judged before the session damps the bridge: the robot sags when damped, which is no fall
+            (fell, how), end = monitor.fell(), monitor.sim_time()
+            if runner.exited() and not row.get("error"):
                 row["error"] = f"a node exited: {runner.exited()}"
     except (RuntimeError, TimeoutError) as exc:
         row["error"] = str(exc)
-        go = monitor.sim_time()
-    run = [s for s in monitor.states if s.stamp >= go]
-    fell, how = monitor.fell()
+    run = [s for s in monitor.states if go <= s.stamp <= end]
     fall_at = next((s.stamp - go for s in run if s.mode == Mode.DAMPING or s.height < 0.5), None)
     tracked = [s for s in run if fall_at is None or s.stamp - go <= fall_at]  # what the policy was tracking
     clip = [s for s in tracked if s.reference_source == MotionReference.SOURCE_MOCAP]
@@ -113,53 +136,50 @@ def run_clip(monitor, graph, args, log_dir: Path) -> dict:
     return row
 
 
-def refusal(log: Path | None) -> str:
-    """Why ``mocap_reference`` did not start its clip, from its log (the graph runner's; its last "refused" line)."""
+def refusal(log: Path | None, trimmed: bool) -> str:
+    """Why ``mocap_reference`` did not start its clip, from its log (the graph runner's; its last "refused" line).
+
+    ``trimmed``: the bench ran with ``--trim-start`` (so no frame of the clip passes the check from standing).
+    """
     lines = [line for line in log.read_text(errors="replace").splitlines() if " refused: " in line] \
         if log is not None and log.is_file() else []
     if not lines:
         return "no reason in mocap_reference's log"
-    return (lines[-1].split("]: ", 1)[-1] + " (the node's start check: --param "
-            "mocap_reference:max_start_joint_error=..., max_start_height_error=..., max_start_tilt=...; or "
-            "--trim-start)")
+    hint = "; --trim-start found no frame of it that passes the check from standing" if trimmed else "; or --trim-start"
+    return (lines[-1].split("]: ", 1)[-1] + " (the node's start check: --param mocap_reference:max_start_joint_error"
+            "=..., max_start_height_error=..., max_start_tilt=..." + hint + ")")
 
 
-def clip_to_play(path: Path, fps: float | None, limits, work: Path) -> tuple[Path, float, float]:
-    """The file to play for ``path``, its seconds (the node's default blends included: 1 s in, 1 s out) and from
-    when in the clip it plays.
+def clip_to_play(path: Path, spec: RobotSpec, fps: float | None, quat_order: str, limits: StartLimits | None,
+                 work: Path) -> tuple[Path, float, float]:
+    """The file to play for ``path``, its seconds with the node's default blends (1 s in, 1 s out), its start [s].
 
-    ``limits`` (mocap_reference's StartLimits, or None to play the clip as it is): a clip whose first frame fails
-    the start check from the standing pose plays from its first frame that passes it with :data:`START_MARGIN` to
-    spare, written to ``work``.
+    ``limits`` (mocap_reference's start check, or None to play every clip as it is): a clip whose first frame fails
+    the check from the standing pose plays from its first frame that passes it with :data:`START_MARGIN` to spare
+    (or, if none does, without), written to ``work``; a clip without such a frame plays as it is (and is refused).
     """
-    from twist_core.model import standing_height
-    from twist_core.motion import save_motion
-    from twist_core.motion_formats import read_motion
-    from twist_core.robot import load_robot_spec
-    from twist_reference.clip_session import RobotPose, StartLimits, first_startable_frame, start_problem
-
-    spec = load_robot_spec()
-    motion = read_motion(path, spec, fps=fps)
+    motion = read_motion(path, spec, fps=fps, quat_order=quat_order)
     if limits is not None:
         standing = RobotPose(np.zeros(2), 0.0, spec.default_pose.copy(), standing_height(spec, spec.default_pose),
                              0.0)
-        tighter = StartLimits(*(value - margin for value, margin in zip(dataclasses.astuple(limits), START_MARGIN)))
-        start = first_startable_frame(spec, motion, standing, tighter) \
-            if start_problem(spec, motion, standing, limits) else None
-        if start and start < motion.num_frames - 1:
+        tighter = StartLimits(*(max(value - margin, 0.0) for value, margin in
+                                zip(dataclasses.astuple(limits), START_MARGIN)))
+        start = None
+        if start_problem(spec, motion, standing, limits):
+            start = first_startable_frame(spec, motion, standing, tighter)
+            start = first_startable_frame(spec, motion, standing, limits) if start is None else start
+        if start is not None and start < motion.num_frames - 1:
             motion = motion.from_frame(start)
             path = save_motion(motion, work / f"{path.stem}_from_{start}.npz")
             return path, motion.duration + 2.0, start / motion.fps
     return path, motion.duration + 2.0, 0.0
 
 
-def start_limits(overrides: dict):
-    """mocap_reference's start check: its defaults, or ``--param`` overrides."""
-    from twist_reference.clip_session import StartLimits
+def node_parameter(overrides: dict[str, dict[str, Any]], name: str) -> Any:
+    """mocap_reference's parameter ``name``: its ``--param`` override, or its default."""
     from twist_reference.mocap_reference import PARAMETERS
 
-    values = [float(overrides.get("mocap_reference", {}).get(name, PARAMETERS[name][0])) for name in START_PARAMETERS]
-    return StartLimits(*values)
+    return overrides.get("mocap_reference", {}).get(name, PARAMETERS[name][0])
 
 
 HEADER = (f"{'clip':<40} {'fell':>10} {'played':>13} {'joint err':>9} {'key err':>8} {'drift':>6} {'end':>6}")
@@ -240,13 +260,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     work = tempfile.TemporaryDirectory(prefix="twist_bench_motions_")
+    spec = load_robot_spec()
     try:
-        limits = start_limits(overrides) if args.trim_start else None
-        clips = [(c, *clip_to_play(c, args.fps or None, limits, Path(work.name))) for c in clip_files(args.motions)]
+        limits = StartLimits(*(float(node_parameter(overrides, name)) for name in START_PARAMETERS)) \
+            if args.trim_start else None
+        quat_order = str(node_parameter(overrides, "quat_order"))
+        clips = [(c, *clip_to_play(c, spec, args.fps or None, quat_order, limits, Path(work.name)))
+                 for c in clip_files(args.motions)]
     except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
         print(f"bench_motions: {exc}", file=sys.stderr)
         return 1
-    spec = load_robot_spec()
     print(f"policy {policy}; {len(clips)} clips; lockstep, gantry released at go", flush=True)
     print(HEADER, flush=True)
     rows = []

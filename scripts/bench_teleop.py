@@ -142,36 +142,48 @@ def reference_checks(monitor, spec, scale: float, rate: float) -> tuple[int, flo
     return int(non_finite), worst
 
 
+def play(monitor, motion, args, kind: str) -> list[tuple[float, float]]:
+    """Stand a second under the policy, then the run: the clip file played by the node, or streamed; what was sent."""
+    from twist_core.safety import Mode
+
+    sent: list[tuple[float, float]] = []
+    monitor.spin_for(1.0)  # standing under the policy
+    if kind == "file":
+        end = time.monotonic() + motion.duration + 2.0 + args.after  # blends in and out
+        monitor.spin_until(lambda: time.monotonic() > end or monitor.mode() != Mode.POLICY,
+                           motion.duration + 10.0 + args.after)
+    else:
+        sent = stream(monitor, motion, args, degraded=kind == "degraded", walk=args.walk if kind == "upper" else 0.0)
+        monitor.spin_for(args.after)
+    return sent
+
+
 def run(monitor, spec, graph, motion, args, kind: str, log_dir: Path) -> dict:
     """One graph, one run; the row."""
     from twist_bringup.closed_loop import graph_session, percentiles
     from twist_bringup.sim_session import graph_runner
-    from twist_core.safety import Mode
     from twist_msgs.msg import MotionReference
 
     row: dict = {"run": kind}
     sent: list[tuple[float, float]] = []
     playing = MotionReference.SOURCE_MOCAP if kind == "file" else MotionReference.SOURCE_TELEOP
+    fell, how, end = False, "", np.inf
     try:
         with graph_session(monitor, graph_runner(graph, log_dir)) as runner:
-            monitor.spin_for(1.0)  # standing under the policy
-            if kind == "file":
-                end = time.monotonic() + motion.duration + 2.0 + args.after  # blends in and out
-                monitor.spin_until(lambda: time.monotonic() > end or monitor.mode() != Mode.POLICY,
-                                   motion.duration + 10.0 + args.after)
-            else:
-                sent = stream(monitor, motion, args, degraded=kind == "degraded",
-                              walk=args.walk if kind == "upper" else 0.0)
-                monitor.spin_for(args.after)
-            if runner.exited():
+            try:
+                sent = play(monitor, motion, args, kind)
+            except RuntimeError as exc:
+                row["error"] = str(exc)
+            # judged before the session damps the bridge: the robot sags when damped, which is no fall
+            (fell, how), end = monitor.fell(), monitor.sim_time()
+            if runner.exited() and not row.get("error"):
                 row["error"] = f"a node exited: {runner.exited()}"
     except (RuntimeError, TimeoutError) as exc:
         row["error"] = str(exc)
-    fell, how = monitor.fell()
     if kind == "upper" and len(monitor.odom) > 1:
         row["walked_m"] = float(np.hypot(monitor.odom[-1][1] - monitor.odom[0][1],
                                          monitor.odom[-1][2] - monitor.odom[0][2]))
-    clip = [s for s in monitor.states if s.reference_source == playing]
+    clip = [s for s in monitor.states if s.reference_source == playing and s.stamp <= end]
     joints = monitor.tracking_error(clip)
     lat, lat_stamped = latencies(monitor, sent, args.playout_delay) if sent else (np.array([]), np.array([]))
     non_finite, max_step = reference_checks(monitor, spec, args.joint_speed_scale, 50.0)

@@ -81,12 +81,16 @@ class Motion:
         return rotations.rotate_inverse(self.root_quat[:, None, :], relative)
 
     def from_frame(self, start: int) -> Motion:
-        """The motion from frame ``start`` on (velocities as measured in the whole motion; metadata says where)."""
+        """The motion from frame ``start`` on, copied (velocities as measured in the whole motion).
+
+        The metadata's ``starts_at_s`` adds up where in the original motion it starts.
+        """
         if not 0 <= start < self.num_frames - 1:
             raise MotionError(f"cannot start at frame {start} of a {self.num_frames}-frame motion")
-        arrays = {f.name: getattr(self, f.name)[start:] for f in dataclasses.fields(self)
+        arrays = {f.name: getattr(self, f.name)[start:].copy() for f in dataclasses.fields(self)
                   if isinstance(getattr(self, f.name), np.ndarray)}
-        return dataclasses.replace(self, **arrays, metadata=dict(self.metadata, starts_at_s=start / self.fps))
+        offset = float(self.metadata.get("starts_at_s", 0.0)) + start / self.fps
+        return dataclasses.replace(self, **arrays, metadata=dict(self.metadata, starts_at_s=offset))
 
 
 # ---------------------------------------------------------------------------------------------------------

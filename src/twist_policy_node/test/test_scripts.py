@@ -146,21 +146,55 @@ def test_bench_motions_reports_a_refused_clip_and_goes_on(tmp_path):
     assert result["summary"]["complete"] == 1 and result["summary"]["errors"] == 1
 
 
-def test_bench_motions_trim_start_plays_a_refused_clip_from_where_it_may_start(tmp_path):
-    """The right elbow 1.5 rad from standing for 0.5 s, then lowered: refused as it is (the test above), with
-    --trim-start the bench plays the clip from its first frame the start check accepts (with the margin), and the
-    row says from when."""
+def _raised_elbow_clip(spec, offsets, path):
+    """A standing clip at 30 fps whose right elbow is ``offsets`` [rad] from the default pose, frame by frame."""
     from twist_core import rotations
     from twist_core.motion import build_motion, save_motion
-    from twist_core.robot import load_robot_spec
 
-    spec = load_robot_spec()
-    offsets = np.r_[np.full(15, 1.5), np.linspace(1.5, 0.0, 15), np.zeros(30)]  # 30 fps: 0.5 s, 0.5 s, 1 s
     joints = np.tile(spec.default_pose, (len(offsets), 1))
     joints[:, spec.joint_names.index("right_elbow_joint")] -= offsets
     root = np.column_stack([np.zeros(len(offsets)), np.zeros(len(offsets)), np.full(len(offsets), 0.76)])
-    clip = save_motion(build_motion(spec, 30.0, root, rotations.from_yaw(np.zeros(len(offsets))), joints),
-                       tmp_path / "raised_then_lowered.npz")
+    return save_motion(build_motion(spec, 30.0, root, rotations.from_yaw(np.zeros(len(offsets))), joints), path)
+
+
+def test_bench_motions_clip_to_play_trims_only_a_refused_clip(tmp_path):
+    """--trim-start's choice: a clip the start check accepts plays as it is (even near the limit); a refused one
+    from its first frame within the limits less the margin (0.1 rad), or else within the limits; one never within
+    reach as it is."""
+    import importlib.util
+
+    from twist_core.motion import load_motion
+    from twist_core.robot import load_robot_spec
+    from twist_reference.clip_session import StartLimits
+
+    loaded = importlib.util.spec_from_file_location("bench_motions", SCRIPTS / "bench_motions.py")
+    bench = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(bench)
+    spec, limits = load_robot_spec(), StartLimits()
+    lowered = np.r_[np.full(15, 1.55), np.linspace(1.55, 0.05, 16), np.zeros(30)]  # 0.1 rad per frame from 15
+    cases = {"near": np.full(10, 1.15), "lowered": lowered, "never": np.full(20, 1.5),
+             "edge": np.r_[np.full(5, 1.5), np.full(10, 1.15)]}
+    plays = {name: bench.clip_to_play(_raised_elbow_clip(spec, offsets, tmp_path / f"{name}.npz"), spec, None,
+                                      "xyzw", limits, tmp_path) for name, offsets in cases.items()}
+    assert plays["near"] == (tmp_path / "near.npz", pytest.approx(9 / 30 + 2.0), 0.0)
+    assert plays["never"] == (tmp_path / "never.npz", pytest.approx(19 / 30 + 2.0), 0.0)
+    assert plays["edge"][2] == pytest.approx(5 / 30)  # no frame within the margin: the first within the limits
+    file, seconds, start = plays["lowered"]
+    assert start == pytest.approx(20 / 30)  # 1.05 rad: within 1.2 less the margin; frame 19 (1.15) only within 1.2
+    assert seconds == pytest.approx((61 - 1 - 20) / 30 + 2.0)
+    trimmed = load_motion(file, spec)
+    assert trimmed.num_frames == 61 - 20 and trimmed.metadata["starts_at_s"] == pytest.approx(20 / 30)
+    assert bench.clip_to_play(tmp_path / "lowered.npz", spec, None, "xyzw", None, tmp_path)[2] == 0.0
+
+
+def test_bench_motions_trim_start_plays_a_refused_clip_from_where_it_may_start(tmp_path):
+    """The right elbow 1.5 rad from standing for 0.5 s, then lowered: refused as it is (the test above), with
+    --trim-start the bench plays the clip through the nodes from its first frame the start check accepts (with the
+    margin), and the row says from when."""
+    from twist_core.robot import load_robot_spec
+
+    offsets = np.r_[np.full(15, 1.5), np.linspace(1.5, 0.0, 15), np.zeros(30)]  # 30 fps: 0.5 s, 0.5 s, 1 s
+    clip = _raised_elbow_clip(load_robot_spec(), offsets, tmp_path / "raised_then_lowered.npz")
     rows = tmp_path / "rows.json"
     policy = SCRIPTS.parent / "models" / "student" / "policy.onnx"
     out = _run(SCRIPTS / "bench_motions.py", "--policy", policy, "--motions", clip, "--json", rows, "--trim-start",
@@ -168,5 +202,5 @@ def test_bench_motions_trim_start_plays_a_refused_clip_from_where_it_may_start(t
     assert out.returncode == 0, out.stdout + out.stderr
     (row,) = json.loads(rows.read_text())["rows"]
     assert "error" not in row and row["played"] > 0.5, row  # started (the walking student may fall on it)
-    assert 0.55 < row["from_s"] < 0.75 and row["seconds"] == pytest.approx(2.0 - row["from_s"] + 2.0, abs=0.05)
-    assert "raised_then_lowered.npz (from 0.6 s)" in out.stdout or "(from 0.7 s)" in out.stdout, out.stdout
+    assert row["from_s"] == pytest.approx(19 / 30) and row["seconds"] == pytest.approx((60 - 1 - 19) / 30 + 2.0)
+    assert "raised_then_lowered.npz (from 0.6 s)" in out.stdout, out.stdout

@@ -28,7 +28,7 @@ def test_first_startable_frame_is_where_the_check_first_passes(spec):
     assert "right_elbow_joint starts 1.50 rad" in start_problem(spec, clip, robot, limits)
     first = first_startable_frame(spec, clip, robot, limits)
     assert first == 14 and offsets[first] <= 1.2 < offsets[first - 1]
-    assert start_problem(spec, clip, robot, limits, first) is None
+    assert "right_elbow_joint is at frame 13 1.25 rad" in start_problem(spec, clip, robot, limits, first - 1)
     assert first_startable_frame(spec, clip, robot, StartLimits(max_joint_error=0.1)) == 25
     assert first_startable_frame(spec, _clip(spec, np.full(20, 1.5)), robot, limits) is None
     low = _clip(spec, np.zeros(20), np.linspace(0.55, 0.75, 20))  # a crouch rising back towards standing

@@ -48,32 +48,34 @@ class StartLimits:
 
 def start_problem(spec: RobotSpec, motion: Motion, robot: RobotPose, limits: StartLimits,
                   frame: int = 0) -> str | None:
-    """Why ``motion`` must not start (from its frame ``frame``, default the first) from ``robot``'s pose, or None."""
-    first_tilt = float(np.abs(roll_pitch(motion.root_quat[frame])).max())
-    if first_tilt > limits.max_tilt:
-        return f"its first frame is tilted {first_tilt:.2f} rad (limit {limits.max_tilt:g})"
+    """Why ``motion`` must not start from ``robot``'s pose (from its frame ``frame``: the first), or None."""
+    which = "first frame" if frame == 0 else f"frame {frame}"
+    tilt = float(np.abs(roll_pitch(motion.root_quat[frame])).max())
+    if tilt > limits.max_tilt:
+        return f"its {which} is tilted {tilt:.2f} rad (limit {limits.max_tilt:g})"
     if robot.tilt is not None and robot.tilt > limits.max_tilt:
         return f"the robot is tilted {robot.tilt:.2f} rad (limit {limits.max_tilt:g})"
     if robot.height is not None:
         height = float(motion.root_pos[frame, 2])
         error = abs(height - robot.height)
         if error > limits.max_height_error:
-            return (f"its first frame's pelvis height {height:.2f} m is {error:.2f} m from the "
+            return (f"its {which}'s pelvis height {height:.2f} m is {error:.2f} m from the "
                     f"robot's {robot.height:.2f} m (limit {limits.max_height_error:g})")
     if robot.joint_pos is not None:
         error = np.abs(motion.joint_pos[frame] - robot.joint_pos)
         worst = int(np.argmax(error))
         if error[worst] > limits.max_joint_error:
-            return (f"{spec.joint_names[worst]} starts {error[worst]:.2f} rad from the robot's (limit "
+            where = "starts" if frame == 0 else f"is at frame {frame}"
+            return (f"{spec.joint_names[worst]} {where} {error[worst]:.2f} rad from the robot's (limit "
                     f"{limits.max_joint_error:g})")
     return None
 
 
 def first_startable_frame(spec: RobotSpec, motion: Motion, robot: RobotPose, limits: StartLimits) -> int | None:
-    """The first frame of ``motion`` from which it may start from ``robot``'s pose (:func:`start_problem`), or None.
+    """The first frame of ``motion`` that passes :func:`start_problem` against ``robot``'s pose, or None.
 
-    A part cut from the middle of a take can start with an arm raised; played from this frame instead, the nodes
-    accept it.
+    A part cut from the middle of a take can start with an arm raised; played from this frame on, it would pass
+    the check the node makes when the robot is in that pose (``scripts/bench_motions.py --trim-start``).
     """
     return next((i for i in range(motion.num_frames) if start_problem(spec, motion, robot, limits, i) is None), None)
 
