@@ -15,7 +15,7 @@ from twist_training.tracking.config import RunConfig, load_config
 ROOT = Path(__file__).resolve().parents[3]
 MODELS = ROOT / "models"
 TRACKERS = [("teacher", "model_5399.pt"), ("student", "model_125.pt"), ("teacher_mocap", "model_850.pt"),
-            ("teacher_wide", "model_1100.pt")]
+            ("teacher_wide", "model_1275.pt")]
 
 
 def _located(config: dict) -> dict:
