@@ -139,6 +139,7 @@ class LoopMonitor(Node):
         self.odom: list[tuple[float, float, float, float]] = []  # (stamp, x, y, yaw)
         self.status: BridgeStatus | None = None
         self.statuses: list[BridgeStatus] = []
+        self.run_ended: float | None = None  # sim time at which graph_session ended the run (before it damps)
         self.diagnostics: dict[str, str] = {}
         self._latest_reference: np.ndarray | None = None
         self._latest_keys: np.ndarray | None = None
@@ -162,6 +163,7 @@ class LoopMonitor(Node):
                        self.odom, self.statuses):
             buffer.clear()
         self.state_wall.clear()
+        self.run_ended = None
         self.status, self.diagnostics, self._latest_reference, self._latest_keys = None, {}, None, None
         self._latest_root = None
 
@@ -330,11 +332,15 @@ class LoopMonitor(Node):
         return missed_ticks(np.array([w for w, _ in self.commands if w >= since_wall]), period)
 
     def fell(self) -> tuple[bool, str]:
-        """Whether the robot has fallen: a TILT/HEIGHT fault or the pelvis below FALL_HEIGHT; and how."""
-        faults = [s for s in self.statuses if s.fault in FALL_FAULTS]
+        """Whether the robot has fallen: a TILT/HEIGHT fault or the pelvis below FALL_HEIGHT; and how.
+
+        Only until :attr:`run_ended` where set: a robot that sags once graph_session damps the bridge has not fallen.
+        """
+        until = np.inf if self.run_ended is None else self.run_ended
+        faults = [s for s in self.statuses if s.fault in FALL_FAULTS and _seconds(s.header.stamp) <= until]
         if faults:
             return True, faults[0].fault_message
-        low = [s for s in self.states if s.height < FALL_HEIGHT]
+        low = [s for s in self.states if s.height < FALL_HEIGHT and s.stamp <= until]
         if low:
             return True, f"pelvis at {low[0].height:.2f} m at t={low[0].stamp:.2f} s"
         return False, ""
@@ -366,6 +372,7 @@ def graph_session(monitor: LoopMonitor, runner: Any, start_timeout: float = 120.
         monitor.start_and_go(timeout=start_timeout, log=log)
         yield runner
     finally:
+        monitor.run_ended = monitor.sim_time()  # what follows is the session's own damping, not the run
         try:
             if runner.processes and "/mujoco_bridge" not in runner.exited():
                 log(f"damp: {monitor.call('damp', timeout=5.0).message}")
