@@ -469,6 +469,44 @@ def test_heading_hold_steers_against_a_robot_that_turns_away(ros, spec, toy):
     np.testing.assert_allclose(unsteered, [0.5, 0.0, 0.0], atol=1e-6)
 
 
+def test_velocity_hold_asks_more_of_a_robot_that_does_not_move(ros, spec, toy):
+    """Walking while robot_state reports a robot standing still (default pose, level IMU: leg odometry reads
+    zero velocity), the reference's vx rises above the command once it has held for velocity_hold_settle, up to
+    velocity_hold_max_correction; without robot_state the command passes unchanged again."""
+    node = run_node(toy, "align_timeout:=30.0", "max_linear_accel:=100.0", "velocity_hold_max_correction:=0.2",
+                    "velocity_hold_gain:=1.0", "velocity_hold_settle:=0.5")
+    client = Client()
+    state = RobotState(privileged_valid=False, joint_names=list(spec.joint_names),
+                       position=[float(v) for v in spec.default_pose])
+    state.imu_orientation.w = 1.0
+    command = twist(vx=0.5)
+
+    def robot_stands():
+        stamp_now = time.monotonic()
+        state.header.stamp.sec, state.header.stamp.nanosec = int(stamp_now), int((stamp_now % 1.0) * 1e9)
+        client.state.publish(state)
+        client.cmd.publish(command)
+
+    try:
+        client.spin_until(lambda: len(client.messages) >= 3, 30.0, "aligned frames", every=0.02,
+                          action=robot_stands)
+        client.connected()
+        client.spin_until(lambda: client.first(lambda m: velocity(m)[0] > 0) is not None, 10.0,
+                          "the command to show", every=0.02, action=robot_stands)
+        started = client.first(lambda m: velocity(m)[0] > 0)
+        client.spin_for(2.5, every=0.02, action=robot_stands)
+        held = velocity(client.messages[-1])
+        client.spin_for(1.0, every=0.02, action=lambda: client.cmd.publish(command))  # robot_state stops
+        unheld = velocity(client.messages[-1])
+    finally:
+        client.destroy()
+        stop(node)
+    early = [velocity(m)[0] for m in client.messages[started:started + 20]]  # the first 0.4 s: not yet settled
+    np.testing.assert_allclose(early, 0.5, atol=1e-6)
+    np.testing.assert_allclose(held, [0.7, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(unheld, [0.5, 0.0, 0.0], atol=1e-6)
+
+
 def test_pause_and_restart(ros, spec, toy):
     """start_paused holds the standing frame at rest despite cmd_vel; resume moves; restart stands again."""
     from std_srvs.srv import SetBool, Trigger

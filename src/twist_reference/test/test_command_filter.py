@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from twist_reference.cmg_generator import CmgGenerator, NonFiniteOutput
-from twist_reference.command_filter import CommandFilter, HeadingHold, RootIntegrator, Verdict
+from twist_reference.command_filter import CommandFilter, HeadingHold, RootIntegrator, Verdict, VelocityHold
 from twist_core.cmg_runtime import CmgRuntime, StandingHold
 from twist_core.model import standing_height
 from twist_core.toy_models import toy_step, write_toy_cmg
@@ -101,6 +101,54 @@ def _walk(hold: HeadingHold | None, command, drift: float, seconds: float = 30.0
         commanded += command[2] * DT
     error = float(np.arctan2(np.sin(commanded - heading), np.cos(commanded - heading)))
     return (heading - 3.0 - spin) / seconds, error
+
+
+def _pace(hold: VelocityHold | None, commands, seconds: float = 20.0, push_at: float | None = None) -> np.ndarray:
+    """A robot whose planar velocity follows 0.8 x the (vx, vy) it is sent, drifting 0.05 m/s to the left, with a
+    0.3 s lag, walking ``commands`` ((start time, command) pairs) under ``hold``; knocked back 0.5 m/s at
+    ``push_at``; its velocity every tick."""
+    velocity, out = np.zeros(2), []
+    for k in range(int(seconds / DT)):
+        now = k * DT
+        command = np.asarray([c for t, c in commands if t <= now][-1], dtype=np.float64)
+        sent = command if hold is None else hold.update(command, velocity, DT)
+        velocity = velocity + DT / 0.3 * (0.8 * sent[:2] + [0.0, 0.05] - velocity)
+        velocity[0] -= 0.5 if push_at is not None and k == int(push_at / DT) else 0.0
+        out.append(velocity.copy())
+    return np.array(out)
+
+
+def test_velocity_hold_brings_a_slow_tracker_to_the_commanded_velocity():
+    """Without the hold the robot walks 0.8 of the command and drifts sideways; with it, the command is met once
+    it has held for the settle time (no correction while it ramps), within max_correction per axis; a push is
+    recovered; a switch of command keeps the correction; standing, an unknown velocity or gain 0 change nothing."""
+    ramp = [(0.0, [0.0, 0.0, 0.0])] + [(0.1 * k, [0.1 * k, 0.0, 0.0]) for k in range(1, 11)]  # 1 m/s^2 to 1.0
+    free = _pace(None, ramp)
+    np.testing.assert_allclose(free[-1], [0.8, 0.05], atol=1e-3)
+    held = _pace(VelocityHold(), ramp)
+    np.testing.assert_allclose(held[-1], [1.0, 0.0], atol=0.01)
+    assert held[:int(2.0 / DT), 0].max() < 0.81  # nothing before the command has held for a second
+    hold = VelocityHold(max_correction=0.1)
+    np.testing.assert_allclose(_pace(hold, ramp)[-1], [0.88, 0.0], atol=0.01)  # vx short by what is not allowed
+    np.testing.assert_allclose(hold.correction, [0.1, -0.0625], atol=1e-3)
+    pushed = _pace(VelocityHold(), ramp, seconds=30.0, push_at=15.0)
+    np.testing.assert_allclose(pushed[-1], [1.0, 0.0], atol=0.01)
+    assert pushed[int(15.0 / DT):, 0].max() < 1.15  # the push's integrated error overshoots a little, then settles
+    hold = VelocityHold()
+    _pace(hold, ramp)
+    before = hold.correction.copy()
+    sent = hold.update(np.array([0.5, 0.0, 0.0]), np.array([0.4, 0.05]), DT)  # a new command: corrected as before
+    np.testing.assert_allclose(sent[:2], [0.5, 0.0] + before)
+    np.testing.assert_allclose(hold.correction, before)
+    np.testing.assert_array_equal(hold.update(np.array([0.0, 0.0, 0.0]), np.array([0.4, 0.0]), DT), np.zeros(3))
+    np.testing.assert_array_equal(hold.correction, [0.0, 0.0])  # standing: forgotten
+    np.testing.assert_allclose(_pace(VelocityHold(), [(0.0, [0.0, 0.0, 0.8])])[-1], [0.0, 0.0], atol=0.01)
+    for off in (VelocityHold(gain=0.0), None):
+        np.testing.assert_allclose(_pace(off, ramp)[-1], free[-1])
+    hold = VelocityHold(settle=0.0)
+    np.testing.assert_array_equal(hold.update(np.array([0.5, 0.0, 0.0]), None, DT), [0.5, 0.0, 0.0])
+    with pytest.raises(ValueError, match="velocity hold"):
+        VelocityHold(settle=-1.0)
 
 
 def test_heading_hold_cancels_a_yaw_drift_while_walking():

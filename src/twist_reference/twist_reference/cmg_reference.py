@@ -5,7 +5,10 @@ a metadata mismatch or a rate other than the model's fps stops the node with the
 starts at the model's standing frame, at the robot's position and heading from ``robot_state``. Every tick: the
 command (``cmd_vel``: linear.x, linear.y, angular.z; zero when older than ``cmd_timeout`` on the monotonic clock
 (simulated time with use_sim_time); clamped to the model's
-training range; NaN rejected) is acceleration-limited; while walking or turning, the heading hold adds
+training range; NaN rejected) is acceleration-limited; while walking or turning, the velocity hold adds the
+integral of ``velocity_hold_gain`` x (command - the robot's planar velocity, from leg odometry on ``robot_state``'s
+joints and IMU) to (vx, vy) once a command has held for ``velocity_hold_settle`` (at most
+``velocity_hold_max_correction``; ``velocity_hold_gain`` 0 turns it off), and the heading hold adds
 ``heading_hold_gain`` x (target heading - robot heading from ``robot_state``) to the yaw rate (the target moves with
 the commanded yaw rate; ``heading_hold_gain`` 0 turns it off); the model steps the joints (clamped to the joint
 limits and fed back), and the root is integrated from the command, its height putting the lower foot on the
@@ -66,6 +69,8 @@ class CmgReference(ReferenceNode):
         super().__init__("cmg_reference", PARAMETERS, overrides)
         p = self.p
         self.cmg = CmgSource(p, self.spec, p["rate"])
+        if p["velocity_hold_gain"] > 0:
+            self.enable_velocity_estimate()
         runtime = self.cmg.runtime
         self.stride = int(round(p["future_step"] * runtime.fps))
         if p["future_frames"] > 0 and (self.stride < 1 or abs(self.stride - p["future_step"] * runtime.fps) > 1e-6):
@@ -82,7 +87,9 @@ class CmgReference(ReferenceNode):
         log.info(f"training data: {_summary(runtime.metadata.get('training_data'))}")
         log.info(f"cmd_timeout {p['cmd_timeout']} s, accel limits {p['max_linear_accel']} m/s^2 and "
                  f"{p['max_yaw_accel']} rad/s^2, {p['future_frames']} future frames every {p['future_step']} s, "
-                 f"heading hold gain {p['heading_hold_gain']} 1/s (at most {p['heading_hold_max_correction']} rad/s)")
+                 f"heading hold gain {p['heading_hold_gain']} 1/s (at most {p['heading_hold_max_correction']} rad/s), "
+                 f"velocity hold gain {p['velocity_hold_gain']} 1/s (at most {p['velocity_hold_max_correction']} "
+                 "m/s)")
         self._check_budget()
 
     def _check_budget(self) -> None:
@@ -124,7 +131,7 @@ class CmgReference(ReferenceNode):
                 frame = self.cmg.still()
                 return frame, self._constant_future(frame), MotionReference.SOURCE_CMG, True
             frame, future = self.cmg.reference(self.safety_now(), self.robot_heading(), self.period,
-                                               self.p["future_frames"], self.stride)
+                                               self.p["future_frames"], self.stride, self.robot_velocity())
             if not all(frame_is_finite(f) for f in [frame] + [f for _, f in future]):
                 raise NonFiniteOutput("non-finite reference frame")
             return frame, future, MotionReference.SOURCE_CMG, True

@@ -2,10 +2,11 @@
 
 :class:`CmgSource` is built from the node's parameters (:data:`CMG_PARAMETERS`): the exported model
 (:class:`~twist_core.cmg_runtime.CmgRuntime`, checked against ``config/g1.yaml``; its fps must equal the node's
-rate), the command filter (timeout, range, acceleration limits), the standing hold, the heading hold and the
-generator (:class:`~twist_reference.cmg_generator.CmgGenerator`). Every tick :meth:`CmgSource.reference` filters the
-latest command, adds the heading correction, steps the model (not on the first tick after a start: that frame is
-the standing frame itself) and returns the frame with its future window.
+rate), the command filter (timeout, range, acceleration limits), the standing hold, the velocity and heading
+holds and the generator (:class:`~twist_reference.cmg_generator.CmgGenerator`). Every tick
+:meth:`CmgSource.reference` filters the latest command, adds the velocity and heading corrections, steps the model
+(not on the first tick after a start: that frame is the standing frame itself) and returns the frame with its future
+window.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from twist_reference.cmg_generator import CmgGenerator
-from twist_reference.command_filter import CommandFilter, HeadingHold, Received
+from twist_reference.command_filter import CommandFilter, HeadingHold, Received, VelocityHold
 from twist_core.cmg_runtime import CmgRuntime, StandingHold
 from twist_core.playback import ReferenceFrame
 from twist_core.robot import RobotSpec
@@ -40,6 +41,10 @@ CMG_PARAMETERS: dict[str, tuple[Any, str]] = {
     "heading_hold_gain": (2.0, "walking or turning: yaw rate added per rad of heading error [1/s]; 0 turns it off"),
     "heading_hold_max_correction": (0.5, "largest yaw rate the heading hold adds [rad/s]"),
     "heading_hold_max_error": (0.5, "the target heading stays within this of the robot's [rad]"),
+    "velocity_hold_gain": (0.5, "walking or turning: (vx, vy) added per second and m/s of velocity error (commanded "
+                                "- leg odometry's) [1/s]; 0 turns it off"),
+    "velocity_hold_max_correction": (0.3, "largest (vx, vy) the velocity hold adds, per axis [m/s]"),
+    "velocity_hold_settle": (1.0, "seconds a command holds before the velocity hold integrates its error"),
 }
 
 
@@ -63,6 +68,8 @@ class CmgSource:
                                 tuple(float(v) for v in p["standing_deadband"]))
             self.heading_hold = HeadingHold(p["heading_hold_gain"], p["heading_hold_max_correction"],
                                             p["heading_hold_max_error"])
+            self.velocity_hold = VelocityHold(p["velocity_hold_gain"], p["velocity_hold_max_correction"],
+                                              p["velocity_hold_settle"])
         except (TypeError, ValueError) as exc:
             raise SetupError(str(exc)) from None
         self.generator = CmgGenerator(runtime, spec, hold)
@@ -82,6 +89,7 @@ class CmgSource:
         """Zero command from now on (pause); the command restarts from zero."""
         self.filter.stop()
         self.heading_hold.reset()
+        self.velocity_hold.reset()
         self.command = np.zeros(3)
 
     def reset(self) -> None:
@@ -89,17 +97,19 @@ class CmgSource:
         self.generator.reset()
         self.filter.reset()
         self.heading_hold.reset()
+        self.velocity_hold.reset()
         self.command = np.zeros(3)
 
-    def reference(self, now: float, heading: float | None, period: float, count: int = 0, stride: int = 1
-                  ) -> tuple[ReferenceFrame, list[tuple[float, ReferenceFrame]]]:
+    def reference(self, now: float, heading: float | None, period: float, count: int = 0, stride: int = 1,
+                  velocity: np.ndarray | None = None) -> tuple[ReferenceFrame, list[tuple[float, ReferenceFrame]]]:
         """One tick: the frame and ``count`` future frames every ``stride`` model steps.
 
-        The filtered command (+ the heading hold toward the robot's ``heading``) steps the model. Raises
+        The filtered command (+ the velocity hold toward the robot's measured ``velocity``, its (vx, vy) in the
+        heading frame, and the heading hold toward its ``heading``; None: unknown) steps the model. Raises
         NonFiniteOutput (then call :meth:`fault`).
         """
         self.command = self.filter.update(now, period)
-        command = self.heading_hold.update(self.command, heading, period)
+        command = self.heading_hold.update(self.velocity_hold.update(self.command, velocity, period), heading, period)
         if self._fresh:
             self._fresh = False
         else:

@@ -12,6 +12,11 @@
 target heading, and the yaw rate sent to the CMG is the command plus ``gain`` x (target - robot heading), so a
 tracker that drifts in yaw still walks where it is sent, and one that turns too slowly is asked for more.
 
+:class:`VelocityHold` does the same for the planar velocity: once a command has held for ``settle`` seconds, the
+difference between the commanded and the measured (vx, vy) (the robot's, in its heading frame, from leg odometry)
+is integrated into a correction added to the command, so a tracker that walks slower than its reference, or drifts
+sideways, is asked for what it lacks.
+
 :class:`RootIntegrator` synthesizes the root from the filtered command: roll and pitch zero, heading integrated
 from the yaw rate and position from (vx, vy) rotated by the heading (midpoint rule).
 """
@@ -170,6 +175,63 @@ class HeadingHold:
         self.target = heading + float(error)
         out = command.copy()
         out[2] += float(np.clip(self.gain * error, -self.max_correction, self.max_correction))
+        return out
+
+
+@dataclasses.dataclass
+class VelocityHold:
+    """Planar velocity feedback while walking or turning (see the module docstring); ``gain`` 0 turns it off.
+
+    It acts while the commanded planar speed exceeds ``walk_speed`` or the commanded yaw rate exceeds ``turn_rate``
+    (as :class:`HeadingHold`); it forgets its correction when the robot stands or no velocity is measured. The
+    correction integrates ``gain`` x (commanded - measured velocity) only once the command has held for ``settle``
+    seconds (while it ramps, the robot lags behind by design: integrating that lag would overshoot); while the
+    command changes the correction is kept. Each axis's correction stays within +-``max_correction``. The CMG clamps
+    the sum to its command range.
+    """
+
+    gain: float = 0.5             # [1/s]
+    max_correction: float = 0.3   # [m/s]
+    settle: float = 1.0           # [s]
+    walk_speed: float = 0.05      # [m/s]
+    turn_rate: float = 0.05       # [rad/s]
+    correction: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(2))
+
+    def __post_init__(self) -> None:
+        """Check the settings."""
+        if not (self.gain >= 0 and self.max_correction >= 0 and self.settle >= 0 and self.walk_speed >= 0
+                and self.turn_rate >= 0):
+            raise ValueError(f"velocity hold: gain, max_correction, settle, walk_speed, turn_rate must be >= 0, got "
+                             f"{self.gain}, {self.max_correction}, {self.settle}, {self.walk_speed}, "
+                             f"{self.turn_rate}")
+        self._held = 0.0
+        self._previous: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the correction (the next walk starts without one)."""
+        self.correction = np.zeros(2)
+        self._held, self._previous = 0.0, None
+
+    def update(self, command: np.ndarray, velocity: np.ndarray | None, dt: float) -> np.ndarray:
+        """The command (vx, vy, yaw rate) with the correction added to its (vx, vy), ``dt`` seconds on.
+
+        ``velocity``: the robot's measured (vx, vy) in its heading frame [m/s], None when unknown (then, like when
+        off or standing, the command is returned unchanged and the correction forgotten).
+        """
+        command = np.asarray(command, dtype=np.float64)
+        moving = np.hypot(command[0], command[1]) > self.walk_speed or abs(command[2]) > self.turn_rate
+        if self.gain == 0 or velocity is None or not moving:
+            self.reset()
+            return command.copy()
+        steady = self._previous is not None and np.allclose(command, self._previous, rtol=0.0, atol=1e-9)
+        self._held = self._held + dt if steady else 0.0
+        self._previous = command.copy()
+        if self._held >= self.settle:
+            error = command[:2] - np.asarray(velocity, dtype=np.float64)[:2]
+            self.correction = np.clip(self.correction + self.gain * error * dt, -self.max_correction,
+                                      self.max_correction)
+        out = command.copy()
+        out[:2] += self.correction
         return out
 
 

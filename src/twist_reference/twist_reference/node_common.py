@@ -3,16 +3,17 @@
 :class:`ReferenceNode` is a ``rclpy`` node with the common plumbing: parameters declared from a table with
 descriptions, the robot spec, the publishers of ``motion_reference`` (RELIABLE, KEEP_LAST 1),
 ``reference/joint_states`` and the transform ``<frame_id> -> reference/<root>`` on ``/tf`` (when tf2_msgs is
-installed), the ``robot_state`` subscription for aligning the start to the robot, the start gate
-(``wait_for_subscribers``, ``align_to_robot``/``align_timeout``), the ``~/pause`` (std_srvs/SetBool) and ``~/restart``
-(std_srvs/Trigger) services, and the timer. Ages and deadlines use :meth:`ReferenceNode.safety_now` and the timer
-:attr:`ReferenceNode.tick_clock`: simulated time with ``use_sim_time``, else the monotonic clock, so a step of the
-system clock neither keeps an old command alive nor stalls the ticks. In real time the launch graph makes the node
-tick when a ``robot_state`` arrives (``tick_on_state``, :class:`StateTicks`) and the policy wait a few milliseconds
-for that reference (its ``reference_wait``), so each command uses a reference computed for its own state instead of
-one up to a control period old; without regular states the timer ticks on its own. A subclass supplies the frames
-(:meth:`produce`) and reacts to start, pause and restart. The entry point, parameter tables, ``--help`` text and QoS
-profiles are every node's (``twist_node_common``).
+installed), the ``robot_state`` subscription for aligning the start to the robot (and, for the velocity hold of the
+CMG nodes, the robot's planar velocity from leg odometry: :meth:`ReferenceNode.enable_velocity_estimate`), the start
+gate (``wait_for_subscribers``, ``align_to_robot``/``align_timeout``), the ``~/pause`` (std_srvs/SetBool) and
+``~/restart`` (std_srvs/Trigger) services, and the timer. Ages and deadlines use :meth:`ReferenceNode.safety_now`
+and the timer :attr:`ReferenceNode.tick_clock`: simulated time with ``use_sim_time``, else the monotonic clock, so a
+step of the system clock neither keeps an old command alive nor stalls the ticks. In real time the launch graph
+makes the node tick when a ``robot_state`` arrives (``tick_on_state``, :class:`StateTicks`) and the policy wait a
+few milliseconds for that reference (its ``reference_wait``), so each command uses a reference computed for its own
+state instead of one up to a control period old; without regular states the timer ticks on its own. A subclass
+supplies the frames (:meth:`produce`) and reacts to start, pause and restart. The entry point, parameter tables,
+``--help`` text and QoS profiles are every node's (``twist_node_common``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from twist_msgs.msg import MotionReference, RobotState
 
 from twist_reference import reference_messages as rm
 from twist_core import rotations
+from twist_core.odometry import LegOdometry
 from twist_core.playback import ReferenceFrame
 from twist_core.robot import load_robot_spec
 from twist_node_common.parameters import ParameterTable, SetupError, declare_table
@@ -119,6 +121,8 @@ class ReferenceNode(Node):
         self.started = False
         self._waited = 0.0
         self._robot_pose: tuple[np.ndarray, float] | None = None
+        self._odometry: LegOdometry | None = None
+        self._robot_velocity: np.ndarray | None = None
         self._ticks_since_state = 0
         self.reference_pub = self.create_publisher(MotionReference, "motion_reference", CONTROL_QOS)
         self.joint_state_pub = self.create_publisher(JointState, "reference/joint_states", 10)
@@ -126,6 +130,14 @@ class ReferenceNode(Node):
         self.create_subscription(RobotState, "robot_state", self._on_robot_state, CONTROL_QOS)
         self.create_service(SetBool, "~/pause", self._on_pause)
         self.create_service(Trigger, "~/restart", self._on_restart)
+
+    def enable_velocity_estimate(self) -> None:
+        """Estimate the robot's planar velocity from every robot_state from then on (:meth:`robot_velocity`).
+
+        Leg odometry (``twist_core.odometry.LegOdometry``) on the measured joints and the IMU orientation, what
+        the real robot has too (never the simulation's privileged velocity).
+        """
+        self._odometry = LegOdometry(self.spec)
 
     def start_timer(self) -> None:
         """Start ticking at ``rate`` on :attr:`tick_clock` (call at the end of the subclass's set-up)."""
@@ -154,6 +166,8 @@ class ReferenceNode(Node):
     def _on_robot_state(self, msg: RobotState) -> None:
         self._robot_pose = robot_pose(msg)
         self._ticks_since_state = 0
+        if self._odometry is not None:
+            self._robot_velocity = self._estimate_velocity(msg)
         if self._tick_timer is not None and self.state_ticks.on_state(self.safety_now()):
             self._tick_timer.timer_period_ns = int(round(self.state_ticks.timer_delay * 1e9))
             self._tick_timer.reset()  # the timer only if no state comes
@@ -172,6 +186,28 @@ class ReferenceNode(Node):
         if self._robot_pose is None or self._ticks_since_state > max_ticks:
             return None
         return self._robot_pose
+
+    def _estimate_velocity(self, msg: RobotState) -> np.ndarray | None:
+        """The robot's (vx, vy) in its heading frame from leg odometry; None for a state it cannot use."""
+        q = msg.imu_orientation
+        try:
+            estimate = self._odometry.update(msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec,
+                                             np.asarray(msg.position), np.array([q.w, q.x, q.y, q.z]))
+        except ValueError as exc:
+            self.get_logger().warning(f"no velocity estimate (the velocity hold waits): {exc}",
+                                      throttle_duration_sec=5.0)
+            return None
+        heading_frame = rotations.from_yaw(rotations.yaw(estimate.orientation_wxyz))
+        return rotations.rotate_inverse(heading_frame, estimate.linear_velocity * np.array([1.0, 1.0, 0.0]))[:2]
+
+    def robot_velocity(self, max_ticks: int = 10) -> np.ndarray | None:
+        """The robot's (vx, vy) in its heading frame from the latest robot_state, None without one.
+
+        Estimated after :meth:`enable_velocity_estimate`; None also without a usable state in ``max_ticks`` ticks.
+        """
+        if self._robot_velocity is None or self._ticks_since_state > max_ticks:
+            return None
+        return self._robot_velocity.copy()
 
     def robot_heading(self, max_ticks: int = 10) -> float | None:
         """The robot's heading from the latest robot_state, None without one in the last ``max_ticks`` ticks."""

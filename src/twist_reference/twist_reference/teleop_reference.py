@@ -106,6 +106,8 @@ class TeleopReference(ReferenceNode):
         if not p["diagnostics_period"] > 0:
             raise SetupError(f"diagnostics_period must be > 0, got {p['diagnostics_period']}")
         self.cmg = CmgSource(p, self.spec, p["rate"]) if p["model_file"] else None
+        if self.cmg is not None and p["velocity_hold_gain"] > 0:
+            self.enable_velocity_estimate()
         mode = self._mode(p["mode"])
         if isinstance(mode, str):
             raise SetupError(mode)
@@ -198,7 +200,7 @@ class TeleopReference(ReferenceNode):
         if self.cmg is not None and self.mixer.uses_cmg:  # whole_body: the CMG idles (aligned again on a switch)
             try:
                 cmg = self.cmg.still() if self.paused else \
-                    self.cmg.reference(now, self.robot_heading(), self.period)[0]
+                    self.cmg.reference(now, self.robot_heading(), self.period, velocity=self.robot_velocity())[0]
                 if not frame_is_finite(cmg):
                     raise NonFiniteOutput("non-finite CMG frame")
             except NonFiniteOutput as exc:
