@@ -9,7 +9,7 @@ import pytest
 
 from twist_core import rotations
 from twist_core.model import standing_height
-from twist_core.odometry import LegOdometry
+from twist_core.odometry import HeadingVelocity, LegOdometry, OdometryEstimate
 
 
 def _bend(spec, knee: str, angle: float) -> np.ndarray:
@@ -74,3 +74,31 @@ def test_bad_input_is_refused_and_the_estimate_kept(spec, q, quat, message):
     np.testing.assert_allclose(again.position, good.position)
     with pytest.raises(ValueError):
         LegOdometry(spec, velocity_time_constant=0.0)
+
+
+def _estimate(time: float, xy, yaw: float, tilt: float = 0.0) -> OdometryEstimate:
+    """An estimate at ``xy`` facing ``yaw``, pitched by ``tilt``."""
+    orientation = rotations.multiply(rotations.from_yaw(np.array(yaw)), [np.cos(tilt / 2), 0.0, np.sin(tilt / 2), 0.0])
+    return OdometryEstimate(time, np.array([*xy, 0.79]), orientation, np.zeros(3), 0)
+
+
+def test_heading_velocity_turns_each_displacement_into_the_heading_of_its_moment():
+    """A pelvis walking 1 m/s along a circle at 0.8 rad/s reads (1, 0) in its heading frame at every step (a world
+    velocity turned at the end of the step would read sideways); sideways along +y facing +y reads (0, ...) as
+    forward; the first estimate, one whose time does not advance and a tilted pelvis read None."""
+    speed, rate, dt = 1.0, 0.8, 0.02
+    velocity = HeadingVelocity()
+    assert velocity.update(_estimate(0.0, (0.0, 0.0), 0.0)) is None
+    readings = []
+    for k in range(1, 200):  # the circle of radius speed / rate, starting at the origin facing +x
+        yaw = rate * k * dt
+        xy = (speed / rate * np.sin(yaw), speed / rate * (1.0 - np.cos(yaw)))
+        readings.append(velocity.update(_estimate(k * dt, xy, yaw)))
+    np.testing.assert_allclose(readings, np.tile([1.0, 0.0], (len(readings), 1)), atol=1e-4)
+    velocity = HeadingVelocity()
+    velocity.update(_estimate(0.0, (0.0, 0.0), np.pi / 2))
+    np.testing.assert_allclose(velocity.update(_estimate(0.1, (-0.03, 0.05), np.pi / 2)), [0.5, 0.3], atol=1e-9)
+    assert velocity.update(_estimate(0.1, (-0.03, 0.06), np.pi / 2)) is None  # the same time again
+    assert velocity.update(_estimate(0.2, (-0.03, 0.10), np.pi / 2, tilt=0.7)) is None
+    with pytest.raises(ValueError, match="max_tilt"):
+        HeadingVelocity(max_tilt=0.0)

@@ -56,6 +56,11 @@ def yaw(q: np.ndarray) -> np.ndarray:
     return np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
+def wrap(angle: float) -> float:
+    """``angle`` [rad] wrapped into [-pi, pi]."""
+    return float(np.arctan2(np.sin(angle), np.cos(angle)))
+
+
 def roll_pitch_yaw(q: np.ndarray) -> np.ndarray:
     """ZYX Euler angles (roll, pitch, yaw) of quaternions, stacked on the last axis."""
     w, x, y, z = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)

@@ -15,7 +15,7 @@ import pytest
 import rclpy
 from geometry_msgs.msg import Twist
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from twist_msgs.msg import MotionReference, RobotState
+from twist_msgs.msg import BridgeStatus, MotionReference, RobotState
 
 from twist_core import rotations
 from twist_core.toy_models import toy_step, write_toy_cmg
@@ -470,13 +470,14 @@ def test_heading_hold_steers_against_a_robot_that_turns_away(ros, spec, toy):
 
 
 def test_velocity_hold_asks_more_of_a_robot_that_does_not_move(ros, spec, toy):
-    """Walking while robot_state reports a robot standing still (default pose, level IMU: leg odometry reads
-    zero velocity), the reference's vx rises above the command once it has held for velocity_hold_settle, up to
-    velocity_hold_max_correction; without robot_state the command passes unchanged again."""
+    """Walking while robot_state reports a robot in MODE_POLICY standing still (default pose, level IMU: leg
+    odometry reads zero velocity), the reference's vx rises above the command once it has held for
+    velocity_hold_settle, up to velocity_hold_max_correction; once the bridge holds the robot (MODE_HOLD) the
+    correction fades and the command passes unchanged again."""
     node = run_node(toy, "align_timeout:=30.0", "max_linear_accel:=100.0", "velocity_hold_max_correction:=0.2",
                     "velocity_hold_gain:=1.0", "velocity_hold_settle:=0.5")
     client = Client()
-    state = RobotState(privileged_valid=False, joint_names=list(spec.joint_names),
+    state = RobotState(privileged_valid=False, joint_names=list(spec.joint_names), mode=BridgeStatus.MODE_POLICY,
                        position=[float(v) for v in spec.default_pose])
     state.imu_orientation.w = 1.0
     command = twist(vx=0.5)
@@ -496,7 +497,8 @@ def test_velocity_hold_asks_more_of_a_robot_that_does_not_move(ros, spec, toy):
         started = client.first(lambda m: velocity(m)[0] > 0)
         client.spin_for(2.5, every=0.02, action=robot_stands)
         held = velocity(client.messages[-1])
-        client.spin_for(1.0, every=0.02, action=lambda: client.cmd.publish(command))  # robot_state stops
+        state.mode = BridgeStatus.MODE_HOLD
+        client.spin_for(1.0, every=0.02, action=robot_stands)
         unheld = velocity(client.messages[-1])
     finally:
         client.destroy()

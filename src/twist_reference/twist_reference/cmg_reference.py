@@ -156,7 +156,8 @@ class CmgReference(ReferenceNode):
         rate = (len(self._tick_times) - 1) / (self._tick_times[-1] - self._tick_times[0])
         p50, p99 = np.percentile(self._latencies, [50, 99]) * 1e3
         self.get_logger().info(f"rate {rate:.2f} Hz, generation latency p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
-                               f"command {np.round(self.cmg.command, 3).tolist()}")
+                               f"command {np.round(self.cmg.command, 3).tolist()}, velocity hold "
+                               f"{np.round(self.cmg.velocity_hold.correction, 3).tolist()}")
         self._tick_times, self._latencies, self._stats_since = [now], [], now
 
 

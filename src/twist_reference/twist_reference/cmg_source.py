@@ -69,7 +69,8 @@ class CmgSource:
             self.heading_hold = HeadingHold(p["heading_hold_gain"], p["heading_hold_max_correction"],
                                             p["heading_hold_max_error"])
             self.velocity_hold = VelocityHold(p["velocity_hold_gain"], p["velocity_hold_max_correction"],
-                                              p["velocity_hold_settle"])
+                                              p["velocity_hold_settle"], command_min=tuple(runtime.command_min[:2]),
+                                              command_max=tuple(runtime.command_max[:2]))
         except (TypeError, ValueError) as exc:
             raise SetupError(str(exc)) from None
         self.generator = CmgGenerator(runtime, spec, hold)
@@ -83,21 +84,24 @@ class CmgSource:
     def align(self, xy: np.ndarray, heading: float) -> None:
         """Start (again) at ``xy``, ``heading`` from the current frame."""
         self.generator.align(xy, heading)
+        self._reset_holds()
         self._fresh = True
+
+    def _reset_holds(self) -> None:
+        self.heading_hold.reset()
+        self.velocity_hold.reset()
 
     def stop(self) -> None:
         """Zero command from now on (pause); the command restarts from zero."""
         self.filter.stop()
-        self.heading_hold.reset()
-        self.velocity_hold.reset()
+        self._reset_holds()
         self.command = np.zeros(3)
 
     def reset(self) -> None:
         """Standing frame, zero command."""
         self.generator.reset()
         self.filter.reset()
-        self.heading_hold.reset()
-        self.velocity_hold.reset()
+        self._reset_holds()
         self.command = np.zeros(3)
 
     def reference(self, now: float, heading: float | None, period: float, count: int = 0, stride: int = 1,
@@ -125,6 +129,7 @@ class CmgSource:
         hold = self.generator.standing()
         self.generator.reset()
         self.filter.stop()
+        self._reset_holds()
         self.command = np.zeros(3)
         return hold
 

@@ -15,7 +15,7 @@ tracker that drifts in yaw still walks where it is sent, and one that turns too 
 :class:`VelocityHold` does the same for the planar velocity: once a command has held for ``settle`` seconds, the
 difference between the commanded and the measured (vx, vy) (the robot's, in its heading frame, from leg odometry)
 is integrated into a correction added to the command, so a tracker that walks slower than its reference, or drifts
-sideways, is asked for what it lacks.
+sideways, is asked for what it lacks; a new command lets the correction fade and learns it again.
 
 :class:`RootIntegrator` synthesizes the root from the filtered command: roll and pitch zero, heading integrated
 from the yaw rate and position from (vx, vy) rotated by the heading (midpoint rule).
@@ -171,7 +171,7 @@ class HeadingHold:
             return command.copy()
         if self.target is None:
             self.target = heading
-        error = np.clip(_wrap(self.target + command[2] * dt - heading), -self.max_error, self.max_error)
+        error = np.clip(rotations.wrap(self.target + command[2] * dt - heading), -self.max_error, self.max_error)
         self.target = heading + float(error)
         out = command.copy()
         out[2] += float(np.clip(self.gain * error, -self.max_correction, self.max_correction))
@@ -182,61 +182,74 @@ class HeadingHold:
 class VelocityHold:
     """Planar velocity feedback while walking or turning (see the module docstring); ``gain`` 0 turns it off.
 
-    It acts while the commanded planar speed exceeds ``walk_speed`` or the commanded yaw rate exceeds ``turn_rate``
-    (as :class:`HeadingHold`); it forgets its correction when the robot stands or no velocity is measured. The
-    correction integrates ``gain`` x (commanded - measured velocity) only once the command has held for ``settle``
-    seconds (while it ramps, the robot lags behind by design: integrating that lag would overshoot); while the
-    command changes the correction is kept. Each axis's correction stays within +-``max_correction``. The CMG clamps
-    the sum to its command range.
+    It learns while the commanded planar speed exceeds ``walk_speed`` or the commanded yaw rate exceeds
+    ``turn_rate`` (as :class:`HeadingHold`), a velocity is measured and the command has stayed within
+    ``tolerance`` (m/s, rad/s) of where it settled for ``settle`` seconds (while it ramps the robot lags by design:
+    integrating that lag would overshoot; joystick jitter stays within the tolerance). Otherwise (a new command,
+    standing, no measurement) the correction fades to zero at ``fade_rate``: one learned for another command could
+    point the wrong way (forward while asked to turn on the spot). Each axis's correction stays within
+    +-``max_correction``; an error larger than ``max_error`` (a robot held, blocked or falling) is not integrated,
+    nor an axis whose corrected command is at the edge of ``command_min`` .. ``command_max`` (the range the CMG
+    clamps to; no wind-up).
     """
 
     gain: float = 0.5             # [1/s]
     max_correction: float = 0.3   # [m/s]
     settle: float = 1.0           # [s]
+    tolerance: float = 0.1        # [m/s] on vx and vy, [rad/s] on the yaw rate
+    max_error: float = 0.5        # [m/s]
+    fade_rate: float = 1.0        # [m/s^2]
     walk_speed: float = 0.05      # [m/s]
     turn_rate: float = 0.05       # [rad/s]
-    correction: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(2))
+    command_min: tuple[float, float] = (-np.inf, -np.inf)
+    command_max: tuple[float, float] = (np.inf, np.inf)
+    correction: np.ndarray = dataclasses.field(init=False)
+    _settled: np.ndarray | None = dataclasses.field(init=False, repr=False)
+    _held: float = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         """Check the settings."""
-        if not (self.gain >= 0 and self.max_correction >= 0 and self.settle >= 0 and self.walk_speed >= 0
-                and self.turn_rate >= 0):
-            raise ValueError(f"velocity hold: gain, max_correction, settle, walk_speed, turn_rate must be >= 0, got "
-                             f"{self.gain}, {self.max_correction}, {self.settle}, {self.walk_speed}, "
-                             f"{self.turn_rate}")
-        self._held = 0.0
-        self._previous: np.ndarray | None = None
+        if not (self.gain >= 0 and self.max_correction >= 0 and self.settle >= 0 and self.tolerance >= 0
+                and self.max_error > 0 and self.fade_rate > 0 and self.walk_speed >= 0 and self.turn_rate >= 0):
+            raise ValueError(f"velocity hold: gain, max_correction, settle, tolerance, walk_speed, turn_rate must be "
+                             f">= 0 and max_error, fade_rate > 0, got {self.gain}, {self.max_correction}, "
+                             f"{self.settle}, {self.tolerance}, {self.walk_speed}, {self.turn_rate}, "
+                             f"{self.max_error}, {self.fade_rate}")
+        self.reset()
 
     def reset(self) -> None:
-        """Forget the correction (the next walk starts without one)."""
+        """Forget the correction at once (the next walk starts without one)."""
         self.correction = np.zeros(2)
-        self._held, self._previous = 0.0, None
+        self._settled, self._held = None, 0.0
 
     def update(self, command: np.ndarray, velocity: np.ndarray | None, dt: float) -> np.ndarray:
         """The command (vx, vy, yaw rate) with the correction added to its (vx, vy), ``dt`` seconds on.
 
-        ``velocity``: the robot's measured (vx, vy) in its heading frame [m/s], None when unknown (then, like when
-        off or standing, the command is returned unchanged and the correction forgotten).
+        ``velocity``: the robot's measured (vx, vy) in its heading frame [m/s], None when unknown.
         """
         command = np.asarray(command, dtype=np.float64)
-        moving = np.hypot(command[0], command[1]) > self.walk_speed or abs(command[2]) > self.turn_rate
-        if self.gain == 0 or velocity is None or not moving:
+        if self.gain == 0:
             self.reset()
             return command.copy()
-        steady = self._previous is not None and np.allclose(command, self._previous, rtol=0.0, atol=1e-9)
-        self._held = self._held + dt if steady else 0.0
-        self._previous = command.copy()
-        if self._held >= self.settle:
+        if self._settled is None or np.any(np.abs(command - self._settled) > self.tolerance):
+            self._settled, self._held = command.copy(), 0.0
+        else:
+            self._held += dt
+        moving = np.hypot(command[0], command[1]) > self.walk_speed or abs(command[2]) > self.turn_rate
+        if moving and velocity is not None and self._held >= self.settle:
             error = command[:2] - np.asarray(velocity, dtype=np.float64)[:2]
-            self.correction = np.clip(self.correction + self.gain * error * dt, -self.max_correction,
-                                      self.max_correction)
+            if np.hypot(*error) <= self.max_error:
+                sent = command[:2] + self.correction
+                step = self.gain * error * dt
+                saturated = ((sent >= self.command_max) & (step > 0)) | ((sent <= self.command_min) & (step < 0))
+                self.correction = np.clip(self.correction + np.where(saturated, 0.0, step), -self.max_correction,
+                                          self.max_correction)
+        else:
+            fade = self.fade_rate * dt
+            self.correction = self.correction - np.clip(self.correction, -fade, fade)
         out = command.copy()
         out[:2] += self.correction
         return out
-
-
-def _wrap(angle: float) -> float:
-    return float(np.arctan2(np.sin(angle), np.cos(angle)))
 
 
 class RootIntegrator:
@@ -258,7 +271,7 @@ class RootIntegrator:
         mid = self.heading + 0.5 * yaw_rate * dt
         c, s = np.cos(mid), np.sin(mid)
         self.xy = self.xy + dt * np.array([c * vx - s * vy, s * vx + c * vy])
-        self.heading = _wrap(self.heading + yaw_rate * dt)
+        self.heading = rotations.wrap(self.heading + yaw_rate * dt)
 
     @property
     def position(self) -> np.ndarray:

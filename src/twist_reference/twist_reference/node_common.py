@@ -26,11 +26,11 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool, Trigger
-from twist_msgs.msg import MotionReference, RobotState
+from twist_msgs.msg import BridgeStatus, MotionReference, RobotState
 
 from twist_reference import reference_messages as rm
 from twist_core import rotations
-from twist_core.odometry import LegOdometry
+from twist_core.odometry import HeadingVelocity, LegOdometry
 from twist_core.playback import ReferenceFrame
 from twist_core.robot import load_robot_spec
 from twist_node_common.parameters import ParameterTable, SetupError, declare_table
@@ -122,7 +122,9 @@ class ReferenceNode(Node):
         self._waited = 0.0
         self._robot_pose: tuple[np.ndarray, float] | None = None
         self._odometry: LegOdometry | None = None
+        self._heading_velocity = HeadingVelocity()
         self._robot_velocity: np.ndarray | None = None
+        self._velocity_ticks = 0
         self._ticks_since_state = 0
         self.reference_pub = self.create_publisher(MotionReference, "motion_reference", CONTROL_QOS)
         self.joint_state_pub = self.create_publisher(JointState, "reference/joint_states", 10)
@@ -135,7 +137,8 @@ class ReferenceNode(Node):
         """Estimate the robot's planar velocity from every robot_state from then on (:meth:`robot_velocity`).
 
         Leg odometry (``twist_core.odometry.LegOdometry``) on the measured joints and the IMU orientation, what
-        the real robot has too (never the simulation's privileged velocity).
+        the real robot has too (never the simulation's privileged velocity), only while the bridge is in
+        MODE_POLICY; each displacement turned into the heading frame (``twist_core.odometry.HeadingVelocity``).
         """
         self._odometry = LegOdometry(self.spec)
 
@@ -167,7 +170,7 @@ class ReferenceNode(Node):
         self._robot_pose = robot_pose(msg)
         self._ticks_since_state = 0
         if self._odometry is not None:
-            self._robot_velocity = self._estimate_velocity(msg)
+            self._estimate_velocity(msg)
         if self._tick_timer is not None and self.state_ticks.on_state(self.safety_now()):
             self._tick_timer.timer_period_ns = int(round(self.state_ticks.timer_delay * 1e9))
             self._tick_timer.reset()  # the timer only if no state comes
@@ -187,25 +190,34 @@ class ReferenceNode(Node):
             return None
         return self._robot_pose
 
-    def _estimate_velocity(self, msg: RobotState) -> np.ndarray | None:
-        """The robot's (vx, vy) in its heading frame from leg odometry; None for a state it cannot use."""
+    def _estimate_velocity(self, msg: RobotState) -> None:
+        """Update the velocity estimate from ``msg``; a state it cannot use leaves the estimate to age."""
+        if msg.mode != BridgeStatus.MODE_POLICY:  # held, damped or limp: nothing to walk with
+            self._robot_velocity = None
+            self._heading_velocity.reset()
+            return
         q = msg.imu_orientation
         try:
+            if tuple(msg.joint_names) != self.spec.joint_names:
+                raise ValueError("robot_state's joint_names are not config/g1.yaml's motor order")
             estimate = self._odometry.update(msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec,
                                              np.asarray(msg.position), np.array([q.w, q.x, q.y, q.z]))
         except ValueError as exc:
-            self.get_logger().warning(f"no velocity estimate (the velocity hold waits): {exc}",
+            self.get_logger().warning(f"no velocity estimate (the velocity hold fades): {exc}",
                                       throttle_duration_sec=5.0)
-            return None
-        heading_frame = rotations.from_yaw(rotations.yaw(estimate.orientation_wxyz))
-        return rotations.rotate_inverse(heading_frame, estimate.linear_velocity * np.array([1.0, 1.0, 0.0]))[:2]
+            return
+        velocity = self._heading_velocity.update(estimate)
+        if velocity is not None:
+            self._robot_velocity, self._velocity_ticks = velocity, 0
 
     def robot_velocity(self, max_ticks: int = 10) -> np.ndarray | None:
-        """The robot's (vx, vy) in its heading frame from the latest robot_state, None without one.
+        """The robot's (vx, vy) in its heading frame from robot_state, None without a recent estimate.
 
-        Estimated after :meth:`enable_velocity_estimate`; None also without a usable state in ``max_ticks`` ticks.
+        Estimated after :meth:`enable_velocity_estimate`; None when the latest is older than ``max_ticks`` ticks
+        (no state, states it cannot use, stamps that do not advance, a tilted pelvis) or the bridge is not in
+        MODE_POLICY.
         """
-        if self._robot_velocity is None or self._ticks_since_state > max_ticks:
+        if self._robot_velocity is None or self._velocity_ticks > max_ticks:
             return None
         return self._robot_velocity.copy()
 
@@ -231,6 +243,7 @@ class ReferenceNode(Node):
     def tick(self) -> None:
         """Publish this tick's reference once the start gate is open."""
         self._ticks_since_state += 1
+        self._velocity_ticks += 1
         if not self.started:
             self._waited += self.period
             if not self._ready():
