@@ -6,9 +6,13 @@ model as the simulation's) places the feet's collision spheres relative to the p
 contact point, taken to stay where it is on a flat floor:
 
 * height: the pelvis above the lowest foot sphere (as ``twist_core.model.PelvisHeight``);
-* horizontal position: the contact sphere stays where it was when it became the contact, and the pelvis is placed
-  relative to it; the contact moves to another sphere (the other foot's heel at touch-down, the toe as the heel
-  lifts) once that one is lower by ``switch_margin``, so a double support does not flicker;
+* horizontal position: the point of the foot that touched the floor when its sphere became the contact (the
+  sphere's lowest point then, fixed to the foot) stays where it was, and the pelvis is placed relative to it (a
+  foot that pivots on its toe or heel pivots about that point); the contact moves to another sphere (the other
+  foot's heel at touch-down, the toe as the heel lifts) once that one is lower by ``switch_margin`` (1 mm: with
+  5 mm, a lifting foot already swinging forward carried the estimate back by about a centimetre a step, 5 % of the
+  distance walked at 1 m/s); the update of a switch places the pelvis by the old contact, then anchors the new one
+  there, so switching between two feet that both stand changes nothing;
 * orientation: the IMU's (its yaw drifts as the IMU's does);
 * velocity: the position's change per update, low-pass filtered with time constant ``velocity_time_constant``.
 
@@ -46,7 +50,7 @@ class OdometryEstimate:
 class LegOdometry:
     """See the module docstring. Holds its own MuJoCo data: one per thread."""
 
-    def __init__(self, spec: RobotSpec, switch_margin: float = 0.005, velocity_time_constant: float = 0.1) -> None:
+    def __init__(self, spec: RobotSpec, switch_margin: float = 0.001, velocity_time_constant: float = 0.1) -> None:
         """Load the robot model and find the feet; ``switch_margin`` [m], ``velocity_time_constant`` [s] > 0."""
         if not switch_margin >= 0 or not velocity_time_constant > 0:
             raise ValueError(f"switch_margin must be >= 0 and velocity_time_constant > 0, not {switch_margin}, "
@@ -64,6 +68,7 @@ class LegOdometry:
         """Start again at ``position_xy`` (the next update's stance foot is anchored there)."""
         self._start_xy = np.asarray(position_xy, dtype=np.float64)
         self._stance: int | None = None
+        self._point = np.zeros(3)
         self._anchor = np.zeros(2)
         self._last: OdometryEstimate | None = None
 
@@ -88,14 +93,26 @@ class LegOdometry:
         self.data.qpos[3:7] = quat
         self.data.qpos[self.qadr] = q
         mujoco.mj_kinematics(self.model, self.data)
-        lows = self.data.geom_xpos[self.spheres, 2] - self.model.geom_size[self.spheres, 0]
-        spheres_xy = self.data.geom_xpos[self.spheres, :2]  # relative to the pelvis, world-aligned
+        radii = self.model.geom_size[self.spheres, 0]
+        centres = self.data.geom_xpos[self.spheres]  # relative to the pelvis, world-aligned
+        frames = self.data.geom_xmat[self.spheres].reshape(-1, 3, 3)
+        lows = centres[:, 2] - radii
         lowest = int(np.argmin(lows))
+
+        def contact(i: int) -> np.ndarray:  # the point of sphere i's foot that touches the floor now, in its frame
+            return frames[i].T @ np.array([0.0, 0.0, -radii[i]])
+
+        def where(i: int, point: np.ndarray) -> np.ndarray:  # that point of the foot now, (x, y) from the pelvis
+            return (centres[i] + frames[i] @ point)[:2]
+
         if self._stance is None:
-            self._stance, self._anchor = lowest, self._start_xy + spheres_xy[lowest]
-        elif lows[lowest] < lows[self._stance] - self.switch_margin:
-            self._stance, self._anchor = lowest, self._last.position[:2] + spheres_xy[lowest]
-        position = np.array([*(self._anchor - spheres_xy[self._stance]), -float(lows[lowest])])
+            self._stance, self._point = lowest, contact(lowest)
+            self._anchor = self._start_xy + where(lowest, self._point)
+        elif lows[lowest] < lows[self._stance] - self.switch_margin:  # placed by the old contact, then re-anchored
+            xy = self._anchor - where(self._stance, self._point)
+            self._stance, self._point = lowest, contact(lowest)
+            self._anchor = xy + where(lowest, self._point)
+        position = np.array([*(self._anchor - where(self._stance, self._point)), -float(lows[lowest])])
         velocity = np.zeros(3)
         if self._last is not None and time > self._last.time:
             dt = time - self._last.time

@@ -106,78 +106,86 @@ def _walk(hold: HeadingHold | None, command, drift: float, seconds: float = 30.0
 def _pace(hold: VelocityHold | None, commands, seconds: float = 20.0, push_at: float | None = None,
           jitter: float = 0.0, measured: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """A robot whose planar velocity follows 0.8 x the (vx, vy) it is sent, drifting 0.05 m/s to the left, with a
-    0.3 s lag, under ``commands`` ((start time, command) pairs, ``jitter`` m/s of noise on vx) and ``hold``
-    (``measured`` False: no velocity reaches it); knocked back 0.5 m/s at ``push_at``; (its velocity, the (vx, vy)
-    sent) every tick."""
+    0.3 s lag, under ``commands`` ((start time, cmd_vel) pairs through the command filter's acceleration limits,
+    ``jitter`` m/s of noise on vx) and ``hold`` (``measured`` False: no velocity reaches it); knocked back 0.5 m/s
+    at ``push_at``; (its velocity, the correction: (vx, vy) sent - filtered command) every tick."""
     rng = np.random.default_rng(0)
-    velocity, out, sent_out = np.zeros(2), [], []
+    command_filter = CommandFilter(*RANGE, timeout=np.inf)
+    velocity, out, corrections = np.zeros(2), [], []
     for k in range(int(seconds / DT)):
         now = k * DT
-        command = np.asarray([c for t, c in commands if t <= now][-1], dtype=np.float64)
+        command_filter.receive([c for t, c in commands if t <= now][-1], now)
+        command = command_filter.update(now, DT)
         command = command + [rng.uniform(-jitter, jitter) if command[0] else 0.0, 0.0, 0.0]
         sent = command if hold is None else hold.update(command, velocity if measured else None, DT)
         velocity = velocity + DT / 0.3 * (0.8 * sent[:2] + [0.0, 0.05] - velocity)
         velocity[0] -= 0.5 if push_at is not None and k == int(push_at / DT) else 0.0
         out.append(velocity.copy())
-        sent_out.append(sent[:2].copy())
-    return np.array(out), np.array(sent_out)
+        corrections.append(sent[:2] - command[:2])
+    return np.array(out), np.array(corrections)
 
 
-RAMP = [(0.0, [0.0, 0.0, 0.0])] + [(0.1 * k, [0.1 * k, 0.0, 0.0]) for k in range(1, 11)]  # 1 m/s^2 to 1.0
+WALK = [(0.0, [1.0, 0.0, 0.0])]  # ramps to 1.0 m/s in 1 s
 
 
 def test_velocity_hold_brings_a_slow_tracker_to_the_commanded_velocity():
     """Without the hold the robot walks 0.8 of the command and drifts sideways; with it, the command is met once
     it has held for the settle time (no correction while it ramps), joystick jitter or not, within max_correction
-    per axis; a push is recovered; off (gain 0) or without a measurement nothing changes."""
-    free, _ = _pace(None, RAMP)
+    per axis and the command's share of full_speed; a push is recovered; the drift while turning on the spot is
+    held; off (gain 0) or without a measurement nothing changes."""
+    free, _ = _pace(None, WALK)
     np.testing.assert_allclose(free[-1], [0.8, 0.05], atol=1e-3)
-    held, _ = _pace(VelocityHold(), RAMP)
+    held, _ = _pace(VelocityHold(), WALK)
     np.testing.assert_allclose(held[-1], [1.0, 0.0], atol=0.01)
     assert held[:int(2.0 / DT), 0].max() < 0.81  # nothing before the command has held for a second
-    jittery, _ = _pace(VelocityHold(), RAMP, jitter=0.03)
+    jittery, _ = _pace(VelocityHold(), WALK, jitter=0.03)
     np.testing.assert_allclose(jittery[-50:].mean(axis=0), [1.0, 0.0], atol=0.02)
     hold = VelocityHold(max_correction=0.1)
-    np.testing.assert_allclose(_pace(hold, RAMP)[0][-1], [0.88, 0.0], atol=0.01)  # vx short by what is not allowed
+    np.testing.assert_allclose(_pace(hold, WALK)[0][-1], [0.88, 0.0], atol=0.01)  # vx short by what is not allowed
     np.testing.assert_allclose(hold.correction, [0.1, -0.0625], atol=1e-3)
-    pushed, _ = _pace(VelocityHold(), RAMP, seconds=30.0, push_at=15.0)
+    _, correction = _pace(VelocityHold(), [(0.0, [0.1, 0.0, 0.0])])  # 0.1 m/s: at most 0.2 x max_correction
+    assert np.abs(correction).max() == pytest.approx(0.06)
+    pushed, _ = _pace(VelocityHold(), WALK, seconds=30.0, push_at=15.0)
     np.testing.assert_allclose(pushed[-1], [1.0, 0.0], atol=0.01)
     assert pushed[int(15.0 / DT):, 0].max() < 1.15  # the push's integrated error overshoots a little, then settles
-    turning, _ = _pace(VelocityHold(), [(0.0, [0.0, 0.0, 0.8])])  # the drift while turning on the spot is held
+    turning, _ = _pace(VelocityHold(), [(0.0, [0.0, 0.0, 0.8])])
     np.testing.assert_allclose(turning[-1], [0.0, 0.0], atol=0.01)
     for off in (VelocityHold(gain=0.0), None):
-        np.testing.assert_allclose(_pace(off, RAMP)[0][-1], free[-1])
-    np.testing.assert_allclose(_pace(VelocityHold(), RAMP, measured=False)[0][-1], free[-1])
+        np.testing.assert_allclose(_pace(off, WALK)[0][-1], free[-1])
+    np.testing.assert_allclose(_pace(VelocityHold(), WALK, measured=False)[0][-1], free[-1])
     with pytest.raises(ValueError, match="velocity hold"):
         VelocityHold(settle=-1.0)
 
 
-def test_velocity_hold_fades_what_it_learnt_when_the_command_changes():
-    """A correction learnt walking forward fades (at fade_rate, never a jump) when the command turns on the spot,
-    reverses or stops, or the measurement goes; the sum never winds up past the model's range; a large error (a
-    robot held or blocked) is not integrated."""
-    fade_step = 1.0 * DT + 1e-12
-    for then in ([0.0, 0.0, 0.8], [-0.3, 0.0, 0.3], [0.0, 0.0, 0.0]):
-        hold = VelocityHold()
-        _, sent = _pace(hold, RAMP + [(20.0, then)], seconds=22.0)
+def test_velocity_hold_carries_its_correction_only_in_the_same_direction():
+    """A correction learnt walking forward scales with the speed while the command ramps down, then fades (never a
+    jump) once it turns on the spot or reverses; it scales with the speed when the command slows in the same
+    direction, goes to zero with the command when it stops, and fades without a measurement; the sum never winds
+    up past the model's range."""
+    fade_step = 1.0 * DT + 1e-9
+    for then in ([0.0, 0.0, 0.8], [-0.3, 0.0, 0.3]):
+        _, correction = _pace(VelocityHold(), WALK + [(20.0, then)], seconds=22.0)
         start = int(20.0 / DT)
-        correction = sent - [[1.0, 0.0] if k < start else then[:2] for k in range(len(sent))]
         assert correction[start - 1, 0] > 0.2  # learnt walking at 1.0 m/s
-        assert np.abs(np.diff(correction[start - 50:], axis=0)).max() <= fade_step  # fading, never a jump
-        assert np.all(np.abs(correction[start + int(0.4 / DT):start + int(1.0 / DT)]) < 1e-9)  # gone until it settles
+        assert np.abs(np.diff(correction, axis=0)).max() <= fade_step  # fading, never a jump
+        assert np.all(np.abs(correction[start + int(1.4 / DT):start + int(1.9 / DT)]) < 1e-9)  # gone until it settles
+    _, correction = _pace(VelocityHold(), WALK + [(20.0, [0.5, 0.0, 0.0])], seconds=21.0)
+    start = int(20.0 / DT)
+    np.testing.assert_allclose(correction[-1], 0.5 * correction[start - 1], rtol=0.05)  # slower: scaled, kept
+    _, correction = _pace(VelocityHold(), WALK + [(20.0, [0.0, 0.0, 0.0])], seconds=22.0)
+    assert np.abs(np.diff(correction, axis=0)).max() <= fade_step
+    np.testing.assert_array_equal(correction[-50:], 0.0)  # standing: the CMG sees exactly zero
     hold = VelocityHold()
-    _pace(hold, RAMP)
+    _pace(hold, WALK)
     learnt = hold.correction.copy()
     sent = [hold.update(np.array([1.0, 0.0, 0.0]), None, DT)[:2] for _ in range(10)]  # the measurement stops
     np.testing.assert_allclose(sent[0], [1.0, 0.0] + learnt - np.clip(learnt, -DT, DT))
     np.testing.assert_allclose(sent[-1], [1.0, 0.0] + learnt - np.clip(learnt, -10 * DT, 10 * DT))
     edge = VelocityHold(command_min=(-0.5, -0.4), command_max=(1.0, 0.4))
-    _pace(edge, RAMP)  # at the range's edge (1.0): vx cannot be corrected upward, so it does not wind up
+    _pace(edge, WALK)  # at the range's edge (1.0): vx cannot be corrected upward, so it does not wind up
     assert edge.correction[0] == 0.0 and edge.correction[1] < -0.05
-    blocked = VelocityHold()
-    for _ in range(500):  # commanded 1.0 m/s, measured nothing: a robot held in the air
-        blocked.update(np.array([1.0, 0.0, 0.0]), np.zeros(2), DT)
-    np.testing.assert_array_equal(blocked.correction, [0.0, 0.0])
+    with pytest.raises(ValueError, match="velocity hold"):
+        VelocityHold(command_min=(-1.0, -1.0, -1.0))
 
 
 def test_heading_hold_cancels_a_yaw_drift_while_walking():

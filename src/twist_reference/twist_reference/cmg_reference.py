@@ -5,11 +5,12 @@ a metadata mismatch or a rate other than the model's fps stops the node with the
 starts at the model's standing frame, at the robot's position and heading from ``robot_state``. Every tick: the
 command (``cmd_vel``: linear.x, linear.y, angular.z; zero when older than ``cmd_timeout`` on the monotonic clock
 (simulated time with use_sim_time); clamped to the model's
-training range; NaN rejected) is acceleration-limited; while walking or turning, the velocity hold adds the
-integral of ``velocity_hold_gain`` x (command - the robot's planar velocity, from leg odometry on ``robot_state``'s
-joints and IMU) to (vx, vy) once a command has held for ``velocity_hold_settle`` (at most
-``velocity_hold_max_correction``; ``velocity_hold_gain`` 0 turns it off), and the heading hold adds
-``heading_hold_gain`` x (target heading - robot heading from ``robot_state``) to the yaw rate (the target moves with
+training range; NaN rejected) is acceleration-limited; while walking or turning, the velocity hold adds to (vx, vy)
+the integral of ``velocity_hold_gain`` x (command - the robot's planar velocity, from leg odometry on
+``robot_state``'s joints and IMU), learnt once a command has settled for ``velocity_hold_settle`` s, carried while
+it keeps its direction, faded otherwise, at most ``velocity_hold_max_correction`` (``velocity_hold_gain`` 0 turns
+it off; ``command_filter.VelocityHold``), and the heading hold adds ``heading_hold_gain`` x (target heading - robot
+heading from ``robot_state``) to the yaw rate (the target moves with
 the commanded yaw rate; ``heading_hold_gain`` 0 turns it off); the model steps the joints (clamped to the joint
 limits and fed back), and the root is integrated from the command, its height putting the lower foot on the
 floor. At zero command (within

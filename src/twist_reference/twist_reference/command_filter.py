@@ -15,7 +15,7 @@ tracker that drifts in yaw still walks where it is sent, and one that turns too 
 :class:`VelocityHold` does the same for the planar velocity: once a command has held for ``settle`` seconds, the
 difference between the commanded and the measured (vx, vy) (the robot's, in its heading frame, from leg odometry)
 is integrated into a correction added to the command, so a tracker that walks slower than its reference, or drifts
-sideways, is asked for what it lacks; a new command lets the correction fade and learns it again.
+sideways, is asked for what it lacks; a command in another direction lets the correction fade and learns it again.
 
 :class:`RootIntegrator` synthesizes the root from the filtered command: roll and pitch zero, heading integrated
 from the yaw rate and position from (vx, vy) rotated by the heading (midpoint rule).
@@ -178,27 +178,31 @@ class HeadingHold:
         return out
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class VelocityHold:
     """Planar velocity feedback while walking or turning (see the module docstring); ``gain`` 0 turns it off.
 
-    It learns while the commanded planar speed exceeds ``walk_speed`` or the commanded yaw rate exceeds
-    ``turn_rate`` (as :class:`HeadingHold`), a velocity is measured and the command has stayed within
-    ``tolerance`` (m/s, rad/s) of where it settled for ``settle`` seconds (while it ramps the robot lags by design:
-    integrating that lag would overshoot; joystick jitter stays within the tolerance). Otherwise (a new command,
-    standing, no measurement) the correction fades to zero at ``fade_rate``: one learned for another command could
-    point the wrong way (forward while asked to turn on the spot). Each axis's correction stays within
-    +-``max_correction``; an error larger than ``max_error`` (a robot held, blocked or falling) is not integrated,
-    nor an axis whose corrected command is at the edge of ``command_min`` .. ``command_max`` (the range the CMG
-    clamps to; no wind-up).
+    It acts while the commanded planar speed exceeds ``walk_speed`` or the commanded yaw rate exceeds ``turn_rate``
+    (as :class:`HeadingHold`; standing forgets the correction). It learns (integrates ``gain`` x (commanded -
+    measured velocity)) once the command has stayed within ``tolerance`` (m/s, rad/s) of where it settled for
+    ``settle`` seconds (while it ramps the robot lags by design: integrating that lag would overshoot; joystick
+    jitter stays within the tolerance) and a velocity is measured. While the command stays in the direction it was
+    learnt in, the correction scales with its speed (its yaw rate, turning on the spot), tick by tick; in another
+    direction (more than 30 degrees, walking <-> turning on the spot, the other way round) it fades at ``fade_rate``
+    until the new command settles, as it does without a measurement: one learnt for another command could point the
+    wrong way (forward while asked to turn on the spot). Each axis's correction stays within ``max_correction`` x
+    the command's share of ``full_speed`` (or of ``full_rate`` turning on the spot), so it goes to zero with the
+    command; an axis whose corrected command is at the edge of ``command_min`` .. ``command_max`` (the range the CMG
+    clamps to) is not integrated further (no wind-up).
     """
 
     gain: float = 0.5             # [1/s]
     max_correction: float = 0.3   # [m/s]
     settle: float = 1.0           # [s]
     tolerance: float = 0.1        # [m/s] on vx and vy, [rad/s] on the yaw rate
-    max_error: float = 0.5        # [m/s]
     fade_rate: float = 1.0        # [m/s^2]
+    full_speed: float = 0.5       # [m/s]
+    full_rate: float = 0.5        # [rad/s]
     walk_speed: float = 0.05      # [m/s]
     turn_rate: float = 0.05       # [rad/s]
     command_min: tuple[float, float] = (-np.inf, -np.inf)
@@ -206,21 +210,26 @@ class VelocityHold:
     correction: np.ndarray = dataclasses.field(init=False)
     _settled: np.ndarray | None = dataclasses.field(init=False, repr=False)
     _held: float = dataclasses.field(init=False, repr=False)
+    _fading: bool = dataclasses.field(init=False, repr=False)
+    _learnt_at: np.ndarray | None = dataclasses.field(init=False, repr=False)
+    _previous: np.ndarray | None = dataclasses.field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         """Check the settings."""
         if not (self.gain >= 0 and self.max_correction >= 0 and self.settle >= 0 and self.tolerance >= 0
-                and self.max_error > 0 and self.fade_rate > 0 and self.walk_speed >= 0 and self.turn_rate >= 0):
+                and self.fade_rate > 0 and self.full_speed > 0 and self.full_rate > 0 and self.walk_speed >= 0
+                and self.turn_rate >= 0 and len(self.command_min) == 2 and len(self.command_max) == 2):
             raise ValueError(f"velocity hold: gain, max_correction, settle, tolerance, walk_speed, turn_rate must be "
-                             f">= 0 and max_error, fade_rate > 0, got {self.gain}, {self.max_correction}, "
-                             f"{self.settle}, {self.tolerance}, {self.walk_speed}, {self.turn_rate}, "
-                             f"{self.max_error}, {self.fade_rate}")
+                             f">= 0, fade_rate, full_speed, full_rate > 0 and the range (vx, vy) pairs, got "
+                             f"{self.gain}, {self.max_correction}, {self.settle}, {self.tolerance}, "
+                             f"{self.walk_speed}, {self.turn_rate}, {self.fade_rate}, {self.full_speed}, "
+                             f"{self.full_rate}, {self.command_min}, {self.command_max}")
         self.reset()
 
     def reset(self) -> None:
         """Forget the correction at once (the next walk starts without one)."""
         self.correction = np.zeros(2)
-        self._settled, self._held = None, 0.0
+        self._settled, self._held, self._fading, self._learnt_at, self._previous = None, 0.0, False, None, None
 
     def update(self, command: np.ndarray, velocity: np.ndarray | None, dt: float) -> np.ndarray:
         """The command (vx, vy, yaw rate) with the correction added to its (vx, vy), ``dt`` seconds on.
@@ -228,28 +237,51 @@ class VelocityHold:
         ``velocity``: the robot's measured (vx, vy) in its heading frame [m/s], None when unknown.
         """
         command = np.asarray(command, dtype=np.float64)
-        if self.gain == 0:
+        speed = float(np.hypot(command[0], command[1]))
+        if self.gain == 0 or not (speed > self.walk_speed or abs(command[2]) > self.turn_rate):
             self.reset()
             return command.copy()
+        if self._previous is not None and not self._fading:
+            if self._learnt_at is not None and not self._same_direction(self._learnt_at, command):
+                self._fading = True
+            else:
+                self.correction = self.correction * self._ratio(self._previous, command)
+        self._previous = command.copy()
         if self._settled is None or np.any(np.abs(command - self._settled) > self.tolerance):
             self._settled, self._held = command.copy(), 0.0
         else:
             self._held += dt
-        moving = np.hypot(command[0], command[1]) > self.walk_speed or abs(command[2]) > self.turn_rate
-        if moving and velocity is not None and self._held >= self.settle:
-            error = command[:2] - np.asarray(velocity, dtype=np.float64)[:2]
-            if np.hypot(*error) <= self.max_error:
-                sent = command[:2] + self.correction
-                step = self.gain * error * dt
-                saturated = ((sent >= self.command_max) & (step > 0)) | ((sent <= self.command_min) & (step < 0))
-                self.correction = np.clip(self.correction + np.where(saturated, 0.0, step), -self.max_correction,
-                                          self.max_correction)
-        else:
+        if self._held >= self.settle and velocity is not None:
+            self._fading, self._learnt_at = False, command.copy()
+            sent = command[:2] + self.correction
+            step = self.gain * (command[:2] - np.asarray(velocity, dtype=np.float64)[:2]) * dt
+            saturated = ((sent >= self.command_max) & (step > 0)) | ((sent <= self.command_min) & (step < 0))
+            self.correction = self.correction + np.where(saturated, 0.0, step)
+        elif self._fading or velocity is None:
             fade = self.fade_rate * dt
             self.correction = self.correction - np.clip(self.correction, -fade, fade)
+        limit = self.max_correction * min(1.0, max(speed / self.full_speed, abs(command[2]) / self.full_rate))
+        self.correction = np.clip(self.correction, -limit, limit)
         out = command.copy()
         out[:2] += self.correction
         return out
+
+    def _walking(self, command: np.ndarray) -> bool:
+        return bool(np.hypot(command[0], command[1]) > self.walk_speed)
+
+    def _same_direction(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """Both walking within 30 degrees of each other, or both turning on the spot the same way."""
+        if self._walking(a) and self._walking(b):
+            return bool(np.dot(a[:2], b[:2]) >= np.cos(np.radians(30.0)) * np.hypot(*a[:2]) * np.hypot(*b[:2]))
+        return not self._walking(a) and not self._walking(b) and a[2] * b[2] > 0
+
+    def _ratio(self, a: np.ndarray, b: np.ndarray) -> float:
+        """How much more ``b`` asks than ``a``: the ratio of their speeds (of their yaw rates on the spot)."""
+        if self._walking(a) and self._walking(b):
+            return float(np.hypot(*b[:2]) / np.hypot(*a[:2]))
+        if not self._walking(a) and not self._walking(b) and a[2] * b[2] > 0:
+            return float(b[2] / a[2])
+        return 1.0
 
 
 class RootIntegrator:

@@ -235,6 +235,8 @@ class TeleopReference(ReferenceNode):
             "latency_p99_s": f"{np.percentile(latencies, 99):.4f}",
             "last_rejection": self._last_rejection,
         }
+        if self.cmg is not None:
+            values["cmg_velocity_correction"] = np.round(self.cmg.velocity_hold.correction, 3).tolist()
         level = DiagnosticStatus.OK if self._state in (StreamState.LIVE, StreamState.EXTRAPOLATING) else \
             DiagnosticStatus.WARN
         status = DiagnosticStatus(level=level, name=f"{self.get_name()}: stream", hardware_id="teleop",

@@ -170,6 +170,34 @@ def test_generated_walk_meets_the_quality_targets(spec, generator, meter, comman
     assert motion.metadata["generator"] == "twist_training.walking" and motion.metadata["test"] is True
 
 
+@pytest.mark.parametrize("command", [[1.0, 0.0, 0.0], [0.0, 0.3, 0.0]], ids=str)
+def test_leg_odometry_follows_a_generated_walk(spec, generator, command):
+    """twist_core's leg odometry on a generated walk (feet that roll about their toes and heels, no slip) walks the
+    distance the pelvis walks within 2 %, and its velocity in the heading frame of each moment (the pelvis yaws with
+    the stride) reads what the pelvis' own does within 2 %."""
+    from twist_core.odometry import HeadingVelocity, LegOdometry, OdometryEstimate
+
+    timeline = np.zeros((401, 3))
+    timeline[50:] = command
+    motion, _ = generator.generate(timeline)
+    odometry, measured, true = LegOdometry(spec), HeadingVelocity(), HeadingVelocity()
+    positions, velocities, true_velocities = [], [], []
+    for k in range(motion.num_frames):
+        estimate = odometry.update(k / motion.fps, motion.joint_pos[k], motion.root_quat[k])
+        velocity = measured.update(estimate)
+        true_velocity = true.update(OdometryEstimate(k / motion.fps, motion.root_pos[k], motion.root_quat[k],
+                                                     np.zeros(3), 0))
+        positions.append(estimate.position[:2])
+        if k > 150:  # walking steadily
+            velocities.append(velocity)
+            true_velocities.append(true_velocity)
+    walked = motion.root_pos[-1, :2] - motion.root_pos[150, :2]
+    estimated = positions[-1] - positions[150]
+    assert np.linalg.norm(estimated - walked) < 0.02 * np.linalg.norm(walked), (estimated, walked)
+    speed = np.linalg.norm(command[:2])
+    np.testing.assert_allclose(np.mean(velocities, axis=0), np.mean(true_velocities, axis=0), atol=0.02 * speed)
+
+
 def test_velocity_is_judged_away_from_command_changes(spec, generator, meter):
     """Turning in place, then a fast walk: the CoM anticipating the change is not counted as a velocity error.
 
