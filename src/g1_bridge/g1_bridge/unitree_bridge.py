@@ -55,6 +55,7 @@ import threading
 import time
 
 import numpy as np
+from rclpy.duration import Duration
 from sensor_msgs.msg import Joy
 from twist_msgs.msg import BridgeStatus
 
@@ -176,6 +177,7 @@ class UnitreeBridge(BridgeNode):
         self._dropped_since_valid = 0  # LowStates dropped (wrong CRC) since the latest valid one
         self._height = PelvisHeight(self.spec)  # used by the LowCmd thread only
         self._odometry = LegOdometry(self.spec)  # used by the state timer (ROS thread) only
+        self._stamped = None  # (LowState arrival [monotonic s], its RobotState stamp); the state timer's
         self.joy_pub = self.create_publisher(Joy, "wireless_remote", 10)
         self.pelvis_height = float("nan")  # the latest estimate
         self._remote_seen = False
@@ -508,9 +510,14 @@ class UnitreeBridge(BridgeNode):
     def _publish_state(self) -> None:
         with self.lock:
             snap = self.latest
-        if snap is None or time.monotonic() - snap.time > self.params["lowstate_timeout"]:
+        age = time.monotonic() - snap.time if snap is not None else np.inf
+        if age > self.params["lowstate_timeout"]:
             return  # nothing fresh from the robot: no RobotState (the policy sees the gap)
-        stamp = self.get_clock().now().to_msg()
+        # stamped when the LowState arrived (RobotState: the sampling instant), not when the timer fires, so a
+        # LowState published twice carries the same stamp and timer jitter is not read as motion
+        if self._stamped is None or self._stamped[0] != snap.time:
+            self._stamped = (snap.time, (self.get_clock().now() - Duration(nanoseconds=int(age * 1e9))).to_msg())
+        stamp = self._stamped[1]
         self.publish_state(stamp, snap, privileged=False)
         self.sequence += 1
         try:

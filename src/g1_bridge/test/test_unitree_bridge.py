@@ -483,3 +483,33 @@ def test_default_lowstate_timeout_end_to_end(dds, spec):
         client.destroy_node()
         for proc in (bridge, sim):
             stop(proc)
+
+
+def test_robot_state_is_stamped_when_its_lowstate_arrived(dds, spec):
+    """LowState at 20 Hz, RobotState at the control rate (50 Hz): a LowState published again carries its own
+    stamp again (the sampling instant, not the publication's), so no consumer reads timer jitter as motion;
+    stamps never go back and are never newer than their arrival."""
+    monitor, operator = dds
+    operator.hold(())
+    operator.gantry(True)
+    sim = start_sim("--lowstate-rate", "20")
+    bridge = start_bridge()
+    client = BridgeClient(spec, bridge_name="unitree_bridge")
+    try:
+        assert client.spin_until(lambda: client.status is not None and len(client.states) > 5, STARTUP_S)
+        start = len(client.states)
+        _spin_for(client, 2.0)
+        states = client.states[start:]
+        now = client.get_clock().now().nanoseconds * 1e-9
+    finally:
+        client.destroy_node()
+        for proc in (bridge, sim):
+            stop(proc)
+    stamps = np.array([m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec for m in states])
+    sequences = [m.sequence for m in states]
+    assert len(states) > 40 and sequences == sorted(sequences)
+    assert np.all(np.diff(stamps) >= 0.0)
+    distinct = len(np.unique(stamps))
+    print(f"\n{len(states)} RobotStates in 2 s, {distinct} distinct stamps (LowState at 20 Hz)")
+    assert distinct < 0.6 * len(states), "stamps of the publication, not of the LowState"
+    assert stamps[-1] <= now
